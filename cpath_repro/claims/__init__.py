@@ -1,0 +1,1 @@
+"""Claims of the papers, their decision rules, and the scorecard of verdicts."""

@@ -1,0 +1,108 @@
+"""Every claim of the five papers (SPEC section 4), with its decision rule fixed in advance.
+
+Arms and metrics named here are the contract a chapter's notebook fulfils when it saves a
+claim's per-seed table (``run.save_claim_table(claim_id, table)``). The rules were written
+before any chapter ran and must not be changed to make a verdict come out differently.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from cpath_repro.claims.rules import AllOf, Dominates, MostUnits, Rule, Threshold
+from cpath_repro.errors import UserError
+
+F1 = ("f1_background", "f1_tumour", "f1_tissue", "f1_necrosis")
+CONVERGENCE = ("epochs_to_90pct_final_f1", "f1_curve_total_variation")
+
+
+@dataclass(frozen=True)
+class Claim:
+    id: str
+    paper: str
+    statement: str
+    rule: Rule
+
+
+PAPERS = {
+    "A": "Lahiani et al. - UNET vs CD-UNET on multistain IHC",
+    "B": "Zhang et al. - HistoKT: cross knowledge transfer",
+    "C": "Asawa, Homma, Sy - cervix type classification",
+    "D": "Takahama et al. - multi-stage WSI classification",
+    "E": "Gupta et al. - deep learning in image cytometry (review)",
+}
+
+CLAIMS: dict[str, Claim] = {
+    c.id: c
+    for c in (
+        # Paper A
+        Claim("A-C1", "A", "Multistain training converges more slowly and less smoothly than single-stain (H&E) training.",
+              Dominates("single-stain", "multistain", CONVERGENCE, lower_is_better=True)),
+        Claim("A-C2", "A", "On H&E test images the H&E-only model beats the multistain model on background, tumour "
+              "and necrosis (tissue is the exception).",
+              Dominates("he-only", "multistain", ("f1_background", "f1_tumour", "f1_necrosis"))),
+        Claim("A-C3", "A", "CD-UNET beats UNET on the multistain test set in every class.",
+              Dominates("cd-unet", "unet", F1)),
+        Claim("A-C4", "A", "CD-UNET's validation F1 converges faster and more smoothly than UNET's.",
+              Dominates("cd-unet", "unet", CONVERGENCE, lower_is_better=True)),
+        Claim("A-C5", "A", "Activation maximization of the first-layer filters recovers stain colours.",
+              Dominates("trained", "untrained", "stain_od_angle_deg", lower_is_better=True)),
+        Claim("A-C6", "A", "The colour-deconvolution segment's outputs separate the stains.",
+              Threshold("cd-unet", "best_stain_map_correlation", ">", 0.5)),
+        Claim("A-C7", "A", "The tissue class has a larger effective receptive field than tumour and necrosis.",
+              Dominates("tissue", ("tumour", "necrosis"), "erf_radius_90pct_px")),
+        # Paper B
+        Claim("B-C1", "B", "Large sources (ADP, CRC, OS, BCSS) transfer positively to smaller targets.",
+              MostUnits("deep-tuned", "baseline", "top1_accuracy")),
+        Claim("B-C2", "B", "Small sources (GlaS, AJ-Lymph) lower target accuracy versus the baseline.",
+              MostUnits("baseline", "deep-tuned", "top1_accuracy")),
+        Claim("B-C3", "B", "Deep-tuning beats fine-tuning on most targets (7 of 8 in Table 4; PCam the exception).",
+              MostUnits("deep-tuning", "fine-tuning", "top1_accuracy")),
+        Claim("B-C4", "B", "Two-stage transfer (ImageNet, then source) improves most targets.",
+              MostUnits("two-stage", "baseline", "top1_accuracy")),
+        Claim("B-C5", "B", "Weight-distilled models match or beat single-source deep-tuning.",
+              Dominates("distilled", "single-source", "top1_accuracy", every_seed=False, strict=False, tolerance=1.0)),
+        Claim("B-C6", "B", "Transfer makes the target test set's representation more disentangled.",
+              Dominates("transferred", "baseline", ("knn_accuracy", "silhouette"), every_seed=False)),
+        # Paper C
+        Claim("C-C1", "C", "Pretrained feature extractors beat no extractor.",
+              Dominates(("resnet", "inception-v3"), "none", "val_loss", lower_is_better=True, every_seed=False)),
+        Claim("C-C2", "C", "Moderate centre cropping (about 70 %) helps a little, but the effect is volatile.",
+              Dominates("crop-70", "crop-100", "val_loss", lower_is_better=True, every_seed=False)),
+        Claim("C-C3", "C", "Class weighting hurts, inverse-frequency weighting most.",
+              AllOf((Dominates("unweighted", ("inverse-frequency", "moderate-weights"), "val_loss",
+                               lower_is_better=True, every_seed=False),
+                     Dominates("moderate-weights", "inverse-frequency", "val_loss",
+                               lower_is_better=True, every_seed=False)))),
+        Claim("C-C4", "C", "Adding filtered additional data improves validation loss by a few hundredths.",
+              Dominates("with-filtered-additional", "initial-only", "val_loss", lower_is_better=True)),
+        Claim("C-C5", "C", "A frozen feature extractor beats a fine-tuned one.",
+              Dominates("frozen", "fine-tuned", "val_loss", lower_is_better=True, every_seed=False)),
+        Claim("C-C6", "C", "The ensemble of class-weighted models beats the single model.",
+              Dominates("ensemble", "single", "val_loss", lower_is_better=True)),
+        Claim("C-C7", "C", "Saliency and Grad-CAM concentrate on the transformation zone.",
+              Dominates(("saliency", "grad-cam"), "uniform-map", "mass_in_true_zone")),
+        # Paper D
+        Claim("D-C1", "D", "Separate and end-to-end learning beat classifier-only, segmentation-only and "
+              "ImageNet-feature baselines in accuracy and PR-AUC.",
+              Dominates(("separate", "end-to-end"), ("classifier-only", "segmentation-only", "imagenet-features"),
+                        ("accuracy", "pr_auc"), every_seed=False)),
+        Claim("D-C2", "D", "End-to-end learning is at least as good as separate learning in PR-AUC.",
+              Dominates("end-to-end", "separate", "pr_auc", every_seed=False, strict=False)),
+        Claim("D-C3", "D", "End-to-end peak memory does not grow with the number of patches, and its gradients "
+              "equal full back-propagation.",
+              AllOf((Threshold("end-to-end", "peak_memory_ratio_4x_patches", "<", 1.25),
+                     Threshold("end-to-end", "max_relative_gradient_error", "<", 1e-4)))),
+        Claim("D-C4", "D", "End-to-end heatmaps have fewer isolated false 'tumour points' than classifier-only.",
+              Dominates("end-to-end", "classifier-only", "isolated_false_tumour_points", lower_is_better=True)),
+        Claim("D-C5", "D", "Patient-level pN-stage kappa improves with end-to-end learning.",
+              Dominates("end-to-end", "classifier-only", "quadratic_kappa", every_seed=False)),
+    )
+}
+
+
+def get(claim_id: str) -> Claim:
+    try:
+        return CLAIMS[claim_id]
+    except KeyError:
+        raise UserError(f"Unknown claim {claim_id!r}; the registry has {', '.join(CLAIMS)}.") from None

@@ -1,0 +1,92 @@
+"""The scorecard: every claim's verdict, computed from a run's per-seed tables."""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from cpath_repro.claims.registry import CLAIMS, PAPERS, Claim
+from cpath_repro.claims.rules import Status
+from cpath_repro.results.provenance import describe_data
+from cpath_repro.results.run import read_manifest
+
+
+@dataclass(frozen=True)
+class Verdict:
+    claim: Claim
+    status: Status
+    rule: str
+    evidence: str
+    data: str  # what the verdict rests on: "synthetic data ..." or "real data ..."
+    notebook: str | None
+
+
+def verdicts(run_dir: Path | None) -> list[Verdict]:
+    """Evaluate every claim of the registry against the committed results in ``run_dir``."""
+    found: dict[str, tuple[str, Path, dict]] = {}
+    if run_dir is not None and Path(run_dir).is_dir():
+        for result in sorted(Path(run_dir).iterdir()):
+            manifest = read_manifest(result) if result.is_dir() and not result.name.startswith(".") else None
+            for claim_id in (manifest or {}).get("claims", []):
+                found[claim_id] = (result.name, result / "claims" / f"{claim_id}.csv", manifest or {})
+    out = []
+    for claim in CLAIMS.values():
+        rule = claim.rule.description
+        if claim.id not in found:
+            out.append(Verdict(claim, Status.NOT_YET, rule, "its chapter has not been run", "", None))
+            continue
+        notebook, table_path, manifest = found[claim.id]
+        outcome = claim.rule.evaluate(pd.read_csv(table_path, keep_default_na=False))
+        data = describe_data(manifest["provenance"]["data_sources"])
+        out.append(Verdict(claim, outcome.status, rule, outcome.evidence, data, notebook))
+    return out
+
+
+def as_text(items: list[Verdict]) -> str:
+    lines = []
+    for v in items:
+        lines.append(f"{v.claim.id:6} {v.status.value:20} {v.claim.statement}")
+        if v.status is not Status.NOT_YET:
+            lines.append(f"{'':27}rule: {v.rule}")
+            lines.append(f"{'':27}evidence ({v.data}): {v.evidence}")
+    counts = pd.Series([v.status.value for v in items]).value_counts()
+    lines.append("")
+    lines.append(", ".join(f"{n} {status}" for status, n in counts.items()))
+    return "\n".join(lines)
+
+
+_BADGE = {
+    Status.SUPPORTED: "#2e7d32",
+    Status.NOT_SUPPORTED: "#c62828",
+    Status.NOT_TESTABLE: "#6d4c41",
+    Status.NOT_YET: "#757575",
+}
+
+
+def as_html(items: list[Verdict]) -> str:
+    """The front page's table (raw HTML, embedded in the book's Markdown)."""
+    parts = []
+    for paper, title in PAPERS.items():
+        rows = [v for v in items if v.claim.paper == paper]
+        if not rows:
+            parts.append(f"<h3>Paper {paper}: {html.escape(title)}</h3><p>This paper's chapter reproduces "
+                         "figures and concepts; it makes no claims to score.</p>")
+            continue
+        body = []
+        for v in rows:
+            colour = _BADGE[v.status]
+            detail = (f"<br><small><b>Rule:</b> {html.escape(v.rule)}<br><b>Evidence</b> ({html.escape(v.data)}): "
+                      f"{html.escape(v.evidence)}</small>" if v.status is not Status.NOT_YET else "")
+            body.append(
+                f"<tr><td>{v.claim.id}</td><td>{html.escape(v.claim.statement)}{detail}</td>"
+                f"<td><span style='color:{colour};font-weight:bold'>{v.status.value}</span></td></tr>"
+            )
+        parts.append(
+            f"<h3>Paper {paper}: {html.escape(title)}</h3><table class='scorecard'>"
+            "<thead><tr><th>Claim</th><th>The paper says</th><th>Our verdict</th></tr></thead>"
+            f"<tbody>{''.join(body)}</tbody></table>"
+        )
+    return "\n".join(parts)

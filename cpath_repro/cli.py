@@ -1,0 +1,103 @@
+"""``cpath-repro``: list notebooks, run them with papermill, build the book, print the scorecard.
+
+Bad input ends with one sentence on stderr and exit status 2; never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from cpath_repro.errors import UserError
+from cpath_repro.profiles import PROFILES
+
+
+def _list(args: argparse.Namespace) -> None:
+    from cpath_repro import catalog
+    from cpath_repro.pipeline.execute import describe_params
+
+    for spec in catalog.NOTEBOOKS.values():
+        print(f"{spec.name}  [{', '.join(spec.artifacts)}]  {spec.title}")
+        print(f"    {spec.description}")
+        if spec.data:
+            print(f"    paper profile reads: {spec.data.what} ({spec.data.layout})")
+        header = ["name", "type", *PROFILES, "meaning"]
+        rows = [[r[h] if h != "meaning" else r["doc"] for h in header] for r in describe_params(spec)]
+        widths = [max(len(str(x)) for x in col) for col in zip(header, *rows, strict=False)]
+        for row in [header, *rows]:
+            print("    " + "  ".join(str(x).ljust(w) for x, w in zip(row, widths, strict=False)).rstrip())
+        print()
+
+
+def _run(args: argparse.Namespace) -> None:
+    from cpath_repro.pipeline import execute
+
+    if not args.quiet:
+        logging.basicConfig(format="%(message)s", level=logging.WARNING)
+        logging.getLogger("papermill").setLevel(logging.INFO)  # streams the notebook's own output and tqdm lines
+    done = execute.run(args.notebooks, args.profile, args.param or [], args.run_dir, args.force,
+                       progress=not args.quiet)
+    ran = sum(1 for _, how, _ in done if how == "ran")
+    print(f"{ran} executed, {len(done) - ran} up to date")
+
+
+def _build(args: argparse.Namespace) -> None:
+    from cpath_repro.pipeline import book
+    from cpath_repro.project import default_run_dir
+
+    index = book.build(args.run_dir or default_run_dir(args.profile), args.out)
+    print(f"Book built: {index}")
+
+
+def _claims(args: argparse.Namespace) -> None:
+    from cpath_repro.claims import scorecard
+    from cpath_repro.project import default_run_dir
+
+    print(scorecard.as_text(scorecard.verdicts(args.run_dir or default_run_dir(args.profile))))
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="cpath-repro", description=__doc__.splitlines()[0] if __doc__ else None)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    sub.add_parser("list", help="every notebook, its artifacts and parameters").set_defaults(func=_list)
+
+    run = sub.add_parser("run", help="execute notebooks with papermill into a run directory")
+    run.add_argument("notebooks", nargs="+", metavar="NOTEBOOK", help="notebook names, or 'all'")
+    run.add_argument("--profile", choices=list(PROFILES), default="default")
+    run.add_argument("-p", "--param", nargs=2, action="append", metavar=("NAME", "VALUE"),
+                     help="override one parameter (repeatable)")
+    run.add_argument("--run-dir", type=Path, help="where results go (default: runs/<profile>)")
+    run.add_argument("--force", action="store_true", help="re-execute even when up to date")
+    run.add_argument("--quiet", action="store_true", help="no progress output")
+    run.set_defaults(func=_run)
+
+    for name, func, text in (("build", _build, "build the book from a run"),
+                             ("claims", _claims, "print the claims scorecard of a run")):
+        cmd = sub.add_parser(name, help=text)
+        cmd.add_argument("--run-dir", type=Path, help="the run to read (default: runs/<profile>)")
+        cmd.add_argument("--profile", choices=list(PROFILES), default="default")
+        if name == "build":
+            cmd.add_argument("--out", type=Path, help="output folder (default: _build; the book is OUT/html)")
+        cmd.set_defaults(func=func)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        args.func(args)
+    except UserError as exc:
+        print(f"cpath-repro: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("cpath-repro: interrupted; finished results are kept, the unfinished one was not committed.",
+              file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Paper E's concepts as small, checked computations (convolution, pooling, ...)."""

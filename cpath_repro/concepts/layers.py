@@ -1,0 +1,121 @@
+"""Convolution and max pooling on tiny images, each checked three ways.
+
+Paper E (Figs. 2 and 3) explains a convolution as the element-wise product of a kernel
+with the receptive field, summed into one output position, and max pooling as keeping the
+largest value of each window. Here the operations are run by torch (the layers a CNN
+uses), recomputed by hand, and the receptive field is read off autograd, so the picture
+on the page is a measurement rather than a drawing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+
+@dataclass(frozen=True)
+class ConvolutionDemo:
+    image: np.ndarray  # (n, n) of 0/1
+    kernel: np.ndarray  # (3, 3) of 0/1
+    output: np.ndarray  # (n-2, n-2), torch's conv2d (cross-correlation, as in CNNs)
+    row: int
+    col: int
+    by_hand: int  # sum of kernel * receptive field at (row, col)
+    gradient: np.ndarray  # d output[row, col] / d image
+
+    @property
+    def receptive_field(self) -> tuple[slice, slice]:
+        return slice(self.row, self.row + 3), slice(self.col, self.col + 3)
+
+    @property
+    def matches_torch(self) -> bool:
+        return bool(self.output[self.row, self.col] == self.by_hand)
+
+    @property
+    def gradient_is_kernel_in_field(self) -> bool:
+        """Autograd finds exactly the kernel's weights inside the 3x3 field and zero outside."""
+        expected = np.zeros_like(self.gradient)
+        expected[self.receptive_field] = self.kernel
+        return bool(np.array_equal(self.gradient, expected))
+
+
+def parse_kernel(text: str) -> np.ndarray:
+    """``"101010101"`` -> a 3x3 array of 0/1, row by row."""
+    return np.array([int(ch) for ch in text], dtype=np.int64).reshape(3, 3)
+
+
+def convolution_demo(image_size: int, kernel: str, row: int, col: int, seed: int) -> ConvolutionDemo:
+    """Convolve a random 0/1 image with a 0/1 kernel and check one output three ways."""
+    rng = np.random.default_rng(seed)
+    image = rng.integers(0, 2, size=(image_size, image_size))
+    k = parse_kernel(kernel)
+    x = torch.tensor(image, dtype=torch.float64, requires_grad=True)
+    out = F.conv2d(x[None, None], torch.tensor(k, dtype=torch.float64)[None, None])[0, 0]
+    out[row, col].backward()
+    assert x.grad is not None
+    by_hand = int((image[row : row + 3, col : col + 3] * k).sum())
+    return ConvolutionDemo(
+        image, k, out.detach().numpy().round().astype(np.int64), row, col, by_hand, x.grad.numpy().copy()
+    )
+
+
+@dataclass(frozen=True)
+class PoolingDemo:
+    image: np.ndarray  # (n, n)
+    window: int
+    output: np.ndarray  # (n/w, n/w)
+    kept: np.ndarray  # (n/w, n/w, 2): input (row, col) of each kept maximum
+
+    @property
+    def matches_by_hand(self) -> bool:
+        n, w = self.image.shape[0], self.window
+        blocks = self.image.reshape(n // w, w, n // w, w).max(axis=(1, 3))
+        return bool(np.array_equal(blocks, self.output))
+
+    @property
+    def size_formula(self) -> int:
+        """floor((n - window) / stride) + 1 with stride = window (no padding)."""
+        return (self.image.shape[0] - self.window) // self.window + 1
+
+
+def pooling_demo(image_size: int, window: int, seed: int) -> PoolingDemo:
+    """Max-pool a small random image of digits 0-9 with ``window = stride``."""
+    rng = np.random.default_rng(seed)
+    image = rng.integers(0, 10, size=(image_size, image_size))
+    x = torch.tensor(image, dtype=torch.float64)[None, None]
+    out, idx = F.max_pool2d(x, window, stride=window, return_indices=True)
+    flat = idx[0, 0].numpy()
+    kept = np.stack([flat // image_size, flat % image_size], axis=-1)
+    return PoolingDemo(image, window, out[0, 0].numpy().astype(np.int64), kept)
+
+
+def shift_invariance(window: int, trials: int, seed: int, image_size: int = 16, points: int = 3) -> dict[str, float]:
+    """How much survives a one-pixel shift, with and without max pooling.
+
+    Each trial places ``points`` bright pixels on a dark image and shifts it one pixel to
+    the right. Returns the share of bright raw pixels still in place, and the share of
+    pooled outputs (among those non-zero before or after) whose value did not change.
+    """
+    rng = np.random.default_rng(seed)
+    raw_same = raw_total = pooled_same = pooled_total = 0
+    for _ in range(trials):
+        image = np.zeros((image_size, image_size))
+        rr = rng.integers(0, image_size, points)
+        cc = rng.integers(0, image_size - 1, points)  # keep the shifted point inside the image
+        image[rr, cc] = 1.0
+        shifted = np.zeros_like(image)
+        shifted[:, 1:] = image[:, :-1]
+        raw_total += int(image.sum())
+        raw_same += int((image * shifted).sum())
+        a = F.max_pool2d(torch.tensor(image)[None, None], window, stride=window)[0, 0].numpy()
+        b = F.max_pool2d(torch.tensor(shifted)[None, None], window, stride=window)[0, 0].numpy()
+        active = (a > 0) | (b > 0)
+        pooled_total += int(active.sum())
+        pooled_same += int((active & (a == b)).sum())
+    return {
+        "raw_unchanged_share": raw_same / max(raw_total, 1),
+        "pooled_unchanged_share": pooled_same / max(pooled_total, 1),
+    }

@@ -1,0 +1,1 @@
+"""Loaders for real data on disk (nothing is downloaded)."""

@@ -1,0 +1,1 @@
+"""From notebooks to a book: papermill execution with a cache, checks, staging and the build."""

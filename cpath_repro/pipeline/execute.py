@@ -1,0 +1,223 @@
+"""Execute notebooks with papermill into a run directory, skipping what is up to date.
+
+A result is re-used only when its cache key matches: the notebook's bytes, its resolved
+parameters, the whole package source and the fingerprint of any real data it reads.
+(Jupyter Book's own cache keys on notebook cells only and would miss package changes.)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cpath_repro import catalog
+from cpath_repro.errors import IncompleteRunError, ParameterError, UserError
+from cpath_repro.profiles import Resolved
+from cpath_repro.project import NOTEBOOK_DIR, RUN_DIR_ENV, file_hash, package_source_hash
+from cpath_repro.results import atomic
+from cpath_repro.results.run import MANIFEST, STAGING, ensure_writable, read_manifest
+
+EXECUTED = "notebook.ipynb"
+log = logging.getLogger("cpath_repro")
+
+
+@dataclass(frozen=True)
+class Job:
+    """One notebook to run: its spec, validated parameters, the overrides to inject, its key."""
+
+    spec: catalog.NotebookSpec
+    params: Resolved
+    overrides: dict[str, Any]
+    cache_key: str
+
+
+def data_fingerprint(root: str | None) -> str | None:
+    """A cheap identity of a data folder (relative paths, sizes, modification times)."""
+    if not root:
+        return None
+    digest = hashlib.sha256()
+    base = Path(root)
+    for path in sorted(p for p in base.rglob("*") if p.is_file()):
+        stat = path.stat()
+        digest.update(f"{path.relative_to(base).as_posix()}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()
+
+
+def cache_key(spec: catalog.NotebookSpec, params: Resolved) -> str:
+    material = {
+        "notebook": file_hash(spec.path),
+        "profile": params.profile,
+        "params": params.values,
+        "package": package_source_hash(),
+        "data": data_fingerprint(params.values.get("data_root")),
+    }
+    return hashlib.sha256(json.dumps(material, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def plan(names: Sequence[str], profile: str, overrides: Sequence[tuple[str, str]]) -> list[Job]:
+    """Validate everything before any work: notebook names, parameter names, types, values.
+
+    With ``all``, an override applies to every notebook that declares it, and must be
+    declared by at least one.
+    """
+    everything = [n.lower() for n in names] == ["all"]
+    specs = list(catalog.NOTEBOOKS.values()) if everything else [catalog.get(n) for n in names]
+    if not specs:
+        raise ParameterError("Name at least one notebook, or 'all'.")
+    if everything:
+        declared = {p for s in specs for p in s.params}
+        for name, _ in overrides:
+            if name not in declared:
+                raise ParameterError(f"No notebook has a parameter {name!r}; `cpath-repro list` shows each one's.")
+    jobs = []
+    for spec in specs:
+        given: dict[str, Any] = {}
+        for name, text in overrides:
+            if name not in spec.params:
+                if everything:
+                    continue
+                raise ParameterError(
+                    f"Notebook '{spec.name}' has no parameter {name!r}; its parameters are: {', '.join(spec.params)}."
+                )
+            given[name] = spec.params[name].parse(text, spec.name)
+        params = spec.resolve(profile, given)
+        jobs.append(Job(spec, params, given, cache_key(spec, params)))
+    return jobs
+
+
+def is_fresh(job: Job, run_dir: Path) -> bool:
+    manifest = read_manifest(run_dir / job.spec.name)
+    return bool(
+        manifest
+        and manifest.get("execution", {}).get("cache_key") == job.cache_key
+        and (run_dir / job.spec.name / EXECUTED).is_file()
+    )
+
+
+def notebook_problem(path: Path) -> str | None:
+    """Why an executed notebook must not be published (an error output, an unfinished run), or None."""
+    import nbformat
+
+    try:
+        nb = nbformat.read(path, as_version=4)
+    except Exception as exc:  # a truncated or corrupt file: say so, never a traceback from nbformat
+        return f"cannot be read ({type(exc).__name__})"
+    meta = nb.metadata.get("papermill", {})
+    if meta.get("exception"):
+        return "stopped with an exception"
+    for index, cell in enumerate(nb.cells, start=1):
+        if cell.cell_type != "code":
+            continue
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "error":
+                return f"has an error output in cell {index} ({output.get('ename')}: {output.get('evalue')})"
+        status = cell.metadata.get("papermill", {}).get("status")
+        if status not in (None, "completed"):
+            return f"did not complete cell {index} (status: {status})"
+        if cell.source.strip() and cell.get("execution_count") is None:
+            return f"did not execute cell {index}"
+    return None
+
+
+def execute(job: Job, run_dir: Path, progress: bool = True) -> Path:
+    """Run one notebook with papermill; commit its result whole, or raise with one sentence."""
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    name = job.spec.name
+    private = run_dir / STAGING / f"cli-{name}-{uuid.uuid4().hex[:12]}"
+    private.mkdir(parents=True)
+    executed = private / f"{name}.ipynb"
+    parameters = {"profile": job.params.profile, **job.overrides}
+    previous = os.environ.get(RUN_DIR_ENV)
+    os.environ[RUN_DIR_ENV] = str(private)  # the kernel inherits it: results go to the private run dir
+    t0 = time.perf_counter()
+    try:
+        papermill.execute_notebook(
+            str(job.spec.path),
+            str(executed),
+            parameters=parameters,
+            progress_bar=progress,
+            log_output=progress,
+            cwd=str(NOTEBOOK_DIR),
+            kernel_name="python3",
+        )
+    except PapermillExecutionError as exc:
+        failed = run_dir / ".failed" / f"{name}.ipynb"
+        failed.parent.mkdir(exist_ok=True)
+        shutil.move(executed, failed)
+        shutil.rmtree(private, ignore_errors=True)
+        raise UserError(
+            f"Notebook '{name}' failed in cell {exc.exec_count}: {exc.ename}: {exc.evalue.strip()} "
+            f"(the executed notebook is kept at {failed})."
+        ) from None
+    except Exception as exc:  # a dead kernel, an unreadable notebook: one sentence, not a traceback
+        shutil.rmtree(private, ignore_errors=True)
+        raise UserError(f"Notebook '{name}' could not be executed: {type(exc).__name__}: {exc}") from None
+    finally:
+        if previous is None:
+            os.environ.pop(RUN_DIR_ENV, None)
+        else:
+            os.environ[RUN_DIR_ENV] = previous
+    wall = time.perf_counter() - t0
+    result = private / name
+    manifest = read_manifest(result)
+    problem = notebook_problem(executed)
+    if manifest is None or problem:
+        shutil.rmtree(private, ignore_errors=True)
+        why = problem or "did not commit its results (its last cell must call run.finish())"
+        raise IncompleteRunError(f"Notebook '{name}' {why}; nothing was written to {run_dir}.")
+    shutil.move(executed, result / EXECUTED)
+    manifest["execution"] = {
+        "cache_key": job.cache_key,
+        "notebook_sha256": file_hash(job.spec.path),
+        "executed_with": "papermill",
+        "wall_time_s": round(wall, 3),
+    }
+    atomic.write_json(result / MANIFEST, manifest)
+    atomic.replace_dir(result, run_dir / name)
+    shutil.rmtree(private, ignore_errors=True)
+    return run_dir / name
+
+
+def run(names: Sequence[str], profile: str, overrides: Sequence[tuple[str, str]], run_dir: Path | None,
+        force: bool = False, progress: bool = True, echo: Any = print) -> list[tuple[str, str, float]]:
+    """Plan, then execute each stale notebook in turn. Returns ``(notebook, "ran"|"cached", seconds)``."""
+    from cpath_repro.project import default_run_dir
+
+    jobs = plan(names, profile, overrides)
+    target = ensure_writable(run_dir if run_dir is not None else default_run_dir(profile))
+    done = []
+    for i, job in enumerate(jobs, start=1):
+        label = f"[{i}/{len(jobs)}] {job.spec.name} ({profile})"
+        if not force and is_fresh(job, target):
+            echo(f"{label}: up to date, not re-executed")
+            done.append((job.spec.name, "cached", 0.0))
+            continue
+        echo(f"{label}: executing")
+        t0 = time.perf_counter()
+        execute(job, target, progress)
+        seconds = time.perf_counter() - t0
+        echo(f"{label}: done in {seconds:.1f} s")
+        done.append((job.spec.name, "ran", seconds))
+    return done
+
+
+def describe_params(spec: catalog.NotebookSpec) -> list[Mapping[str, str]]:
+    """Rows for ``cpath-repro list``: name, type, default per profile, meaning."""
+    from cpath_repro.profiles import PROFILES
+
+    return [
+        {"name": p.name, "type": p.type.__name__ if p.type is not Path else "path",
+         **{prof: repr(p.default(prof)) for prof in PROFILES}, "doc": p.doc}
+        for p in spec.params.values()
+    ]

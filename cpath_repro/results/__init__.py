@@ -1,0 +1,1 @@
+"""Results store: atomic writes, provenance and the per-notebook run."""

@@ -1,0 +1,170 @@
+"""A notebook's run: typed parameters in, tables/figures/claims out, committed whole.
+
+A notebook calls :func:`start` once (it validates the parameters), saves what it measures,
+and calls :meth:`Run.finish` in its last cell. Everything is written to a private staging
+folder; ``finish`` writes ``manifest.json`` last and moves the folder into
+``<run_dir>/<notebook>/`` in one rename, so an interrupted run never leaves a result the
+book would read as complete. Jupyter and papermill runs write exactly the same files.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import shutil
+import time
+import uuid
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from cpath_repro import catalog
+from cpath_repro.errors import UserError
+from cpath_repro.profiles import Resolved
+from cpath_repro.project import default_run_dir, file_hash
+from cpath_repro.results import atomic, provenance
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from matplotlib.figure import Figure
+
+MANIFEST = "manifest.json"
+STAGING = ".staging"
+SCHEMA = 1
+
+
+def ensure_writable(run_dir: Path) -> Path:
+    """Create ``run_dir`` if needed and prove a file can be written there, or say why not."""
+    run_dir = Path(run_dir).expanduser().resolve()
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        probe = run_dir / f".write-test-{uuid.uuid4().hex[:8]}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise UserError(
+            f"Run directory '{run_dir}' is not writable ({reason}); choose another with --run-dir or -p run_dir."
+        ) from None
+    return run_dir
+
+
+class Run:
+    """The results of one notebook execution, staged until :meth:`finish`."""
+
+    def __init__(self, spec: catalog.NotebookSpec, params: Resolved, run_dir: Path) -> None:
+        self.spec = spec
+        self.params = params
+        self.run_dir = ensure_writable(run_dir)
+        self.staging = self.run_dir / STAGING / f"{spec.name}-{uuid.uuid4().hex[:12]}"
+        self.staging.mkdir(parents=True)
+        self.started = provenance.now_iso()
+        self._t0 = time.perf_counter()
+        self.data_sources: list[dict[str, Any]] = []
+        self.tables: list[str] = []
+        self.figures: list[str] = []
+        self.claims: list[str] = []
+        self.metrics: dict[str, Any] = {}
+        self.finished = False
+
+    # -- inputs -----------------------------------------------------------------------
+    @property
+    def profile(self) -> str:
+        return self.params.profile
+
+    def use_synthetic(self, generator: str, seed: int, **settings: Any) -> None:
+        """Record that this run uses synthetic data (generator, settings, seed)."""
+        self.data_sources.append(provenance.synthetic_source(generator, seed, **settings))
+
+    def use_files(self, root: Path, files: Iterable[Path]) -> None:
+        """Record the real files this run read, each with its SHA-256 (part of the data's identity)."""
+        root = Path(root).resolve()
+        checksums = {str(Path(f).resolve().relative_to(root)): file_hash(Path(f)) for f in files}
+        digest = hashlib.sha256(json.dumps(checksums, sort_keys=True).encode()).hexdigest()
+        self.data_sources.append({"kind": "real", "root": str(root), "files": checksums, "sha256": digest})
+
+    # -- outputs ----------------------------------------------------------------------
+    def save_table(self, name: str, table: pd.DataFrame) -> pd.DataFrame:
+        """Save a table as CSV and JSON (records); returns it for display."""
+        atomic.write_text(self.staging / "tables" / f"{name}.csv", table.to_csv(index=False))
+        atomic.write_text(
+            self.staging / "tables" / f"{name}.json", table.to_json(orient="records", indent=2, double_precision=6)
+        )
+        self.tables.append(name)
+        return table
+
+    def save_figure(self, name: str, fig: Figure) -> Figure:
+        """Save a figure as PNG and SVG; returns it so the notebook shows it inline, once.
+
+        The figure is closed in pyplot, so Jupyter's inline backend does not show it a second time.
+        """
+        import matplotlib.pyplot as plt
+
+        for fmt in ("png", "svg"):
+            buffer = io.BytesIO()
+            fig.savefig(buffer, format=fmt, dpi=110, bbox_inches="tight")
+            atomic.write_bytes(self.staging / "figures" / f"{name}.{fmt}", buffer.getvalue())
+        plt.close(fig)
+        self.figures.append(name)
+        return fig
+
+    def save_metrics(self, **metrics: Any) -> dict[str, Any]:
+        """Record scalar measurements (numbers the page quotes)."""
+        self.metrics.update(metrics)
+        return metrics
+
+    def save_claim_table(self, claim_id: str, table: pd.DataFrame) -> None:
+        """Save the per-seed results a claim's verdict is computed from (see :mod:`cpath_repro.claims`)."""
+        from cpath_repro.claims import registry
+
+        registry.get(claim_id)  # unknown ids fail here, not at build time
+        atomic.write_text(self.staging / "claims" / f"{claim_id}.csv", table.to_csv(index=False))
+        self.claims.append(claim_id)
+
+    # -- commit -----------------------------------------------------------------------
+    def finish(self) -> provenance.Footer:
+        """Write the manifest last and move the result into place; returns the provenance footer."""
+        if self.finished:
+            raise UserError(f"Run of '{self.spec.name}' is already finished.")
+        record = provenance.collect(self.started, time.perf_counter() - self._t0, self.data_sources)
+        manifest = {
+            "schema": SCHEMA,
+            "notebook": self.spec.name,
+            "status": "complete",
+            "profile": self.profile,
+            "params": self.params.values,
+            "tables": self.tables,
+            "figures": self.figures,
+            "claims": self.claims,
+            "metrics": self.metrics,
+            "provenance": record,
+        }
+        atomic.write_json(self.staging / MANIFEST, manifest)
+        atomic.replace_dir(self.staging, self.run_dir / self.spec.name)
+        self.finished = True
+        return provenance.Footer(manifest)
+
+    def abandon(self) -> None:
+        """Drop the staged files (used by tests and error paths)."""
+        shutil.rmtree(self.staging, ignore_errors=True)
+
+
+def start(name: str, profile: str = "default", run_dir: str | os.PathLike[str] | None = None, **overrides: Any) -> Run:
+    """Validate a notebook's parameters and open its run (called by the notebook's first code cell)."""
+    spec = catalog.get(name)
+    params = spec.resolve(profile, overrides)
+    return Run(spec, params, Path(run_dir) if run_dir else default_run_dir(params.profile))
+
+
+def read_manifest(result_dir: Path) -> dict[str, Any] | None:
+    """The manifest of a committed result, or ``None`` when there is none (never committed)."""
+    path = result_dir / MANIFEST
+    if not path.is_file():
+        return None
+    try:
+        data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return None
+    return data

@@ -1,0 +1,1 @@
+"""Synthetic data with ground truth: stains (Beer-Lambert) and tissue fields."""

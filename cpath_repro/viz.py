@@ -1,0 +1,85 @@
+"""Figures the notebooks show (matplotlib, no state; each returns the Figure)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
+
+from cpath_repro.concepts.layers import ConvolutionDemo, PoolingDemo
+
+PINK, GREEN = "#f4a6c8", "#7ccf7c"
+
+
+def image_grid(images: Mapping[str, np.ndarray], ncols: int = 3, size: float = 2.6, cmap: str | None = None) -> Figure:
+    """Titled images in a grid (RGB, or single channel with ``cmap``)."""
+    n = len(images)
+    nrows = -(-n // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows), squeeze=False)
+    for ax, (title, img) in zip(axes.flat, images.items(), strict=False):
+        ax.imshow(img, cmap=cmap)
+        ax.set_title(title, fontsize=9)
+    for ax in axes.flat:
+        ax.set_axis_off()
+    fig.tight_layout()
+    return fig
+
+
+def _grid_numbers(ax: plt.Axes, values: np.ndarray, highlight: Sequence[tuple[int, int]] = (), colour: str = PINK,
+                  title: str = "") -> None:
+    n_r, n_c = values.shape
+    ax.set_xlim(0, n_c)
+    ax.set_ylim(n_r, 0)
+    ax.set_aspect("equal")
+    for r, c in highlight:
+        ax.add_patch(Rectangle((c, r), 1, 1, color=colour))
+    for r in range(n_r):
+        for c in range(n_c):
+            ax.text(c + 0.5, r + 0.5, str(values[r, c]), ha="center", va="center", fontsize=10)
+    for i in range(n_r + 1):
+        ax.axhline(i, color="grey", lw=0.6)
+    for j in range(n_c + 1):
+        ax.axvline(j, color="grey", lw=0.6)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.set_title(title, fontsize=10)
+
+
+def convolution_figure(demo: ConvolutionDemo) -> Figure:
+    """Paper E Fig. 2: input with the receptive field (pink), kernel, output position (green)."""
+    fig, axes = plt.subplots(1, 3, figsize=(10, 3.6), gridspec_kw={"width_ratios": [demo.image.shape[0], 3,
+                                                                                     demo.output.shape[0]]})
+    rs, cs = demo.receptive_field
+    field = [(r, c) for r in range(rs.start, rs.stop) for c in range(cs.start, cs.stop)]
+    _grid_numbers(axes[0], demo.image, field, PINK, "input I (receptive field in pink)")
+    _grid_numbers(axes[1], demo.kernel, title="kernel k")
+    _grid_numbers(axes[2], demo.output, [(demo.row, demo.col)], GREEN, "feature map I * k (output in green)")
+    fig.tight_layout()
+    return fig
+
+
+def pooling_figure(demo: PoolingDemo) -> Figure:
+    """Paper E Fig. 3: each window's kept maximum, and the pooled output."""
+    palette = ["#f4a6c8", "#a6cef4", "#c8f4a6", "#f4e0a6", "#d4a6f4", "#a6f4e8", "#f4c0a6", "#b0b0f4"]
+    fig, axes = plt.subplots(1, 2, figsize=(8, 3.6), gridspec_kw={"width_ratios": [demo.image.shape[0],
+                                                                                  demo.output.shape[0]]})
+    ax = axes[0]
+    w = demo.window
+    n_out = demo.output.shape[0]
+    _grid_numbers(ax, demo.image, title=f"input I ({w}x{w} windows, kept maxima outlined)")
+    for i in range(n_out):
+        for j in range(n_out):
+            colour = palette[(i * n_out + j) % len(palette)]
+            ax.add_patch(Rectangle((j * w, i * w), w, w, color=colour, alpha=0.5, zorder=0))
+            r, c = demo.kept[i, j]
+            ax.add_patch(Rectangle((c, r), 1, 1, fill=False, ec="black", lw=2))
+    _grid_numbers(axes[1], demo.output, title=f"max pooling, stride {w}")
+    for i in range(n_out):
+        for j in range(n_out):
+            axes[1].add_patch(Rectangle((j, i), 1, 1, color=palette[(i * n_out + j) % len(palette)], alpha=0.5,
+                                        zorder=0))
+    fig.tight_layout()
+    return fig
