@@ -1,0 +1,115 @@
+"""Every notebook under the ci profile through papermill, the book built from that run."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbformat.v4 import new_output
+
+from cpath_repro import catalog
+from cpath_repro.errors import IncompleteRunError
+from cpath_repro.pipeline import book, execute
+from cpath_repro.project import PROJECT_ROOT
+
+pytestmark = pytest.mark.integration
+NOTEBOOKS = list(catalog.NOTEBOOKS)
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_each_notebook_commits_a_complete_result(ci_run: Path, name: str):
+    result = ci_run / name
+    manifest = json.loads((result / "manifest.json").read_text())
+    assert manifest["status"] == "complete" and manifest["profile"] == "ci"
+    assert manifest["execution"]["cache_key"]
+    assert manifest["figures"] and all((result / "figures" / f"{f}.png").stat().st_size > 1000
+                                       for f in manifest["figures"])
+    assert all((result / "tables" / f"{t}.csv").is_file() for t in manifest["tables"])
+    assert manifest["provenance"]["data_sources"], "every page says what data it rests on"
+    assert execute.notebook_problem(result / "notebook.ipynb") is None
+
+
+def test_ci_notebooks_take_seconds(ci_run: Path):
+    for name in NOTEBOOKS:
+        wall = json.loads((ci_run / name / "manifest.json").read_text())["execution"]["wall_time_s"]
+        assert wall < 60, f"{name} took {wall:.0f} s under the ci profile"
+
+
+def test_measured_numbers_are_what_the_package_computes(ci_run: Path):
+    e_f2 = json.loads((ci_run / "E-F2" / "manifest.json").read_text())["metrics"]
+    assert e_f2 == {"matches_torch": True, "receptive_field_by_autograd": True}
+    stains = json.loads((ci_run / "stains" / "manifest.json").read_text())["metrics"]
+    assert stains["worst_mean_abs_error_od"] < 0.005
+    assert stains["nominal_over_true_error"] > 1.0
+
+
+def test_rerun_with_nothing_changed_executes_nothing(ci_run: Path):
+    done = execute.run(["all"], "ci", [], ci_run, progress=False, echo=lambda *_: None)
+    assert [how for _, how, _ in done] == ["cached"] * len(NOTEBOOKS)
+
+
+def test_changed_package_code_makes_results_stale(ci_run: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr(execute, "package_source_hash", lambda: "package changed")
+    assert not execute.is_fresh(execute.plan(["E-F2"], "ci", [])[0], ci_run)
+    with pytest.raises(IncompleteRunError, match="'E-F2' is stale"):
+        book.check_run(ci_run)
+
+
+def test_changed_parameter_reexecutes_only_that_notebook(ci_run: Path, tmp_path: Path):
+    run_dir = tmp_path / "run"
+    shutil.copytree(ci_run, run_dir)
+    done = execute.run(["E-F2", "E-F3"], "ci", [("seed", "1")], run_dir, progress=False, echo=lambda *_: None)
+    assert [how for _, how, _ in done] == ["ran", "ran"]
+    done = execute.run(["all"], "ci", [], run_dir, progress=False, echo=lambda *_: None)
+    assert dict((n, how) for n, how, _ in done) == {"stains": "cached", "E-F2": "ran", "E-F3": "ran"}
+
+
+def test_a_failing_notebook_stops_the_build(ci_run: Path, tmp_path: Path):
+    run_dir = tmp_path / "run"
+    shutil.copytree(ci_run, run_dir)
+    executed = run_dir / "E-F3" / "notebook.ipynb"
+    nb = nbformat.read(executed, as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    code[-1].outputs.append(new_output("error", ename="RuntimeError", evalue="boom", traceback=["boom"]))
+    nbformat.write(nb, executed)
+    with pytest.raises(IncompleteRunError, match=r"'E-F3' has an error output in cell \d+ \(RuntimeError: boom\)"):
+        book.build(run_dir, tmp_path / "out")
+    assert not (tmp_path / "out" / "html").exists()
+
+
+def test_an_interrupted_run_is_refused_by_name(ci_run: Path, tmp_path: Path):
+    run_dir = tmp_path / "run"
+    shutil.copytree(ci_run, run_dir)
+    shutil.move(run_dir / "E-F2", run_dir / ".staging" / "cli-E-F2-0123456789ab")
+    (run_dir / ".staging" / "cli-E-F2-0123456789ab" / "manifest.json").unlink()
+    with pytest.raises(IncompleteRunError, match="'E-F2' has no complete result \\(an interrupted run"):
+        book.check_run(run_dir)
+
+
+def test_front_page_is_the_scorecard(built_book: Path):
+    assert "book/index.html" in (built_book / "index.html").read_text()  # the root redirects to the front page
+    index = (built_book / "book" / "index.html").read_text()
+    assert "Scorecard" in index
+    for claim in ("A-C1", "B-C6", "C-C7", "D-C5"):
+        assert claim in index
+    assert "not yet reproduced" in index
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_every_notebook_page_shows_provenance(built_book: Path, name: str):
+    page = (built_book / "notebooks" / f"{name}.html").read_text()
+    assert "Provenance of the numbers on this page" in page
+    assert "ci" in page and "Device" in page and "git" in page
+
+
+def test_building_does_not_dirty_the_work_tree(ci_run: Path, tmp_path: Path):
+    if not (PROJECT_ROOT / ".git").exists():
+        pytest.skip("not a git checkout")
+    before = subprocess.run(["git", "status", "--porcelain"], cwd=PROJECT_ROOT, capture_output=True, text=True).stdout
+    book.build(ci_run, tmp_path / "out")
+    after = subprocess.run(["git", "status", "--porcelain"], cwd=PROJECT_ROOT, capture_output=True, text=True).stdout
+    assert before == after

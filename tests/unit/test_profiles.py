@@ -1,0 +1,70 @@
+import pytest
+
+from cpath_repro import catalog
+from cpath_repro.errors import DataNotFoundError, ParameterError
+from cpath_repro.profiles import PROFILES
+
+
+def test_three_profiles_defined_once():
+    assert list(PROFILES) == ["ci", "default", "paper"]
+
+
+def test_profile_defaults_and_override():
+    spec = catalog.get("stains")
+    assert spec.resolve("ci", {}).size == 64
+    assert spec.resolve("default", {}).size == 192
+    assert spec.resolve("ci", {"size": 100}).size == 100
+
+
+def test_none_means_the_profile_value():
+    assert catalog.get("stains").resolve("ci", {"size": None}).size == 64
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"sizee": 3}, "has no parameter 'sizee'"),
+        ({"size": "big"}, "must be an integer"),
+        ({"size": 2.5}, "must be an integer"),
+        ({"size": True}, "must be an integer"),
+        ({"size": 0}, "must be between 16 and 4096"),
+        ({"jitter": -1.0}, "must be between 0.0 and 20.0"),
+    ],
+)
+def test_bad_parameters_stop_with_one_sentence(overrides, message):
+    with pytest.raises(ParameterError, match=message) as info:
+        catalog.get("stains").resolve("ci", overrides)
+    assert "\n" not in str(info.value)
+
+
+def test_unknown_profile_and_notebook():
+    with pytest.raises(ParameterError, match="Unknown profile 'fast'"):
+        catalog.get("stains").resolve("fast", {})
+    with pytest.raises(ParameterError, match="Unknown notebook 'A-T9'"):
+        catalog.get("A-T9")
+
+
+def test_paper_profile_without_data_root_names_what_it_expects():
+    with pytest.raises(ParameterError, match="pass -p data_root DIR, a folder laid out as"):
+        catalog.get("stains").resolve("paper", {})
+
+
+def test_paper_profile_with_missing_data_root_folder(tmp_path):
+    with pytest.raises(DataNotFoundError, match="not a folder"):
+        catalog.get("stains").resolve("paper", {"data_root": str(tmp_path / "nope")})
+
+
+def test_cross_parameter_constraints():
+    with pytest.raises(ParameterError, match="outside the 5x5 feature map"):
+        catalog.get("E-F2").resolve("ci", {"row": 5})
+    with pytest.raises(ParameterError, match="must be nine characters"):
+        catalog.get("E-F2").resolve("ci", {"kernel": "12"})
+    with pytest.raises(ParameterError, match="multiple of window"):
+        catalog.get("E-F3").resolve("ci", {"image_size": 5})
+
+
+def test_cli_string_parsing_is_strict():
+    size = catalog.get("stains").params["size"]
+    assert size.parse("12", "stains") == 12
+    with pytest.raises(ParameterError, match="must be an integer, got '1.5'"):
+        size.parse("1.5", "stains")
