@@ -31,11 +31,24 @@ def _list(args: argparse.Namespace) -> None:
         print()
 
 
+class _NotebookOutputOnly(logging.Filter):
+    """Keep the notebook's own output (prints, tqdm lines); drop papermill's per-cell chatter."""
+
+    NOISE = ("Executing Cell", "Ending Cell", "Input Notebook", "Output Notebook", "Working directory",
+             "Executing notebook with kernel", "Kernel is running over TCP", "<Figure size", "<pandas.io.formats")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return bool(message.strip()) and not any(noise in message for noise in self.NOISE)
+
+
 def _run(args: argparse.Namespace) -> None:
     from cpath_repro.pipeline import execute
 
     if not args.quiet:
-        logging.basicConfig(format="%(message)s", level=logging.WARNING)
+        handler = logging.StreamHandler()
+        handler.addFilter(_NotebookOutputOnly())
+        logging.basicConfig(format="    %(message)s", level=logging.WARNING, handlers=[handler])
         logging.getLogger("papermill").setLevel(logging.INFO)  # streams the notebook's own output and tqdm lines
     done = execute.run(args.notebooks, args.profile, args.param or [], args.run_dir, args.force,
                        progress=not args.quiet)

@@ -55,7 +55,7 @@ def cell_field(size: int, seed: int, density: float = 0.006, marked_fraction: fl
             marked[rr, cc] = np.maximum(marked[rr, cc], od * 0.8)
     texture = filters.gaussian(rng.normal(size=shape), sigma=3.0)
     texture = (texture - texture.min()) / (np.ptp(texture) + 1e-12)
-    stroma = 0.15 + 0.35 * texture
+    stroma = 0.08 + 0.22 * texture  # eosin OD of stroma: pale pink to pink
     smooth = {k: filters.gaussian(v, sigma=0.8) for k, v in {"nuclei": nuclei, "membrane": membrane,
                                                              "marked_nuclei": marked}.items()}
     return Field({**smooth, "stroma": stroma})

@@ -1,0 +1,56 @@
+"""Measure, in one run, what a cache hit costs next to an execution, and stain rendering speed.
+
+Prints a small table; results are ratios within this run, which survive a noisy machine.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from cpath_repro.pipeline import execute
+from cpath_repro.synth import stains
+from cpath_repro.synth.fields import cell_field
+
+
+def _time(fn, repeat: int = 3) -> float:
+    best = float("inf")
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def main() -> None:
+    quiet = {"progress": False, "echo": lambda *_: None}
+    with tempfile.TemporaryDirectory() as tmp:
+        run_dir = Path(tmp)
+        executed = _time(lambda: execute.run(["E-F2"], "ci", [], run_dir, force=True, **quiet), repeat=2)
+        cached = _time(lambda: execute.run(["E-F2"], "ci", [], run_dir, **quiet))
+    field = cell_field(512, 0)
+    assay = stains.ASSAYS["CD8/CD3"]
+    truth = field.for_assay(assay)
+    render = _time(lambda: stains.render(truth, assay.vectors))
+    rgb = stains.to_uint8(stains.render(truth, assay.vectors))
+    unmix = _time(lambda: stains.unmix(rgb, assay.vectors))
+    mpx = truth.shape[0] * truth.shape[1] / 1e6
+    rows = [
+        ("notebook E-F2 (ci): executed", f"{executed:.2f} s"),
+        ("notebook E-F2 (ci): up to date", f"{cached * 1000:.0f} ms"),
+        ("cache hit / execution", f"{cached / executed:.4f}"),
+        ("render 3 stains, 512x512", f"{mpx / render:.1f} Mpx/s"),
+        ("unmix (skimage.separate_stains), 512x512", f"{mpx / unmix:.1f} Mpx/s"),
+        ("unmix / render time", f"{unmix / render:.2f}"),
+    ]
+    width = max(len(k) for k, _ in rows)
+    for key, value in rows:
+        print(f"{key.ljust(width)}  {value}")
+    assert np.isfinite(unmix)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,66 @@
+"""Bad input through the command line: one sentence on stderr, exit status 2, nothing written."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+
+def cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "cpath_repro.cli", *args], capture_output=True, text=True,
+                          cwd=cwd, env={**os.environ, "PYTHONWARNINGS": "ignore"})
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["run", "A-T9", "--profile", "ci"], "Unknown notebook 'A-T9'"),
+        (["run", "E-F2", "--profile", "ci", "-p", "epochs", "3"], "Notebook 'E-F2' has no parameter 'epochs'"),
+        (["run", "E-F2", "--profile", "ci", "-p", "seed", "one"], "must be an integer, got 'one'"),
+        (["run", "E-F2", "--profile", "ci", "-p", "seed", "-4"], "must be at least 0"),
+        (["run", "E-F3", "--profile", "ci", "-p", "image_size", "5"], "must be a multiple of window"),
+        (["run", "stains", "--profile", "paper"], "pass -p data_root DIR"),
+        (["run", "stains", "--profile", "paper", "-p", "data_root", "/nonexistent/tiles"], "not a folder"),
+    ],
+)
+def test_bad_input_is_one_sentence_and_exit_2(tmp_path: Path, args: list[str], message: str):
+    run_dir = tmp_path / "run"
+    proc = cli(*args, "--run-dir", str(run_dir))
+    assert proc.returncode == 2
+    assert message in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr
+    assert not run_dir.exists(), "validation happens before any work"
+
+
+def test_unwritable_run_dir(tmp_path: Path):
+    (tmp_path / "file").write_text("")
+    proc = cli("run", "E-F2", "--profile", "ci", "--run-dir", str(tmp_path / "file" / "run"))
+    assert proc.returncode == 2 and "is not writable" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_build_from_missing_run_says_how_to_make_one(tmp_path: Path):
+    proc = cli("build", "--run-dir", str(tmp_path / "none"), "--out", str(tmp_path / "out"))
+    assert proc.returncode == 2 and "cpath-repro run all" in proc.stderr
+
+
+def test_an_impossible_string_value_is_one_sentence(tmp_path: Path):
+    proc = cli("run", "E-F2", "--profile", "ci", "--run-dir", str(tmp_path / "run"), "-p", "kernel", "111")
+    assert proc.returncode == 2 and "must be nine characters" in proc.stderr
+
+
+def test_list_shows_every_notebook_with_artifacts_and_parameters():
+    proc = cli("list")
+    assert proc.returncode == 0
+    for text in ("stains", "[E-F2]", "[E-F3]", "image_size", "default", "paper"):
+        assert text in proc.stdout
+
+
+def test_claims_prints_the_scorecard(ci_run: Path):
+    proc = cli("claims", "--run-dir", str(ci_run))
+    assert proc.returncode == 0 and "A-C3" in proc.stdout and "not yet reproduced" in proc.stdout
