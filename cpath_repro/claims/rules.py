@@ -12,7 +12,7 @@ from __future__ import annotations
 import operator
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import Protocol
 
 import pandas as pd
@@ -20,7 +20,7 @@ import pandas as pd
 COLUMNS = ("seed", "arm", "unit", "metric", "value")
 
 
-class Status(str, Enum):
+class Status(StrEnum):
     SUPPORTED = "supported"
     NOT_SUPPORTED = "not supported"
     NOT_TESTABLE = "not testable here"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 import platform
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
@@ -62,7 +62,7 @@ def device_description() -> str:
 
 
 def now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def synthetic_source(generator: str, seed: int, **settings: Any) -> dict[str, Any]:

@@ -113,3 +113,23 @@ def test_building_does_not_dirty_the_work_tree(ci_run: Path, tmp_path: Path):
     book.build(ci_run, tmp_path / "out")
     after = subprocess.run(["git", "status", "--porcelain"], cwd=PROJECT_ROOT, capture_output=True, text=True).stdout
     assert before == after
+
+
+def test_own_tiles_are_read_checksummed_and_bad_ones_counted(tmp_path: Path):
+    import numpy as np
+    from skimage import io
+
+    tiles = tmp_path / "tiles"
+    tiles.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(2):
+        io.imsave(tiles / f"tile{i}.png", rng.integers(0, 256, (32, 32, 3), dtype=np.uint8), check_contrast=False)
+    io.imsave(tiles / "gray.png", np.zeros((32, 32), np.uint8), check_contrast=False)
+    run_dir = tmp_path / "run"
+    execute.run(["stains"], "ci", [("data_root", str(tiles))], run_dir, progress=False, echo=lambda *_: None)
+    manifest = json.loads((run_dir / "stains" / "manifest.json").read_text())
+    real = [s for s in manifest["provenance"]["data_sources"] if s["kind"] == "real" and s["root"] == str(tiles)]
+    assert len(real) == 1 and sorted(real[0]["files"]) == ["tile0.png", "tile1.png"]
+    assert "own_tiles" in manifest["figures"]
+    page = nbformat.read(run_dir / "stains" / "notebook.ipynb", as_version=4)
+    assert "2 tiles read, 1 skipped" in json.dumps(page)
