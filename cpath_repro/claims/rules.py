@@ -61,6 +61,17 @@ def seed_table(rows: Sequence[dict[str, object]] | pd.DataFrame) -> pd.DataFrame
     return table
 
 
+def _paired_differences(
+    table: pd.DataFrame, metric: str, better: str, worse: str, lower_is_better: bool
+) -> pd.Series | None:
+    """``better - worse`` per (unit, seed), signed so that positive favours ``better``; None if an arm is missing."""
+    wide = table[table.metric == metric].pivot_table(index=["unit", "seed"], columns="arm", values="value")
+    if better not in wide or worse not in wide:
+        return None
+    sign = -1.0 if lower_is_better else 1.0
+    return (sign * (wide[better] - wide[worse])).dropna()
+
+
 def _as_tuple(x: str | Sequence[str]) -> tuple[str, ...]:
     return (x,) if isinstance(x, str) else tuple(x)
 
@@ -99,16 +110,13 @@ class Dominates:
 
     def evaluate(self, table: pd.DataFrame) -> Outcome:
         table = seed_table(table)
-        sign = -1.0 if self.lower_is_better else 1.0
         checks: list[tuple[str, float, int, int]] = []  # label, mean diff, holds, seeds
         for b in _as_tuple(self.better):
             for w in _as_tuple(self.worse):
                 for metric in _as_tuple(self.metrics):
-                    sub = table[table.metric == metric]
-                    wide = sub.pivot_table(index=["unit", "seed"], columns="arm", values="value")
-                    if b not in wide or w not in wide:
+                    diff = _paired_differences(table, metric, b, w, self.lower_is_better)
+                    if diff is None:
                         return Outcome(Status.NOT_TESTABLE, f"no results for arm {b!r} or {w!r} on {metric}.")
-                    diff = (sign * (wide[b] - wide[w])).dropna()
                     for unit, d in diff.groupby(level="unit"):
                         n = len(d)
                         if n < self.min_seeds:
@@ -119,10 +127,10 @@ class Dominates:
                         values = d.to_numpy() if self.every_seed else [float(d.mean())]
                         ok = sum(self._holds(v) for v in values)
                         label = f"{b} vs {w}, {metric}" + (f" [{unit}]" if unit else "")
-                        checks.append((label, sign * float(d.mean()), ok, len(values)))
+                        checks.append((label, float(d.mean()), ok, len(values)))
         failed = [c for c in checks if c[2] < c[3]]
         evidence = "; ".join(
-            f"{label}: mean difference {diff:+.4g}, holds in {ok}/{n}" + (" seeds" if self.every_seed else " (mean)")
+            f"{label}: mean advantage {diff:+.4g}, holds in {ok}/{n}" + (" seeds" if self.every_seed else " (mean)")
             for label, diff, ok, n in checks
         )
         return Outcome(Status.NOT_SUPPORTED if failed else Status.SUPPORTED, evidence)
@@ -151,12 +159,9 @@ class MostUnits:
         )
 
     def evaluate(self, table: pd.DataFrame) -> Outcome:
-        table = seed_table(table)
-        wide = table[table.metric == self.metric].pivot_table(index=["unit", "seed"], columns="arm", values="value")
-        if self.better not in wide or self.worse not in wide:
+        diff = _paired_differences(seed_table(table), self.metric, self.better, self.worse, self.lower_is_better)
+        if diff is None:
             return Outcome(Status.NOT_TESTABLE, f"no results for arm {self.better!r} or {self.worse!r}.")
-        sign = -1.0 if self.lower_is_better else 1.0
-        diff = (sign * (wide[self.better] - wide[self.worse])).dropna()
         per_unit = diff.groupby(level="unit").agg(["mean", "count"])
         if per_unit.empty or (per_unit["count"] < self.min_seeds).any():
             return Outcome(Status.NOT_TESTABLE, f"some unit has fewer than {self.min_seeds} paired seeds.")
@@ -164,7 +169,7 @@ class MostUnits:
         share = wins / len(per_unit)
         detail = ", ".join(f"{u}: {m:+.3g}" for u, m in per_unit["mean"].items())
         status = Status.SUPPORTED if share > self.fraction else Status.NOT_SUPPORTED
-        return Outcome(status, f"{wins}/{len(per_unit)} units ({share:.0%}); mean differences {detail}")
+        return Outcome(status, f"{wins}/{len(per_unit)} units ({share:.0%}); mean advantage per unit: {detail}")
 
 
 _OPS = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}

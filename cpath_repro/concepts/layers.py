@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 import torch
 import torch.nn.functional as F
 
@@ -40,6 +41,17 @@ class ConvolutionDemo:
         expected = np.zeros_like(self.gradient)
         expected[self.receptive_field] = self.kernel
         return bool(np.array_equal(self.gradient, expected))
+
+    def checks(self) -> pd.DataFrame:
+        """The numbers behind the figure, one row per check."""
+        return pd.DataFrame([
+            {"check": "output at the green position, by torch", "value": int(self.output[self.row, self.col])},
+            {"check": "sum of kernel x receptive field, by hand", "value": self.by_hand},
+            {"check": "the two agree", "value": self.matches_torch},
+            {"check": "autograd: gradient = kernel inside the 3x3 field, 0 outside",
+             "value": self.gradient_is_kernel_in_field},
+            {"check": "feature map side (n - 3 + 1)", "value": self.output.shape[0]},
+        ])
 
 
 def parse_kernel(text: str) -> np.ndarray:
@@ -79,6 +91,18 @@ class PoolingDemo:
     def size_formula(self) -> int:
         """floor((n - window) / stride) + 1 with stride = window (no padding)."""
         return (self.image.shape[0] - self.window) // self.window + 1
+
+    def checks(self, shift: dict[str, float]) -> pd.DataFrame:
+        """The numbers behind the figure, with a :func:`shift_invariance` measurement."""
+        return pd.DataFrame([
+            {"check": "torch's output equals the window maxima by hand", "value": self.matches_by_hand},
+            {"check": "output side, measured", "value": self.output.shape[0]},
+            {"check": "output side, floor((n - w) / s) + 1", "value": self.size_formula},
+            {"check": "share of input values discarded", "value": 1 - 1 / self.window**2},
+            {"check": "images unchanged by a 1-px shift, no pooling", "value": round(shift["raw_unchanged_share"], 3)},
+            {"check": "pooled maps unchanged by a 1-px shift", "value": round(shift["pooled_unchanged_share"], 3)},
+            {"check": "expected: (w - 1) / w", "value": shift["pooled_unchanged_expected"]},
+        ])
 
 
 def pooling_demo(image_size: int, window: int, seed: int) -> PoolingDemo:
