@@ -44,6 +44,18 @@ def file_hash(path: Path) -> str:
     return digest.hexdigest()
 
 
+def data_fingerprint(root: str | None) -> str | None:
+    """A cheap identity of a data folder (relative paths, sizes, modification times)."""
+    if not root:
+        return None
+    digest = hashlib.sha256()
+    base = Path(root)
+    for path in sorted(p for p in base.rglob("*") if p.is_file()):
+        stat = path.stat()
+        digest.update(f"{path.relative_to(base).as_posix()}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()
+
+
 @lru_cache(maxsize=1)
 def git_state() -> tuple[str, bool]:
     """``(commit, dirty)`` of the project checkout, or ``("unknown", False)`` outside git."""

@@ -83,3 +83,59 @@ def pooling_figure(demo: PoolingDemo) -> Figure:
                                         zorder=0))
     fig.tight_layout()
     return fig
+
+
+#: Paper A, Figs. 2 and 4: background black, tumour red, tissue green, necrosis yellow.
+CLASS_COLOURS = {"background": "black", "tumour": "red", "tissue": "green", "necrosis": "gold"}
+
+
+def f1_curves(curves: Mapping[str, object], styles: Sequence[str] = ("--", "-"), title: str = "") -> Figure:
+    """Validation F1 per class over epochs, one line style per arm (the paper's colours)."""
+    import pandas as pd
+
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for (label, frame), style in zip(curves.items(), styles, strict=False):
+        assert isinstance(frame, pd.DataFrame)
+        for cls, colour in CLASS_COLOURS.items():
+            g = frame[frame["class"] == cls]
+            ax.plot(g.epoch, g.f1, style, color=colour, label=f"{label}: {cls}")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("validation F1 (mean over seeds)")
+    ax.set_ylim(0, 1)
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=7, ncol=2, loc="lower right")
+    fig.tight_layout()
+    return fig
+
+
+def swatches(colours: Mapping[str, np.ndarray]) -> Figure:
+    """Rows of colour swatches (e.g. the colour maximizing each first-layer filter)."""
+    fig, ax = plt.subplots(figsize=(6, 0.6 * len(colours) + 0.4))
+    rows = list(colours.values())
+    width = max(len(r) for r in rows)
+    image = np.ones((len(rows), width, 3))
+    for i, r in enumerate(rows):
+        image[i, : len(r)] = r
+    ax.imshow(image, aspect="equal")
+    ax.set_yticks(range(len(rows)), list(colours))
+    ax.set_xticks(range(width), [f"filter {j + 1}" for j in range(width)], fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def gradient_overlays(image: np.ndarray, panels: Mapping[str, tuple[np.ndarray, int, int]]) -> Figure:
+    """Paper A Fig. 9: the image masked to the pixels whose (ReLU-gated) gradient passes the threshold,
+    with the target pixel circled in green."""
+    from cpath_repro.explain.attribution import relu_gate_mask
+
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.2 * len(panels), 3.4), squeeze=False)
+    for ax, (title, (grad, row, col)) in zip(axes[0], panels.items(), strict=True):
+        _, keep = relu_gate_mask(grad)
+        shown = image.copy()
+        shown[~keep] = (shown[~keep] * 0.15).astype(shown.dtype)
+        ax.imshow(shown)
+        ax.add_patch(plt.Circle((col, row), 4, fill=False, color="lime", lw=2))
+        ax.set_title(title, fontsize=9)
+        ax.set_axis_off()
+    fig.tight_layout()
+    return fig

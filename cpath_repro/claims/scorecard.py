@@ -90,3 +90,34 @@ def as_html(items: list[Verdict]) -> str:
             f"<tbody>{''.join(body)}</tbody></table>"
         )
     return "\n".join(parts)
+
+
+def verdict_box(claim_id: str, table: pd.DataFrame, data: str) -> VerdictBox:
+    """A notebook's verdict box for one claim, computed the same way as the scorecard."""
+    from cpath_repro.claims.registry import get
+
+    claim = get(claim_id)
+    outcome = claim.rule.evaluate(table)
+    return VerdictBox(Verdict(claim, outcome.status, claim.rule.description, outcome.evidence, data, None))
+
+
+class VerdictBox:
+    """HTML verdict box: the paper's statement, our verdict, the rule and the evidence."""
+
+    def __init__(self, verdict: Verdict) -> None:
+        self.verdict = verdict
+
+    def _repr_html_(self) -> str:
+        v = self.verdict
+        colour = _BADGE[v.status]
+        return (
+            f"<div style='border-left:4px solid {colour};padding:6px 12px;margin:8px 0'>"
+            f"<b>{v.claim.id}</b> — {html.escape(v.claim.statement)}<br>"
+            f"<b>Verdict:</b> <span style='color:{colour};font-weight:bold'>{v.status.value}</span> "
+            f"(on {html.escape(v.data)})<br><small><b>Rule (fixed before the run):</b> {html.escape(v.rule)}<br>"
+            f"<b>Evidence:</b> {html.escape(v.evidence)}</small></div>"
+        )
+
+    def __repr__(self) -> str:
+        v = self.verdict
+        return f"{v.claim.id}: {v.status.value} ({v.data}); rule: {v.rule}; evidence: {v.evidence}"

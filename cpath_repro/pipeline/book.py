@@ -23,6 +23,7 @@ from cpath_repro.profiles import Resolved
 from cpath_repro.project import PROJECT_ROOT
 from cpath_repro.results import atomic
 from cpath_repro.results.run import STAGING, read_manifest
+from cpath_repro.train import store
 
 BOOK_FILES = ("_config.yml", "_toc.yml")
 GENERATED = "book/_generated"
@@ -57,6 +58,11 @@ def check_run(run_dir: Path) -> dict[str, Path]:
         if manifest.get("execution", {}).get("cache_key") != cache_key(spec, params):
             problems.append(f"'{spec.name}' is stale (its notebook, parameters, data or the package code changed "
                             f"since it ran); run {rerun}.")
+            continue
+        missing = [k for k in manifest.get("models", []) if not store.exists(k)]
+        if missing:
+            problems.append(f"'{spec.name}' used model {missing[0]}, which is no longer in the model store "
+                            f"({store.store_root()}); run {rerun}.")
             continue
         results[spec.name] = result
     if problems:

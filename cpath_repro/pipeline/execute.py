@@ -22,7 +22,7 @@ from typing import Any
 from cpath_repro import catalog
 from cpath_repro.errors import IncompleteRunError, ParameterError, UserError
 from cpath_repro.profiles import Resolved
-from cpath_repro.project import NOTEBOOK_DIR, RUN_DIR_ENV, file_hash, package_source_hash
+from cpath_repro.project import NOTEBOOK_DIR, RUN_DIR_ENV, data_fingerprint, file_hash, package_source_hash
 from cpath_repro.results import atomic
 from cpath_repro.results.run import MANIFEST, STAGING, ensure_writable, read_manifest
 
@@ -38,18 +38,6 @@ class Job:
     params: Resolved
     overrides: dict[str, Any]
     cache_key: str
-
-
-def data_fingerprint(root: str | None) -> str | None:
-    """A cheap identity of a data folder (relative paths, sizes, modification times)."""
-    if not root:
-        return None
-    digest = hashlib.sha256()
-    base = Path(root)
-    for path in sorted(p for p in base.rglob("*") if p.is_file()):
-        stat = path.stat()
-        digest.update(f"{path.relative_to(base).as_posix()}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
-    return digest.hexdigest()
 
 
 def cache_key(spec: catalog.NotebookSpec, params: Resolved) -> str:

@@ -65,7 +65,7 @@ def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def synthetic_source(generator: str, seed: int, **settings: Any) -> dict[str, Any]:
+def synthetic_source(generator: str, seed: int | list[int], **settings: Any) -> dict[str, Any]:
     """Describe synthetic data: the generator, its settings and its seed."""
     return {"kind": "synthetic", "generator": generator, "seed": seed, "settings": settings}
 
@@ -92,7 +92,9 @@ def describe_data(sources: list[dict[str, Any]]) -> str:
     for source in sources:
         if source["kind"] == "synthetic":
             settings = "".join(f", {k}={v}" for k, v in source.get("settings", {}).items())
-            parts.append(f"synthetic data: {source['generator']} (seed {source['seed']}{settings})")
+            seeds = source["seed"]
+            seed_text = f"seeds {', '.join(map(str, seeds))}" if isinstance(seeds, list) else f"seed {seeds}"
+            parts.append(f"synthetic data: {source['generator']} ({seed_text}{settings})")
         else:
             parts.append(f"real data: {source['root']} ({len(source['files'])} files, SHA-256 of each in the manifest)")
     return "; ".join(parts) or "no data"

@@ -66,6 +66,7 @@ class Run:
         self.tables: list[str] = []
         self.figures: list[str] = []
         self.claims: list[str] = []
+        self.models: list[str] = []
         self.metrics: dict[str, Any] = {}
         self.finished = False
 
@@ -74,7 +75,7 @@ class Run:
     def profile(self) -> str:
         return self.params.profile
 
-    def use_synthetic(self, generator: str, seed: int, **settings: Any) -> None:
+    def use_synthetic(self, generator: str, seed: int | list[int], **settings: Any) -> None:
         """Record that this run uses synthetic data (generator, settings, seed)."""
         self.data_sources.append(provenance.synthetic_source(generator, seed, **settings))
 
@@ -115,6 +116,10 @@ class Run:
         self.metrics.update(metrics)
         return metrics
 
+    def use_models(self, keys: Iterable[str]) -> None:
+        """Record the model-store keys this page's numbers come from (the book checks they still exist)."""
+        self.models.extend(k for k in keys if k not in self.models)
+
     def save_claim_table(self, claim_id: str, table: pd.DataFrame) -> None:
         """Save the per-seed results a claim's verdict is computed from (see :mod:`cpath_repro.claims`)."""
         from cpath_repro.claims import registry
@@ -138,6 +143,7 @@ class Run:
             "tables": self.tables,
             "figures": self.figures,
             "claims": self.claims,
+            "models": self.models,
             "metrics": self.metrics,
             "provenance": record,
         }

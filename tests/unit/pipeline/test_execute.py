@@ -5,6 +5,7 @@ from nbformat.v4 import new_code_cell, new_notebook, new_output
 from cpath_repro import catalog
 from cpath_repro.errors import ParameterError
 from cpath_repro.pipeline import execute
+from cpath_repro.project import data_fingerprint
 
 
 def test_plan_validates_everything_before_work():
@@ -33,10 +34,10 @@ def test_cache_key_changes_with_params_and_package(monkeypatch):
 
 def test_data_fingerprint_sees_a_changed_file(tmp_path):
     (tmp_path / "a.png").write_bytes(b"1")
-    before = execute.data_fingerprint(str(tmp_path))
+    before = data_fingerprint(str(tmp_path))
     (tmp_path / "a.png").write_bytes(b"22")
-    assert execute.data_fingerprint(str(tmp_path)) != before
-    assert execute.data_fingerprint(None) is None
+    assert data_fingerprint(str(tmp_path)) != before
+    assert data_fingerprint(None) is None
 
 
 def _write(tmp_path, cells, meta=None):

@@ -1,0 +1,94 @@
+"""Paper A's real-data path: a tile folder (RGB tiles, integer label maps, a CSV of stains).
+
+Layout under ``data_root``::
+
+    tiles/<tile_id>.png     8-bit RGB tile
+    labels/<tile_id>.png    8-bit label map, same size: 0 background, 1 tumour, 2 tissue,
+                            3 necrosis, 255 exclude (zero loss weight, not scored)
+    tiles.csv               columns tile_id, stain, slide, split (train or test)
+
+Validation tiles are held out of ``train`` by slide (paper A: 10 % of the training data).
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+
+from cpath_repro.errors import DataNotFoundError
+from cpath_repro.models.unet import CLASSES, EXCLUDE
+from cpath_repro.synth.tissue import Tiles
+
+LAYOUT = "tiles/<id>.png, labels/<id>.png (0-3, 255 = exclude) and tiles.csv (tile_id, stain, slide, split)"
+VALID_LABELS = set(range(len(CLASSES))) | {EXCLUDE}
+
+
+def read_tile_folder(root: Path, split: str) -> Tiles:
+    """Read one split (``train`` or ``test``) of a tile folder, checking every tile against its label map."""
+    from skimage import io
+
+    root = Path(root)
+    index = root / "tiles.csv"
+    if not root.is_dir():
+        raise DataNotFoundError(f"Expected paper A's tile folder at '{root}' ({LAYOUT}); it does not exist.")
+    if not index.is_file():
+        raise DataNotFoundError(f"Expected '{index}' listing the tiles ({LAYOUT}).")
+    with open(index, newline="", encoding="utf-8") as fh:
+        rows = [r for r in csv.DictReader(fh) if r.get("split") == split]
+    if not rows:
+        raise DataNotFoundError(f"'{index}' lists no tile with split '{split}'.")
+    images, labels, stains, slides = [], [], [], []
+    for row in rows:
+        tile_path = root / "tiles" / f"{row['tile_id']}.png"
+        label_path = root / "labels" / f"{row['tile_id']}.png"
+        for path in (tile_path, label_path):
+            if not path.is_file():
+                raise DataNotFoundError(f"Tile '{row['tile_id']}' is listed in tiles.csv but '{path}' is missing.")
+        try:
+            image, label = io.imread(tile_path), io.imread(label_path)
+        except Exception as exc:  # corrupt or truncated file
+            raise DataNotFoundError(f"Tile '{row['tile_id']}' cannot be read ({type(exc).__name__}).") from None
+        if image.ndim != 3 or image.shape[-1] != 3 or image.dtype != np.uint8:
+            raise DataNotFoundError(f"Tile '{tile_path}' is not 8-bit RGB (shape {image.shape}, {image.dtype}).")
+        if label.shape != image.shape[:2]:
+            raise DataNotFoundError(
+                f"Label map '{label_path}' is {label.shape[1]}x{label.shape[0]} but its tile is "
+                f"{image.shape[1]}x{image.shape[0]}."
+            )
+        unknown = set(np.unique(label).tolist()) - VALID_LABELS
+        if unknown:
+            raise DataNotFoundError(
+                f"Label map '{label_path}' has unknown class value(s) {sorted(unknown)}; "
+                f"expected 0-{len(CLASSES) - 1} or {EXCLUDE} (exclude)."
+            )
+        images.append(image)
+        labels.append(label.astype(np.uint8))
+        stains.append(row["stain"])
+        slides.append(row["slide"])
+    _, slide_ids = np.unique(np.array(slides), return_inverse=True)
+    return Tiles(np.stack(images), np.stack(labels), np.array(stains), slide_ids)
+
+
+def write_tile_folder(tiles: Tiles, root: Path, split: str) -> list[Path]:
+    """Write tiles in the layout above (appending to tiles.csv); used for fixtures and exports."""
+    from skimage import io
+
+    root = Path(root)
+    (root / "tiles").mkdir(parents=True, exist_ok=True)
+    (root / "labels").mkdir(exist_ok=True)
+    index = root / "tiles.csv"
+    new = not index.exists()
+    written = []
+    with open(index, "a", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        if new:
+            writer.writerow(["tile_id", "stain", "slide", "split"])
+        for i in range(len(tiles)):
+            tile_id = f"{split}-{i:05d}"
+            io.imsave(root / "tiles" / f"{tile_id}.png", tiles.images[i], check_contrast=False)
+            io.imsave(root / "labels" / f"{tile_id}.png", tiles.labels[i], check_contrast=False)
+            writer.writerow([tile_id, tiles.assays[i], f"{split}-slide{tiles.slides[i]}", split])
+            written.append(root / "tiles" / f"{tile_id}.png")
+    return written

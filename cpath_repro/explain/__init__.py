@@ -1,0 +1,1 @@
+"""Explanation tools: activation maximization, SmoothGrad (captum), effective receptive fields."""

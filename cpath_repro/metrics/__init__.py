@@ -1,0 +1,1 @@
+"""Metrics: per-class F1, class balancing, convergence of training curves."""

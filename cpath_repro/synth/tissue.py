@@ -1,0 +1,194 @@
+"""Synthetic multistain slides for paper A: four tissue classes plus "exclude", with ground truth.
+
+Classes differ in structure, not only colour (SPEC section 2): tumour has dense, large,
+irregular, hyperchromatic nuclei and little stroma; normal tissue has sparse, small, regular
+nuclei in stroma; necrosis has fragmented, pale debris; background is glass. "Exclude" areas
+are tissue folds (a doubled, darker layer). A slide is stained with one of paper A's nine
+assays and its own stain jitter; tiles are cut from slides, so splits are by slide.
+``difficulty`` (0-1) moves the three tissue classes' morphology toward their common mean.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+from skimage import draw, filters
+
+from cpath_repro.models.unet import EXCLUDE
+from cpath_repro.synth import stains
+
+#: Paper A, section 2: class balance of the tiles (background, tumour, tissue, necrosis).
+CLASS_BALANCE = (0.58, 0.19, 0.16, 0.07)
+BACKGROUND, TUMOUR, TISSUE, NECROSIS = range(4)
+
+
+@dataclass(frozen=True)
+class Morphology:
+    """How one tissue class looks (lengths in pixels, concentrations in OD units)."""
+
+    radius: tuple[float, float]
+    density: float  # nuclei per pixel of the class's area
+    nucleus_od: tuple[float, float]
+    elongation: float  # largest axis ratio
+    stroma_od: float
+    marked_fraction: float  # cells carrying the IHC marker
+
+
+MORPHOLOGY: dict[int, Morphology] = {
+    TUMOUR: Morphology((2.4, 3.8), 0.020, (1.0, 1.5), 1.9, 0.10, 0.45),
+    TISSUE: Morphology((1.4, 2.0), 0.007, (0.6, 0.9), 1.2, 0.32, 0.15),
+    NECROSIS: Morphology((0.6, 1.1), 0.030, (0.3, 0.6), 1.5, 0.08, 0.05),
+}
+
+
+def morphology_at(difficulty: float) -> dict[int, Morphology]:
+    """Each class's morphology moved ``difficulty`` of the way toward the mean of the three."""
+    ms = list(MORPHOLOGY.values())
+
+    def mix(value: Any, mean: Any) -> Any:
+        if isinstance(value, tuple):
+            return tuple(mix(v, m) for v, m in zip(value, mean, strict=True))
+        return value + difficulty * (mean - value)
+
+    mean = {
+        name: tuple(np.mean([getattr(m, name)[i] for m in ms]) for i in range(2))
+        if isinstance(getattr(ms[0], name), tuple) else float(np.mean([getattr(m, name) for m in ms]))
+        for name in Morphology.__dataclass_fields__
+    }
+    return {c: replace(m, **{k: mix(getattr(m, k), mean[k]) for k in mean}) for c, m in MORPHOLOGY.items()}
+
+
+@dataclass(frozen=True)
+class TissueConfig:
+    """Generator settings (recorded in every run's provenance)."""
+
+    canvas: int = 256  # side of a synthetic slide, pixels
+    tile: int = 64  # side of a tile cut from it
+    difficulty: float = 0.4
+    max_angle_deg: float = 6.0  # per-slide stain-vector jitter
+    # Scanners white-balance on glass: illumination varies little from slide to slide. A wider range
+    # makes glass on a dim slide as dark as faint IHC stroma on a bright one (background unidentifiable).
+    i0_range: tuple[float, float] = (0.97, 1.0)
+    regions_per_kpx: float = 0.35  # region seeds per 1000 pixels
+    fold_probability: float = 0.5  # chance a slide has an "exclude" fold
+
+
+@dataclass
+class Slide:
+    assay: str
+    rgb: np.ndarray  # (S, S, 3) uint8
+    labels: np.ndarray  # (S, S) uint8, 0-3 or EXCLUDE
+    concentrations: np.ndarray  # (S, S, k) true stain concentrations (OD) after jitter scales
+    vectors: np.ndarray  # (k, 3) true OD vectors of this slide
+    glass: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))  # (S, S) background mask
+
+
+def _layout(rng: np.random.Generator, size: int, cfg: TissueConfig) -> np.ndarray:
+    """Class regions: nearest of random seeds, with boundaries roughened by smooth noise."""
+    n = max(4, int(cfg.regions_per_kpx * size * size / 1000))
+    seeds = rng.uniform(0, size, (n, 2))
+    classes = rng.choice(4, size=n, p=CLASS_BALANCE)
+    yy, xx = np.mgrid[0:size, 0:size]
+    dist = np.sqrt((yy[..., None] - seeds[:, 0]) ** 2 + (xx[..., None] - seeds[:, 1]) ** 2)
+    rough = filters.gaussian(rng.normal(size=(size, size, n)), sigma=(6, 6, 0)) * size * 0.6
+    return classes[np.argmin(dist + rough, axis=-1)].astype(np.uint8)
+
+
+def _draw_cells(rng: np.random.Generator, labels: np.ndarray, morph: dict[int, Morphology]) -> dict[str, np.ndarray]:
+    size = labels.shape[0]
+    shape = (size, size)
+    maps = {k: np.zeros(shape) for k in ("nuclei", "membrane", "marked_nuclei")}
+    for cls, m in morph.items():
+        area = int((labels == cls).sum())
+        count = rng.poisson(m.density * area) if area else 0
+        ys, xs = np.nonzero(labels == cls)
+        for i in rng.integers(0, len(ys), count) if count else []:
+            r = rng.uniform(*m.radius)
+            ratio = rng.uniform(1.0, m.elongation)
+            angle = rng.uniform(0, np.pi)
+            od = rng.uniform(*m.nucleus_od)
+            rr, cc = draw.ellipse(ys[i], xs[i], r * ratio, r, shape=shape, rotation=angle)
+            maps["nuclei"][rr, cc] = np.maximum(maps["nuclei"][rr, cc], od)
+            if rng.random() < m.marked_fraction:
+                outer = np.zeros(shape, bool)
+                outer[draw.ellipse(ys[i], xs[i], r * ratio * 1.8 + 1, r * 1.8 + 1, shape=shape, rotation=angle)] = True
+                outer[rr, cc] = False
+                maps["membrane"][outer] = np.maximum(maps["membrane"][outer], rng.uniform(0.4, 0.8))
+                maps["marked_nuclei"][rr, cc] = np.maximum(maps["marked_nuclei"][rr, cc], 0.8 * od)
+    return {k: filters.gaussian(v, sigma=0.6) for k, v in maps.items()}
+
+
+def make_slide(seed: tuple[int, ...], assay: str, cfg: TissueConfig) -> Slide:
+    """One synthetic slide; the same ``seed`` tuple gives the same bytes."""
+    rng = np.random.default_rng(seed)
+    size = cfg.canvas
+    labels = _layout(rng, size, cfg)
+    morph = morphology_at(cfg.difficulty)
+    maps = _draw_cells(rng, labels, morph)
+    texture = filters.gaussian(rng.normal(size=(size, size)), sigma=2.0)
+    texture = 0.6 + 0.4 * (texture - texture.min()) / (np.ptp(texture) + 1e-12)
+    stroma_level = np.zeros(4)
+    for cls, m in morph.items():
+        stroma_level[cls] = m.stroma_od
+    maps["stroma"] = stroma_level[labels] * texture
+    glass = labels == BACKGROUND
+    for k in maps:
+        maps[k][glass] = 0.0
+    if rng.random() < cfg.fold_probability:  # a tissue fold: doubled layer, excluded from training and scoring
+        rr, cc = draw.ellipse(*rng.uniform(0, size, 2), *rng.uniform(size * 0.04, size * 0.12, 2), shape=(size, size),
+                              rotation=rng.uniform(0, np.pi))
+        fold = np.zeros((size, size), bool)
+        fold[rr, cc] = True
+        fold &= ~glass
+        for k in maps:
+            maps[k][fold] *= 2.2
+        maps["stroma"][fold] += 0.3
+        labels[fold] = EXCLUDE
+    a = stains.ASSAYS[assay]
+    conc = np.stack([maps[a.binds[s]] for s in a.stains], axis=-1)
+    if "eosin" not in a.stains:  # IHC: the haematoxylin counterstain also tints the stroma faintly
+        conc[..., 0] += 0.3 * maps["stroma"]
+    conc += rng.normal(0, 0.015, conc.shape) * ~glass[..., None]
+    conc = np.clip(conc, 0, None)
+    slide_stain = stains.jitter_slide(a, rng, cfg.max_angle_deg, i0_range=cfg.i0_range)
+    rgb = stains.to_uint8(slide_stain.render(conc))
+    return Slide(assay, rgb, labels, conc * slide_stain.scales, slide_stain.vectors, glass)
+
+
+@dataclass
+class Tiles:
+    """Tiles cut from slides: images, labels and where they came from."""
+
+    images: np.ndarray  # (N, T, T, 3) uint8
+    labels: np.ndarray  # (N, T, T) uint8
+    assays: np.ndarray  # (N,) str
+    slides: np.ndarray  # (N,) int
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+
+def cut_tiles(slides: list[Slide], tile: int) -> Tiles:
+    images, labels, assays, ids = [], [], [], []
+    for index, s in enumerate(slides):
+        n = s.rgb.shape[0] // tile
+        for i in range(n):
+            for j in range(n):
+                window = np.s_[i * tile:(i + 1) * tile, j * tile:(j + 1) * tile]
+                images.append(s.rgb[window])
+                labels.append(s.labels[window])
+                assays.append(s.assay)
+                ids.append(index)
+    return Tiles(np.stack(images), np.stack(labels), np.array(assays), np.array(ids))
+
+
+#: Split identifiers keep the slides of train, validation and test apart for one seed.
+SPLITS = {"train": 0, "val": 1, "test": 2}
+
+
+def make_slides(seed: int, split: str, assays: list[str], per_assay: int, cfg: TissueConfig) -> list[Slide]:
+    """``per_assay`` slides of each assay for one split; seeds are paired across arms."""
+    return [make_slide((seed, SPLITS[split], ai, k), assay, cfg)
+            for ai, assay in enumerate(assays) for k in range(per_assay)]

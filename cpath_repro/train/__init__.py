@@ -1,0 +1,1 @@
+"""The shared training engine, distributed helpers and the content-addressed model store."""
