@@ -9,6 +9,22 @@ import pytest
 from cpath_repro.pipeline import book, execute
 
 
+@pytest.fixture(scope="session", autouse=True)
+def isolated_model_store(tmp_path_factory: pytest.TempPathFactory):
+    """Tests train into a model store of their own, never the project's runs/models."""
+    import os
+
+    from cpath_repro.train.store import STORE_ENV
+
+    previous = os.environ.get(STORE_ENV)
+    os.environ[STORE_ENV] = str(tmp_path_factory.mktemp("model-store"))  # inherited by notebook kernels
+    yield
+    if previous is None:
+        os.environ.pop(STORE_ENV, None)
+    else:
+        os.environ[STORE_ENV] = previous
+
+
 @pytest.fixture(scope="session")
 def ci_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     run_dir = tmp_path_factory.mktemp("run-ci")

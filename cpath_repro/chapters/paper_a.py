@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from functools import lru_cache
-from typing import Any
+from pathlib import Path
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -87,7 +88,7 @@ def split_tiles(s: Settings, seed: int, stains_used: str, split: str) -> tissue.
     """Tiles of one split. Synthetic: multistain = ``train_slides`` slides of each of the nine
     assays; H&E-only = as many H&E slides. Real data: the tile folder, H&E-only = its H&E tiles."""
     if s.data_root:
-        part = read_tile_folder(s.data_root, "test" if split == "test" else "train")
+        part = read_tile_folder(Path(s.data_root), "test" if split == "test" else "train")
         if split != "test":  # paper A: 10 % of the training data held out for validation, by slide
             val_slides = np.unique(part.slides)[:: 10]
             keep = np.isin(part.slides, val_slides) == (split == "val")
@@ -232,7 +233,8 @@ def stain_colour_table(models: dict[tuple[str, int], store.StoredModel], s: Sett
         torch.manual_seed(seed)
         untrained = build("cd-unet", s.base, s.depth)
         for label, net in (("trained", stored.model), ("untrained", untrained)):
-            colours = first_layer_colours(net.cd[0], net.cd[1], seed=seed)
+            segment = cast(nn.Sequential, net.cd)
+            colours = first_layer_colours(cast(nn.Conv2d, segment[0]), cast(nn.BatchNorm2d, segment[1]), seed=seed)
             swatches[(label, seed)] = colours
             angles = colours.stain_angles(TRUE_STAIN_VECTORS)
             if len(angles):
@@ -316,7 +318,7 @@ def data_label(s: Settings) -> str:
 def record_data(run: Any, s: Settings) -> None:
     """Tell the run what data its numbers rest on."""
     if s.data_root:
-        root = __import__("pathlib").Path(s.data_root)
+        root = Path(s.data_root)
         run.use_files(root, sorted(p for sub in ("tiles", "labels") for p in (root / sub).glob("*.png"))
                       + [root / "tiles.csv"])
     else:

@@ -137,8 +137,8 @@ def make_slide(seed: tuple[int, ...], assay: str, cfg: TissueConfig) -> Slide:
     for k in maps:
         maps[k][glass] = 0.0
     if rng.random() < cfg.fold_probability:  # a tissue fold: doubled layer, excluded from training and scoring
-        rr, cc = draw.ellipse(*rng.uniform(0, size, 2), *rng.uniform(size * 0.04, size * 0.12, 2), shape=(size, size),
-                              rotation=rng.uniform(0, np.pi))
+        (r, c), (ra, rb) = rng.uniform(0, size, 2), rng.uniform(size * 0.04, size * 0.12, 2)
+        rr, cc = draw.ellipse(r, c, ra, rb, shape=(size, size), rotation=rng.uniform(0, np.pi))
         fold = np.zeros((size, size), bool)
         fold[rr, cc] = True
         fold &= ~glass

@@ -123,7 +123,9 @@ class Trainer:
         # The shuffle of epoch e depends only on (seed, e), so a resumed run sees the same batches.
         generator = torch.Generator().manual_seed(self.config.seed * 100_003 + epoch)
         if self.ctx.active:
-            sampler = DistributedSampler(self.train_set, self.ctx.world_size, self.ctx.rank, seed=self.config.seed)
+            sampler: DistributedSampler[Any] = DistributedSampler(
+                self.train_set, self.ctx.world_size, self.ctx.rank, seed=self.config.seed
+            )
             sampler.set_epoch(epoch)
             return DataLoader(self.train_set, self.config.batch_size, sampler=sampler)
         return DataLoader(self.train_set, self.config.batch_size, shuffle=True, generator=generator)

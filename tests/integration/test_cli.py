@@ -26,6 +26,8 @@ def cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]
         (["run", "E-F2", "--profile", "ci", "-p", "seed", "-4"], "must be at least 0"),
         (["run", "E-F3", "--profile", "ci", "-p", "image_size", "5"], "must be a multiple of window"),
         (["run", "stains", "--profile", "paper"], "pass -p data_root DIR"),
+        (["run", "A-T2", "--profile", "paper"], "reads paper A's tile folder: pass -p data_root DIR"),
+        (["run", "A-T2", "--profile", "ci", "-p", "tile", "30"], "must be divisible by 2^depth"),
         (["run", "stains", "--profile", "paper", "-p", "data_root", "/nonexistent/tiles"], "not a folder"),
     ],
 )

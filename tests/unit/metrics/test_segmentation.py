@@ -1,0 +1,37 @@
+import numpy as np
+import pytest
+import torch
+from sklearn.metrics import f1_score
+
+from cpath_repro.metrics.segmentation import (
+    confusion,
+    epochs_to_fraction_of_final,
+    f1_per_class,
+    median_frequency_weights,
+    total_variation,
+)
+
+
+def test_f1_matches_scikit_learn_and_ignores_exclude():
+    rng = np.random.default_rng(0)
+    target = rng.integers(0, 4, (3, 16, 16))
+    target[0, :4] = 255
+    pred = np.where(rng.random(target.shape) < 0.7, target % 255, rng.integers(0, 4, target.shape)) % 4
+    ours = f1_per_class(confusion(torch.tensor(pred), torch.tensor(target), 4, 255))
+    keep = target != 255
+    np.testing.assert_allclose(ours, f1_score(target[keep], pred[keep], labels=range(4), average=None))
+
+
+def test_median_frequency_weights_hand_computed():
+    # image 1: 3 px of class 0, 1 px of class 1; image 2: 2 px class 0, 1 px class 2, 1 px exclude.
+    labels = np.array([[[0, 0], [0, 1]], [[0, 0], [2, 255]]])
+    # f0 = 5 / (4 + 3) ; f1 = 1 / 4 ; f2 = 1 / 3 ; f3 absent. median(f0, f1, f2) = 1/3.
+    f = np.array([5 / 7, 1 / 4, 1 / 3])
+    expected = np.append(np.median(f) / f, 0.0)
+    np.testing.assert_allclose(median_frequency_weights(labels, 4, 255), expected)
+
+
+def test_convergence_measures():
+    epochs = np.arange(1, 6)
+    assert epochs_to_fraction_of_final(epochs, np.array([0.1, 0.5, 0.85, 0.8, 0.9])) == 3
+    assert total_variation(np.array([0.1, 0.5, 0.3])) == pytest.approx(0.6)

@@ -1,0 +1,151 @@
+"""The engine: determinism, resume after SIGKILL, DDP equivalence, the learning-rate rule, the store."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+from torch.utils.data import TensorDataset
+
+from cpath_repro.train import store
+from cpath_repro.train.distributed import scaled_lr
+from cpath_repro.train.engine import CHECKPOINT, TrainConfig, Trainer, load_checkpoint
+
+SCRIPT = textwrap.dedent("""
+    import sys, json, time, torch
+    from torch import nn
+    from torch.utils.data import TensorDataset
+    from cpath_repro.train.engine import Trainer, TrainConfig
+    torch.manual_seed(0)
+    x = torch.randn(512, 8); y = (x[:, 0] > 0).long()
+    class Slow(nn.Module):
+        def __init__(self):
+            super().__init__(); self.net = nn.Sequential(nn.Linear(8, 16), nn.BatchNorm1d(16), nn.ReLU(), nn.Linear(16, 2))
+        def forward(self, v):
+            time.sleep(float(sys.argv[2]))
+            return self.net(v + 0.1 * torch.randn_like(v))  # uses the RNG, like augmentation
+    model = Slow()
+    config = TrainConfig(epochs=6, batch_size=32, lr=0.1, seed=3)
+    trainer = Trainer(model, nn.CrossEntropyLoss(), TensorDataset(x, y), config,
+                      validate=lambda m: {"acc": float((m(x).argmax(1) == y).float().mean())},
+                      checkpoint_dir=__import__("pathlib").Path(sys.argv[1]), progress=False)
+    history = trainer.fit()
+    print(json.dumps([e["val"]["acc"] for e in history.epochs] + [e["train_loss"] for e in history.epochs]))
+""")
+
+
+def _run(tmp: Path, delay: float) -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, "-c", SCRIPT, str(tmp), str(delay)], stdout=subprocess.PIPE, text=True)
+
+
+def test_resume_after_sigkill_gives_the_same_final_metrics(tmp_path: Path):
+    reference = _run(tmp_path / "reference", 0.0).communicate()[0]
+    interrupted = _run(tmp_path / "killed", 0.01)
+    checkpoint = tmp_path / "killed" / CHECKPOINT
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        if checkpoint.exists() and int(load_checkpoint(checkpoint)["epoch"]) >= 1:
+            break
+        time.sleep(0.05)
+    time.sleep(0.1)  # somewhere in the middle of the next epoch
+    interrupted.send_signal(signal.SIGKILL)
+    interrupted.wait()
+    assert interrupted.returncode == -signal.SIGKILL
+    epoch_at_kill = int(load_checkpoint(checkpoint)["epoch"])
+    assert epoch_at_kill < 5, "the run was killed before it finished"
+    resumed = _run(tmp_path / "killed", 0.0).communicate()[0]
+    assert resumed == reference
+
+
+def test_checkpoints_load_with_weights_only(tmp_path: Path):
+    x, y = torch.randn(64, 4), torch.randint(0, 2, (64,))
+    Trainer(nn.Linear(4, 2), nn.CrossEntropyLoss(), TensorDataset(x, y), TrainConfig(1, 16, 0.1),
+            checkpoint_dir=tmp_path, progress=False).fit()
+    state = torch.load(tmp_path / CHECKPOINT, weights_only=True)
+    assert state["epoch"] == 0 and "torch_rng" in state
+
+
+def test_same_seed_same_metrics():
+    x, y = torch.randn(128, 4), torch.randint(0, 2, (128,))
+
+    def fit() -> list[float]:
+        torch.manual_seed(0)
+        model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
+        history = Trainer(model, nn.CrossEntropyLoss(), TensorDataset(x, y), TrainConfig(3, 16, 0.1, seed=5),
+                          progress=False).fit()
+        return [e["train_loss"] for e in history.epochs]
+
+    assert fit() == fit()
+
+
+def test_learning_rate_rule_scales_with_processes():
+    assert scaled_lr(0.001, 1) == 0.001
+    assert scaled_lr(0.001, 15) == pytest.approx(0.015)
+    with pytest.raises(ValueError):
+        scaled_lr(0.001, 0)
+
+
+DDP_SCRIPT = textwrap.dedent("""
+    import os, sys, torch, torch.distributed as dist
+    from torch import nn
+    from cpath_repro.train import distributed
+    ctx = distributed.init("gloo")
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), nn.Conv2d(4, 2, 1))
+    x = torch.randn(8, 3, 8, 8, generator=torch.Generator().manual_seed(1))
+    y = torch.randint(0, 2, (8, 8, 8), generator=torch.Generator().manual_seed(2))
+    ddp = distributed.wrap(model, ctx, torch.device("cpu"))
+    opt = torch.optim.SGD(ddp.parameters(), lr=0.1)
+    half = slice(ctx.rank * 4, ctx.rank * 4 + 4)
+    nn.functional.cross_entropy(ddp(x[half]), y[half]).backward()
+    opt.step()
+    if ctx.rank == 0:
+        torch.save(model.state_dict(), sys.argv[1])
+    dist.destroy_process_group()
+""")
+
+
+def test_one_ddp_step_on_two_halves_equals_one_step_on_the_whole_batch(tmp_path: Path):
+    script = tmp_path / "ddp.py"
+    script.write_text(DDP_SCRIPT)
+    out = tmp_path / "ddp.pt"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2",
+                           "--master-port", "29517", str(script), str(out)], capture_output=True, text=True, env=env,
+                          timeout=180)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), nn.Conv2d(4, 2, 1))
+    x = torch.randn(8, 3, 8, 8, generator=torch.Generator().manual_seed(1))
+    y = torch.randint(0, 2, (8, 8, 8), generator=torch.Generator().manual_seed(2))
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    nn.functional.cross_entropy(model(x), y).backward()
+    opt.step()
+    ddp_state = torch.load(out, weights_only=True)
+    for name, value in model.state_dict().items():
+        torch.testing.assert_close(ddp_state[name], value, rtol=1e-5, atol=1e-6)
+
+
+def test_model_store_trains_once_then_loads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv(store.STORE_ENV, str(tmp_path))
+    calls = []
+
+    def train(model: nn.Module, checkpoints: Path) -> dict:
+        calls.append(checkpoints)
+        with torch.no_grad():
+            model.weight.fill_(0.5)
+        return {"history": []}
+
+    first = store.get_or_train({"a": 1}, lambda: nn.Linear(2, 2), train)
+    second = store.get_or_train({"a": 1}, lambda: nn.Linear(2, 2), train)
+    assert len(calls) == 1 and first.key == second.key and store.exists(first.key)
+    assert torch.all(second.model.weight == 0.5)
+    assert store.model_key({"a": 2}) != first.key
