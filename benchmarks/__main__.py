@@ -46,6 +46,13 @@ def main() -> None:
         ("unmix (skimage.separate_stains), 512x512", f"{mpx / unmix:.1f} Mpx/s"),
         ("unmix / render time", f"{unmix / render:.2f}"),
     ]
+    from benchmarks.engine_overhead import main as engine_overhead
+
+    overhead = engine_overhead()
+    rows += [
+        ("training engine vs bare loop (UNET, 3 epochs)", f"{overhead['engine_s']:.2f} s vs {overhead['bare_s']:.2f} s"),
+        ("engine overhead", f"{overhead['overhead']:+.1%}"),
+    ]
     width = max(len(k) for k, _ in rows)
     for key, value in rows:
         print(f"{key.ljust(width)}  {value}")

@@ -280,32 +280,34 @@ ERF_MARGIN = 24
 
 
 def erf_table(stored: store.StoredModel, s: Settings, seed: int, samples: int = 12):  # type: ignore[no-untyped-def]
-    """A-F9 / A-C7: SmoothGrad of correctly classified tumour, tissue and necrosis pixels on an H&E
-    test slide, and the radius holding 90 % of each gradient's mass (the effective receptive field)."""
+    """A-F9 / A-C7: SmoothGrad of tumour, tissue and necrosis pixels (by ground truth, away from the edge)
+    on the seed's H&E test slides, and the radius holding 90 % of each gradient's mass (the effective
+    receptive field). Pixels are drawn from successive slides until each class has its sample."""
     from cpath_repro.explain.attribution import mass_radius, smoothgrad_pixel
 
-    slide = he_slide(s, seed)
-    image = _as_input(slide.rgb)[0]
-    with torch.no_grad():
-        pred = stored.model(image[None]).argmax(1)[0].numpy()
     rng = np.random.default_rng(seed)
-    size = slide.labels.shape[0]
-    inner = np.zeros_like(slide.labels, dtype=bool)
-    inner[ERF_MARGIN:size - ERF_MARGIN, ERF_MARGIN:size - ERF_MARGIN] = True
-    rows, examples = [], {}
-    for cls in (1, 2, 3):
-        ys, xs = np.nonzero((slide.labels == cls) & (pred == cls) & inner)
-        if not len(ys):
-            continue
-        picks = rng.choice(len(ys), min(ERF_PIXELS_PER_CLASS, len(ys)), replace=False)
-        radii = []
-        for n, i in enumerate(picks):
-            grad = smoothgrad_pixel(stored.model, image, cls, int(ys[i]), int(xs[i]), samples=samples, seed=seed)
-            radii.append(mass_radius(grad, int(ys[i]), int(xs[i])))
-            if n == 0:
-                examples[CLASSES[cls]] = (grad, int(ys[i]), int(xs[i]))
-        rows.append({"seed": seed, "arm": CLASSES[cls], "metric": "erf_radius_90pct_px", "value": float(np.mean(radii))})
-    return pd.DataFrame(rows), examples, slide
+    radii: dict[int, list[float]] = {1: [], 2: [], 3: []}
+    examples: dict[str, tuple[np.ndarray, int, int]] = {}
+    first = he_slide(s, seed)
+    for k in range(len(stains.ASSAYS) * s.test_slides):
+        slide = first if k == 0 else tissue.make_slide((seed, tissue.SPLITS["test"], 100, k), "H&E", s.tissue())
+        image = _as_input(slide.rgb)[0]
+        size = slide.labels.shape[0]
+        inner = np.zeros_like(slide.labels, dtype=bool)
+        inner[ERF_MARGIN:size - ERF_MARGIN, ERF_MARGIN:size - ERF_MARGIN] = True
+        for cls, found in radii.items():
+            ys, xs = np.nonzero((slide.labels == cls) & inner)
+            want = ERF_PIXELS_PER_CLASS - len(found)
+            for i in rng.choice(len(ys), min(want, len(ys)), replace=False) if want > 0 and len(ys) else []:
+                grad = smoothgrad_pixel(stored.model, image, cls, int(ys[i]), int(xs[i]), samples=samples, seed=seed)
+                found.append(mass_radius(grad, int(ys[i]), int(xs[i])))
+                if k == 0 and CLASSES[cls] not in examples:
+                    examples[CLASSES[cls]] = (grad, int(ys[i]), int(xs[i]))
+        if all(len(v) >= ERF_PIXELS_PER_CLASS for v in radii.values()):
+            break
+    rows = [{"seed": seed, "arm": CLASSES[c], "metric": "erf_radius_90pct_px", "value": float(np.mean(v))}
+            for c, v in radii.items() if v]
+    return pd.DataFrame(rows), examples, first
 
 
 # -- notebook helpers ---------------------------------------------------------------------------------------------
@@ -346,7 +348,9 @@ def examples(s: Settings, seed: int, assays: tuple[str, ...], model: nn.Module |
     pred = predict(model, tiles) if model is not None else None
     out: dict[str, np.ndarray] = {}
     for assay in assays:
-        index = int(np.nonzero(tiles.assays == assay)[0][0]) if (tiles.assays == assay).any() else 0
+        candidates = np.nonzero(tiles.assays == assay)[0] if (tiles.assays == assay).any() else np.arange(len(tiles))
+        # the tile showing the most classes, then the most tissue: an all-glass tile shows nothing
+        index = int(max(candidates, key=lambda i: (len(np.unique(tiles.labels[i])), (tiles.labels[i] != 0).mean())))
         out[f"{assay}: image"] = tiles.images[index]
         out[f"{assay}: ground truth"] = colour_labels(tiles.labels[index])
         if pred is not None:

@@ -10,7 +10,7 @@ import pandas as pd
 
 from cpath_repro.claims.registry import CLAIMS, PAPERS, Claim
 from cpath_repro.claims.rules import Status
-from cpath_repro.results.provenance import describe_data
+from cpath_repro.results.provenance import data_kind
 from cpath_repro.results.run import read_manifest
 
 
@@ -40,7 +40,7 @@ def verdicts(run_dir: Path | None) -> list[Verdict]:
             continue
         notebook, table_path, manifest = found[claim.id]
         outcome = claim.rule.evaluate(pd.read_csv(table_path, keep_default_na=False))
-        data = describe_data(manifest["provenance"]["data_sources"])
+        data = data_kind(manifest["provenance"]["data_sources"])
         out.append(Verdict(claim, outcome.status, rule, outcome.evidence, data, notebook))
     return out
 
@@ -78,7 +78,8 @@ def as_html(items: list[Verdict]) -> str:
         body = []
         for v in rows:
             colour = _BADGE[v.status]
-            detail = (f"<br><small><b>Rule:</b> {html.escape(v.rule)}<br><b>Evidence</b> ({html.escape(v.data)}): "
+            detail = (f"<br><small><b>Rule:</b> {html.escape(v.rule)}<br><b>Evidence</b> ({html.escape(v.data)}, "
+                      f"page {html.escape(v.notebook or '')}): "
                       f"{html.escape(v.evidence)}</small>" if v.status is not Status.NOT_YET else "")
             body.append(
                 f"<tr><td>{v.claim.id}</td><td>{html.escape(v.claim.statement)}{detail}</td>"

@@ -86,6 +86,12 @@ def collect(started: str, wall_s: float, data_sources: list[dict[str, Any]]) -> 
     }
 
 
+def data_kind(sources: list[dict[str, Any]]) -> str:
+    """"synthetic data", "real data" or both: the label a verdict or a table carries."""
+    kinds = sorted({"real data" if s["kind"] == "real" else "synthetic data" for s in sources})
+    return " and ".join(kinds) or "no data"
+
+
 def describe_data(sources: list[dict[str, Any]]) -> str:
     """One line for a page: "synthetic data: generator (seed 0, ...)"; "real data: path (n files)"."""
     parts = []
