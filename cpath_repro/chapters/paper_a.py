@@ -152,7 +152,11 @@ def train_arm(arm: str, seed: int, s: Settings, progress: bool = True) -> store.
         history = trainer.fit()
         return {"history": history.epochs, "class_weights": weights.tolist(), "train_tiles": len(train_tiles)}
 
-    return store.get_or_train(config, lambda: build(arch, s.base, s.depth), train)
+    def initialized() -> nn.Module:
+        torch.manual_seed(seed)  # the initial weights depend on the seed only, not on what ran before
+        return build(arch, s.base, s.depth)
+
+    return store.get_or_train(config, initialized, train)
 
 
 def test_table(models: dict[tuple[str, int], store.StoredModel], s: Settings, test_stains: str,

@@ -149,3 +149,18 @@ def test_model_store_trains_once_then_loads(tmp_path: Path, monkeypatch: pytest.
     assert len(calls) == 1 and first.key == second.key and store.exists(first.key)
     assert torch.all(second.model.weight == 0.5)
     assert store.model_key({"a": 2}) != first.key
+
+
+def test_paper_a_models_do_not_depend_on_what_ran_before(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    from cpath_repro.chapters import paper_a
+
+    s = paper_a.Settings(n_seeds=1, tile=16, base=2, depth=1, epochs=1, val_every=1, batch_size=8, lr=0.01,
+                         difficulty=0.4, train_slides=1, test_slides=1)
+    weights = []
+    for i, noise in enumerate((0, 5)):
+        monkeypatch.setenv(store.STORE_ENV, str(tmp_path / str(i)))
+        torch.manual_seed(noise)  # a different global RNG state before training
+        torch.rand(noise)
+        model = paper_a.train_arm("unet-multistain", 0, s, progress=False).model
+        weights.append(next(model.parameters()).detach().clone())
+    torch.testing.assert_close(weights[0], weights[1])
