@@ -9,7 +9,10 @@ STAMP  := $(VENV)/.installed
 PROFILE ?= default
 RUN_DIR ?= runs/$(PROFILE)
 
-.PHONY: book test lab browser lock bench clean
+DSB := data/real/dsb2018
+STARDIST := stardist==0.9.2
+
+.PHONY: book test lab browser lock bench clean data
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,13 +21,22 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip check
 	@touch $(STAMP)
 
+## Real sample data that ships inside package-index wheels (fetched once, never at run time)
+data: $(DSB)/img2d.tif
+
+$(DSB)/img2d.tif: | $(STAMP)
+	@mkdir -p $(DSB) && tmp=$$(mktemp -d) && \
+	  $(BIN)/python -m pip download --quiet --no-deps --only-binary=:all: -d $$tmp "$(STARDIST)" && \
+	  $(BIN)/python -m zipfile -e $$tmp/stardist-*.whl $$tmp/x && \
+	  cp $$tmp/x/stardist/data/images/img2d.tif $$tmp/x/stardist/data/images/mask2d.tif $(DSB)/ && rm -rf $$tmp
+
 ## Build the book with the default profile: _build/html/index.html
-book: $(STAMP)
+book: $(STAMP) data
 	$(BIN)/cpath-repro run all --profile $(PROFILE) --run-dir $(RUN_DIR)
 	$(BIN)/cpath-repro build --run-dir $(RUN_DIR)
 
 ## Unit tests, every notebook under the ci profile, the book from that run, the book in chromium
-test: $(STAMP) browser
+test: $(STAMP) data browser
 	$(BIN)/python -m pytest tests
 
 ## JupyterLab on the notebooks

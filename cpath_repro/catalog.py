@@ -178,6 +178,50 @@ NOTEBOOKS: dict[str, NotebookSpec] = {
             constraint=_even_size,
         ),
         NotebookSpec(
+            name="E-F4",
+            title="A dense layer: forward pass, back-propagation, gradient descent",
+            part="Paper E - Deep learning in image cytometry",
+            artifacts=("E-F4",),
+            description="Gradients of a dense layer written out by hand, checked against autograd and finite "
+            "differences; gradient descent drawn on a 2-D loss surface.",
+            params=_params(
+                SEED,
+                Param("lr", float, "gradient-descent step size", same(0.3), between(1e-4, 2.0)),
+                Param("steps", int, "gradient-descent steps", same(40), between(1, 10_000)),
+            ),
+        ),
+        NotebookSpec(
+            name="E-F5",
+            title="Skip connections and gradient flow",
+            part="Paper E - Deep learning in image cytometry",
+            artifacts=("E-F5",),
+            description="Per-layer gradient norms at initialization in a deep plain network vs a residual one, "
+            "and the training curves of both on synthetic nucleus crops.",
+            params=_params(
+                SEED,
+                Param("depth", int, "hidden layers", {"ci": 8, "default": 20, "paper": 20}, between(2, 200)),
+                Param("width", int, "units per layer", same(32), between(2, 1024)),
+                Param("n_train", int, "training crops", {"ci": 128, "default": 1000, "paper": 1000}, between(16, 10**6)),
+                Param("epochs", int, "training epochs", {"ci": 2, "default": 10, "paper": 10}, between(1, 1000)),
+            ),
+        ),
+        NotebookSpec(
+            name="E-K5",
+            title="Uncertainty: Monte-Carlo dropout and conformal prediction",
+            part="Paper E - Deep learning in image cytometry",
+            artifacts=("E-K5",),
+            description="A dropout CNN on hard nucleus crops: reliability diagram and expected calibration error "
+            "with one pass vs MC dropout; split conformal prediction sets with their measured coverage at 90 % and 95 %.",
+            params=_params(
+                SEED,
+                Param("n_train", int, "training crops", {"ci": 128, "default": 1000, "paper": 1000}, between(16, 10**6)),
+                Param("epochs", int, "training epochs", {"ci": 2, "default": 10, "paper": 10}, between(1, 1000)),
+                Param("passes", int, "MC-dropout forward passes", {"ci": 5, "default": 30, "paper": 30}, between(1, 1000)),
+                Param("repeats", int, "random calibration/test splits", {"ci": 10, "default": 200, "paper": 200},
+                      between(1, 10_000)),
+            ),
+        ),
+        NotebookSpec(
             name="A-T1",
             title="Single stain vs multistain training",
             part=PAPER_A_PART,

@@ -139,3 +139,47 @@ def gradient_overlays(image: np.ndarray, panels: Mapping[str, tuple[np.ndarray, 
         ax.set_axis_off()
     fig.tight_layout()
     return fig
+
+
+def descent_figure(path: np.ndarray, surface: tuple[np.ndarray, np.ndarray, np.ndarray]) -> Figure:
+    """Paper E Fig. 4: gradient descent drawn on the loss surface of two parameters."""
+    w, b, loss = surface
+    fig, ax = plt.subplots(figsize=(5.5, 4.5))
+    contours = ax.contour(w, b, loss, levels=20, cmap="viridis")
+    ax.clabel(contours, fontsize=6)
+    ax.plot(path[:, 0], path[:, 1], "o-", color="crimson", ms=3, label="gradient descent")
+    ax.set_xlabel("weight w")
+    ax.set_ylabel("bias b")
+    ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def lines(frame: object, x: str, y: str, by: str, log: bool = False, title: str = "") -> Figure:
+    """One line per value of ``by`` (a long table)."""
+    import pandas as pd
+
+    assert isinstance(frame, pd.DataFrame)
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    for key, g in frame.groupby(by):
+        ax.plot(g[x], g[y], marker="o", ms=3, label=str(key))
+    if log:
+        ax.set_yscale("log")
+    ax.set_xlabel(x.replace("_", " "))
+    ax.set_ylabel(y.replace("_", " "))
+    ax.set_title(title, fontsize=10)
+    ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def reliability_diagram(diagrams: Mapping[str, np.ndarray]) -> Figure:
+    fig, ax = plt.subplots(figsize=(4.5, 4.5))
+    ax.plot([0, 1], [0, 1], "--", color="grey", label="perfect calibration")
+    for label, points in diagrams.items():
+        ax.plot(points[:, 0], points[:, 1], "o-", label=label)
+    ax.set_xlabel("confidence")
+    ax.set_ylabel("accuracy")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
