@@ -206,6 +206,22 @@ NOTEBOOKS: dict[str, NotebookSpec] = {
             ),
         ),
         NotebookSpec(
+            name="E-K2",
+            title="CNN segmentation: a U-Net from synthetic to real nuclei",
+            part="Paper E - Deep learning in image cytometry",
+            artifacts=("E-K2",),
+            description="A small U-Net trained only on synthetic fluorescence nuclei, evaluated on a real image "
+            "with 125 labelled nuclei (DSB 2018, from the stardist wheel): Dice, IoU and object counts.",
+            params=_params(
+                SEED,
+                Param("n_images", int, "synthetic training images", {"ci": 4, "default": 24, "paper": 24},
+                      between(1, 10_000)),
+                Param("size", int, "side of a synthetic image", {"ci": 64, "default": 128, "paper": 128}, between(32, 2048)),
+                Param("epochs", int, "training epochs", {"ci": 1, "default": 10, "paper": 10}, between(1, 1000)),
+            ),
+            constraint=lambda v: None if v["size"] % 8 == 0 else f"size {v['size']} must be a multiple of 8",
+        ),
+        NotebookSpec(
             name="E-K5",
             title="Uncertainty: Monte-Carlo dropout and conformal prediction",
             part="Paper E - Deep learning in image cytometry",
