@@ -21,6 +21,8 @@ def _list(args: argparse.Namespace) -> None:
     for spec in catalog.NOTEBOOKS.values():
         print(f"{spec.name}  [{', '.join(spec.artifacts)}]  {spec.title}")
         print(f"    {spec.description}")
+        if spec.claims:
+            print(f"    claims: {', '.join(spec.claims)}")
         if spec.data:
             print(f"    paper profile reads: {spec.data.what} ({spec.data.layout})")
         header = ["name", "type", *PROFILES, "meaning"]
