@@ -79,10 +79,6 @@ class Settings:
         return tissue.TissueConfig(canvas=4 * self.tile, tile=self.tile, difficulty=self.difficulty)
 
 
-def _he_assays(n: int) -> list[str]:
-    return ["H&E"] * n
-
-
 @lru_cache(maxsize=32)
 def split_tiles(s: Settings, seed: int, stains_used: str, split: str) -> tissue.Tiles:
     """Tiles of one split. Synthetic: multistain = ``train_slides`` slides of each of the nine

@@ -119,13 +119,9 @@ REAL_SCALE_PIXELS_PER_NUCLEUS = 2300
 MIN_OBJECT_AREA = 30
 
 
-def percentile_normalize(image: np.ndarray) -> np.ndarray:
-    """Scale by the 1st-99.8th percentiles, as the real sample is, so both domains share one intensity scale."""
-    low, high = np.percentile(image, (1, 99.8))
-    return np.clip((image - low) / (high - low + 1e-12), 0, 1).astype(np.float32)
-
-
 def _nuclei_batch(n: int, size: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Synthetic nuclei images scaled like the real sample (same percentile normalization)."""
+    from cpath_repro.data.nuclei import percentile_normalize
     from cpath_repro.synth.nuclei import nuclei_image
 
     images = [nuclei_image(size, seed + i, n=size * size // REAL_SCALE_PIXELS_PER_NUCLEUS, radius=REAL_SCALE_RADIUS)

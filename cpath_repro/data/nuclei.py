@@ -18,6 +18,12 @@ DSB_DIR = PROJECT_ROOT / "data" / "real" / "dsb2018"
 FILES = ("img2d.tif", "mask2d.tif")
 
 
+def percentile_normalize(image: np.ndarray) -> np.ndarray:
+    """Scale by the 1st-99.8th intensity percentiles to [0, 1] (the same for real and synthetic images)."""
+    low, high = np.percentile(image, (1, 99.8))
+    return np.clip((image - low) / (high - low + 1e-12), 0, 1).astype(np.float32)
+
+
 def read_dsb_sample(root: Path = DSB_DIR) -> tuple[np.ndarray, np.ndarray]:
     """``(image, labels)``: the image scaled to [0, 1] by its 1st-99.8th percentiles, the instance mask."""
     import tifffile
@@ -30,5 +36,4 @@ def read_dsb_sample(root: Path = DSB_DIR) -> tuple[np.ndarray, np.ndarray]:
         )
     image = tifffile.imread(Path(root) / FILES[0]).astype(np.float32)
     labels = tifffile.imread(Path(root) / FILES[1]).astype(np.int32)
-    low, high = np.percentile(image, (1, 99.8))
-    return np.clip((image - low) / (high - low + 1e-12), 0, 1).astype(np.float32), labels
+    return percentile_normalize(image), labels
