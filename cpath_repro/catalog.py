@@ -81,6 +81,25 @@ def _even_size(values: Mapping[str, Any]) -> str | None:
     return None
 
 
+def int_list(text: str) -> list[int]:
+    """``"20,60,200"`` -> ``[20, 60, 200]`` (a list-valued parameter, given as text on the command line)."""
+    return [int(part) for part in text.split(",")]
+
+
+def _sizes_check(minimum: int) -> Callable[[Any], str | None]:
+    def check(value: Any) -> str | None:
+        try:
+            sizes = int_list(value)
+        except ValueError:
+            return "must be whole numbers separated by commas (e.g. 20,60,200)"
+        return None if min(sizes) >= minimum else f"must hold numbers of at least {minimum}"
+
+    return check
+
+
+E_PART = "Paper E - Deep learning in image cytometry"
+
+
 def _paper_a_params() -> dict[str, Param]:
     """Paper A's notebooks share one set of parameters, so they share trained models (same store keys).
 
@@ -146,9 +165,27 @@ NOTEBOOKS: dict[str, NotebookSpec] = {
             ),
         ),
         NotebookSpec(
+            name="E-F1",
+            title="Conventional vs deep-learning workflow",
+            part=E_PART,
+            artifacts=("E-F1",),
+            description="Hand-engineered features (scikit-image region properties and texture) with a random forest "
+            "vs a small CNN on the same nucleus-shape task: test accuracy as the training set shrinks, over seeds.",
+            params=_params(
+                Param("n_seeds", int, "seeds (each makes its own crops and initial weights)",
+                      {"ci": 1, "default": 3, "paper": 5}, between(1, 20)),
+                Param("sizes", str, "training-set sizes, comma-separated (each set is part of the next)",
+                      {"ci": "20,60", "default": "20,60,200,600", "paper": "20,60,200,600,2000"}, _sizes_check(10)),
+                Param("n_test", int, "test crops per seed", {"ci": 100, "default": 600, "paper": 2000},
+                      between(30, 10**6)),
+                Param("steps", int, "CNN optimizer steps at every training-set size",
+                      {"ci": 10, "default": 200, "paper": 1000}, between(1, 10**6)),
+            ),
+        ),
+        NotebookSpec(
             name="E-F2",
             title="Convolution, kernel and receptive field",
-            part="Paper E - Deep learning in image cytometry",
+            part=E_PART,
             artifacts=("E-F2",),
             description="A small 0/1 image convolved with a 0/1 3x3 kernel; receptive field and output "
             "position highlighted; the sum checked against torch and the receptive field against autograd.",
@@ -164,7 +201,7 @@ NOTEBOOKS: dict[str, NotebookSpec] = {
         NotebookSpec(
             name="E-F3",
             title="Max pooling with stride 2",
-            part="Paper E - Deep learning in image cytometry",
+            part=E_PART,
             artifacts=("E-F3",),
             description="Max pooling of a small image with a window equal to the stride; each output traced "
             "to the input value it kept; size formula and shift invariance measured.",
@@ -180,7 +217,7 @@ NOTEBOOKS: dict[str, NotebookSpec] = {
         NotebookSpec(
             name="E-F4",
             title="A dense layer: forward pass, back-propagation, gradient descent",
-            part="Paper E - Deep learning in image cytometry",
+            part=E_PART,
             artifacts=("E-F4",),
             description="Gradients of a dense layer written out by hand, checked against autograd and finite "
             "differences; gradient descent drawn on a 2-D loss surface.",
@@ -193,7 +230,7 @@ NOTEBOOKS: dict[str, NotebookSpec] = {
         NotebookSpec(
             name="E-F5",
             title="Skip connections and gradient flow",
-            part="Paper E - Deep learning in image cytometry",
+            part=E_PART,
             artifacts=("E-F5",),
             description="Per-layer gradient norms at initialization in a deep plain network vs a residual one, "
             "and the training curves of both on synthetic nucleus crops.",
@@ -206,25 +243,105 @@ NOTEBOOKS: dict[str, NotebookSpec] = {
             ),
         ),
         NotebookSpec(
-            name="E-K2",
-            title="CNN segmentation: a U-Net from synthetic to real nuclei",
-            part="Paper E - Deep learning in image cytometry",
-            artifacts=("E-K2",),
-            description="A small U-Net trained only on synthetic fluorescence nuclei, evaluated on a real image "
-            "with 125 labelled nuclei (DSB 2018, from the stardist wheel): Dice, IoU and object counts.",
+            name="E-K1-architecture",
+            title="Key concepts I: receptive fields, activations, feature-map sizes",
+            part=E_PART,
+            artifacts=("E-K1",),
+            description="Receptive field growth with depth (formula vs autograd); activation functions and vanishing "
+            "gradients in a deep network; feature-map sizes from kernel, stride and padding checked against PyTorch.",
             params=_params(
                 SEED,
-                Param("n_images", int, "synthetic training images", {"ci": 4, "default": 24, "paper": 24},
+                Param("max_depth", int, "deepest stack for the receptive-field table", {"ci": 3, "default": 6, "paper": 6},
+                      between(1, 8)),
+                Param("depth", int, "hidden layers of the network for vanishing gradients",
+                      {"ci": 6, "default": 20, "paper": 20}, between(2, 200)),
+                Param("width", int, "units per hidden layer", same(32), between(2, 1024)),
+            ),
+        ),
+        NotebookSpec(
+            name="E-K1-training",
+            title="Key concepts II: fitting, dropout, batch norm, augmentation, transfer",
+            part=E_PART,
+            artifacts=("E-K1",),
+            description="Over- and underfitting vs model size; dropout and batch norm (gap and convergence); data "
+            "augmentation; transfer learning from a shape task to a counting task, vs from scratch; over seeds.",
+            params=_params(
+                Param("n_seeds", int, "seeds (each makes its own crops and initial weights)",
+                      {"ci": 1, "default": 2, "paper": 5}, between(1, 20)),
+                Param("n_train", int, "training crops (deliberately few)", {"ci": 48, "default": 150, "paper": 150},
+                      between(16, 10**6)),
+                Param("mlp_epochs", int, "epochs of the fully connected networks", {"ci": 2, "default": 60, "paper": 60},
+                      between(1, 10_000)),
+                Param("cnn_steps", int, "optimizer steps of each CNN", {"ci": 6, "default": 200, "paper": 1000},
+                      between(1, 10**6)),
+                Param("n_source", int, "crops of the source (shape) task for transfer learning",
+                      {"ci": 64, "default": 600, "paper": 2000}, between(16, 10**6)),
+            ),
+        ),
+        NotebookSpec(
+            name="E-K2",
+            title="Method families: U-Net, autoencoder, GAN, RNN",
+            part=E_PART,
+            artifacts=("E-K2",),
+            description="A small U-Net trained only on synthetic fluorescence nuclei, evaluated on a real image with "
+            "125 labelled nuclei (DSB 2018, from the stardist wheel); a denoising autoencoder (PSNR); a GAN on nucleus "
+            "crops (classifier two-sample test); a recurrent tracker over a noisy time-lapse (position error).",
+            params=_params(
+                SEED,
+                Param("n_images", int, "synthetic training images for the U-Net", {"ci": 4, "default": 24, "paper": 24},
                       between(1, 10_000)),
                 Param("size", int, "side of a synthetic image", {"ci": 64, "default": 128, "paper": 128}, between(32, 2048)),
-                Param("epochs", int, "training epochs", {"ci": 1, "default": 10, "paper": 10}, between(1, 1000)),
+                Param("epochs", int, "U-Net training epochs", {"ci": 1, "default": 10, "paper": 10}, between(1, 1000)),
+                Param("dae_images", int, "64x64 training images for the denoising autoencoder",
+                      {"ci": 8, "default": 256, "paper": 1024}, between(4, 10**6)),
+                Param("dae_epochs", int, "autoencoder training epochs", {"ci": 1, "default": 20, "paper": 40},
+                      between(1, 1000)),
+                Param("gan_crops", int, "real crops the GAN learns from", {"ci": 64, "default": 1000, "paper": 5000},
+                      between(16, 10**6)),
+                Param("gan_epochs", int, "GAN training epochs", {"ci": 1, "default": 20, "paper": 50}, between(1, 1000)),
+                Param("sequences", int, "training time-lapse sequences", {"ci": 32, "default": 400, "paper": 2000},
+                      between(8, 10**6)),
+                Param("rnn_epochs", int, "tracker training epochs", {"ci": 1, "default": 10, "paper": 20}, between(1, 1000)),
             ),
             constraint=lambda v: None if v["size"] % 8 == 0 else f"size {v['size']} must be a multiple of 8",
         ),
         NotebookSpec(
+            name="E-K3",
+            title="Class imbalance: resampling vs a class-weighted loss",
+            part=E_PART,
+            artifacts=("E-K3",),
+            description="A CNN trained on deliberately imbalanced crops (90 / 8 / 2 %) with nothing done, undersampling, "
+            "oversampling or a class-weighted loss: per-class recall and balanced accuracy on balanced test crops.",
+            params=_params(
+                Param("n_seeds", int, "seeds (each makes its own crops and initial weights)",
+                      {"ci": 1, "default": 3, "paper": 5}, between(1, 20)),
+                Param("n_train", int, "imbalanced training crops (at least 200, so the 2 % class appears)",
+                      {"ci": 200, "default": 1000, "paper": 5000}, between(200, 10**6)),
+                Param("steps", int, "optimizer steps of every arm", {"ci": 6, "default": 200, "paper": 1000},
+                      between(1, 10**6)),
+            ),
+        ),
+        NotebookSpec(
+            name="E-K4",
+            title="Interpretability: activation maximization, saliency, occlusion, embedding",
+            part=E_PART,
+            artifacts=("E-K4",),
+            description="One CNN explained four ways, each scored: saliency and occlusion mass on the true nucleus, "
+            "class-maximizing inputs judged by an independent feature classifier, last-layer embedding separability.",
+            params=_params(
+                SEED,
+                Param("n_train", int, "training crops", {"ci": 128, "default": 1000, "paper": 5000}, between(16, 10**6)),
+                Param("epochs", int, "training epochs", {"ci": 1, "default": 10, "paper": 20}, between(1, 1000)),
+                Param("n_explain", int, "test crops explained", {"ci": 16, "default": 200, "paper": 1000},
+                      between(4, 10**5)),
+                Param("actmax_steps", int, "gradient-ascent steps of activation maximization",
+                      {"ci": 5, "default": 200, "paper": 500}, between(1, 10**5)),
+            ),
+        ),
+        NotebookSpec(
             name="E-K5",
             title="Uncertainty: Monte-Carlo dropout and conformal prediction",
-            part="Paper E - Deep learning in image cytometry",
+            part=E_PART,
             artifacts=("E-K5",),
             description="A dropout CNN on hard nucleus crops: reliability diagram and expected calibration error "
             "with one pass vs MC dropout; split conformal prediction sets with their measured coverage at 90 % and 95 %.",

@@ -183,3 +183,121 @@ def reliability_diagram(diagrams: Mapping[str, np.ndarray]) -> Figure:
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
+
+
+def mean_lines(frame: object, x: str, y: str, by: str, logx: bool = False, title: str = "", ylabel: str = "") -> Figure:
+    """One line per value of ``by``: the mean of ``y`` over repeated rows (seeds) at each ``x``, ± one
+    standard deviation shaded."""
+    import pandas as pd
+
+    assert isinstance(frame, pd.DataFrame)
+    fig, ax = plt.subplots(figsize=(6, 3.8))
+    for key, g in frame.groupby(by, sort=False):
+        stats = g.groupby(x)[y].agg(["mean", "std"]).fillna(0.0)
+        ax.plot(stats.index, stats["mean"], marker="o", ms=3, label=str(key))
+        ax.fill_between(stats.index, stats["mean"] - stats["std"], stats["mean"] + stats["std"], alpha=0.2)
+    if logx:
+        ax.set_xscale("log")
+    ax.set_xlabel(x.replace("_", " "))
+    ax.set_ylabel(ylabel or y.replace("_", " "))
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def grouped_bars(frame: object, group: str, columns: Sequence[str], title: str = "", ylabel: str = "") -> Figure:
+    """Bars of the mean over seeds of each of ``columns``, grouped by ``group``, with ± one standard deviation."""
+    import pandas as pd
+
+    assert isinstance(frame, pd.DataFrame)
+    means = frame.groupby(group, sort=False)[list(columns)].mean()
+    sds = frame.groupby(group, sort=False)[list(columns)].std().fillna(0.0)
+    fig, ax = plt.subplots(figsize=(max(5.0, 1.6 * len(means)), 3.8))
+    width = 0.8 / len(columns)
+    for j, column in enumerate(columns):
+        ax.bar(np.arange(len(means)) + (j - (len(columns) - 1) / 2) * width, means[column], width, yerr=sds[column],
+               capsize=3, label=column.replace("_", " "))
+    ax.set_xticks(range(len(means)), [str(i) for i in means.index], fontsize=8)
+    ax.set_ylabel(ylabel)
+    ax.set_ylim(0, 1.05)
+    ax.set_title(title, fontsize=10)
+    if len(columns) > 1:
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def activation_figure(curves: object) -> Figure:
+    """Each activation function and its derivative (E-K1)."""
+    import pandas as pd
+
+    assert isinstance(curves, pd.DataFrame)
+    fig, axes = plt.subplots(1, 2, figsize=(8, 3.2))
+    for name, g in curves.groupby("activation", sort=False):
+        axes[0].plot(g.x, g.value, label=str(name))
+        axes[1].plot(g.x, g.derivative, label=str(name))
+    axes[0].set_title("activation f(x)", fontsize=10)
+    axes[1].set_title("derivative f'(x) (autograd)", fontsize=10)
+    for ax in axes:
+        ax.set_xlabel("x")
+        ax.axhline(0, color="grey", lw=0.5)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def maps_grid(rows: Mapping[str, tuple[np.ndarray, str]], titles: Sequence[str] = (), size: float = 1.8) -> Figure:
+    """A grid of single-channel images: one row per entry, ``label: (images (n, H, W), colour map)``, one
+    column per example."""
+    n = max(len(images) for images, _ in rows.values())
+    fig, axes = plt.subplots(len(rows), n, figsize=(size * n, size * len(rows)), squeeze=False)
+    for r, (label, (images, cmap)) in enumerate(rows.items()):
+        for c in range(n):
+            ax = axes[r, c]
+            if c < len(images):
+                ax.imshow(images[c], cmap=cmap)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if c == 0:
+                ax.set_ylabel(label, fontsize=8)
+            if r == 0 and c < len(titles):
+                ax.set_title(titles[c], fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def scatter_by_class(frame: object, panels: Mapping[str, tuple[str, str]]) -> Figure:
+    """2-D embeddings coloured by class, one panel per embedding (columns of ``frame``)."""
+    import pandas as pd
+
+    assert isinstance(frame, pd.DataFrame)
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.8), squeeze=False)
+    for ax, (title, (cx, cy)) in zip(axes[0], panels.items(), strict=True):
+        for name, g in frame.groupby("class", sort=False):
+            ax.scatter(g[cx], g[cy], s=6, label=str(name))
+        ax.set_title(title, fontsize=10)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    axes[0, 0].legend(fontsize=8, markerscale=2)
+    fig.tight_layout()
+    return fig
+
+
+def tracks_figure(frames: np.ndarray, tracks: Mapping[str, np.ndarray]) -> Figure:
+    """A time-lapse's first and last frames, and each tracker's path over the mean frame (E-K2's RNN)."""
+    fig, axes = plt.subplots(1, 3, figsize=(10, 3.4))
+    axes[0].imshow(frames[0], cmap="gray")
+    axes[0].set_title("frame 1", fontsize=9)
+    axes[1].imshow(frames[-1], cmap="gray")
+    axes[1].set_title(f"frame {len(frames)}", fontsize=9)
+    axes[2].imshow(frames.mean(0), cmap="gray")
+    for label, path in tracks.items():
+        style = "w-" if label == "truth" else "-"
+        axes[2].plot(path[:, 1], path[:, 0], style, marker="o", ms=2, lw=1.5 if label == "truth" else 1, label=label)
+    axes[2].set_title("paths over the mean of all frames", fontsize=9)
+    axes[2].legend(fontsize=6, loc="lower left")
+    for ax in axes:
+        ax.set_axis_off()
+    fig.tight_layout()
+    return fig

@@ -11,6 +11,7 @@ from __future__ import annotations
 import warnings
 
 import torch
+from torch.utils.data import Dataset
 from torchvision import tv_tensors
 from torchvision.transforms import v2
 
@@ -43,3 +44,27 @@ def augmentation(colour: bool = True) -> v2.Compose:
         v2.RandomErasing(p=0.3, scale=(0.01, 0.05), value=1.0),  # occlusion of the image only
     ]
     return v2.Compose(geometric + (photometric if colour else []))
+
+
+def dihedral() -> v2.Compose:
+    """Paper E's generic augmentation for microscopy (no preferred orientation): mirroring and rotation
+    by multiples of 90 degrees, which move pixels without interpolating them."""
+    return v2.Compose([
+        v2.RandomHorizontalFlip(),
+        v2.RandomVerticalFlip(),
+        v2.RandomApply([v2.Lambda(lambda image: torch.rot90(image, 1, (-2, -1)))], p=0.5),
+    ])
+
+
+class Augmented(Dataset):
+    """``(image, label)`` pairs from tensors, each image transformed afresh every time it is drawn."""
+
+    def __init__(self, images: torch.Tensor, labels: torch.Tensor, transform: v2.Transform) -> None:
+        self.tensors = (images, labels)  # the un-augmented data, as a TensorDataset holds it
+        self.transform = transform
+
+    def __len__(self) -> int:
+        return len(self.tensors[0])
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.transform(self.tensors[0][index]), self.tensors[1][index]

@@ -9,6 +9,7 @@ its best stained colour; glass filters are left out of the stain-angle score.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -70,21 +71,33 @@ def first_layer_colours(conv: nn.Conv2d, bn: nn.BatchNorm2d, steps: int = 300, s
     return FilterColours(od, best, glass)
 
 
-def maximize_output_pixel(model: nn.Module, cls: int, size: int, steps: int = 150, seed: int = 0,
-                          decay: float = 1e-3) -> np.ndarray:
-    """An input (``size`` x ``size``, RGB in [0, 1]) maximizing class ``cls`` at the centre pixel.
-
-    Gradient ascent from noise (Simonyan et al., as in paper A section 4.2), parametrized
-    through a sigmoid to stay in [0, 1], with a small L2 pull toward grey.
-    """
-    model.eval()
+def _ascend(score: Callable[[torch.Tensor], torch.Tensor], shape: tuple[int, ...], steps: int, seed: int,
+            decay: float) -> torch.Tensor:
+    """Gradient ascent on ``score(image)`` from noise (Simonyan et al. 2014), the image parametrized
+    through a sigmoid to stay in [0, 1], with a small L2 pull toward grey."""
     generator = torch.Generator().manual_seed(seed)
-    logits = torch.randn(1, 3, size, size, generator=generator).mul_(0.5).requires_grad_(True)
+    logits = torch.randn(1, *shape, generator=generator).mul_(0.5).requires_grad_(True)
     optimizer = torch.optim.Adam([logits], lr=0.05)
-    centre = size // 2
     for _ in range(steps):
         optimizer.zero_grad()
-        score = model(torch.sigmoid(logits))[0, cls, centre, centre]
-        (-score + decay * logits.pow(2).sum()).backward()
+        (-score(torch.sigmoid(logits)) + decay * logits.pow(2).sum()).backward()
         optimizer.step()
-    return torch.sigmoid(logits)[0].detach().permute(1, 2, 0).numpy()
+    return torch.sigmoid(logits)[0].detach()
+
+
+def maximize_output_pixel(model: nn.Module, cls: int, size: int, steps: int = 150, seed: int = 0,
+                          decay: float = 1e-3) -> np.ndarray:
+    """An input (``size`` x ``size``, RGB in [0, 1]) maximizing class ``cls`` at the centre pixel (paper A
+    section 4.2); ``(H, W, 3)``."""
+    model.eval()
+    centre = size // 2
+    image = _ascend(lambda x: model(x)[0, cls, centre, centre], (3, size, size), steps, seed, decay)
+    return image.permute(1, 2, 0).numpy()
+
+
+def maximize_class(model: nn.Module, cls: int, shape: tuple[int, ...], steps: int = 200, seed: int = 0,
+                   decay: float = 1e-3) -> np.ndarray:
+    """An input of ``shape`` (channels, H, W), values in [0, 1], maximizing a classifier's logit for ``cls``
+    (paper E: "finding an image ... that maximally activates a specific neuron")."""
+    model.eval()
+    return _ascend(lambda x: model(x)[0, cls], shape, steps, seed, decay).numpy()

@@ -1,4 +1,5 @@
-"""SmoothGrad for one output pixel (captum), and the effective receptive field it reveals."""
+"""Attribution maps: SmoothGrad for one output pixel (captum), the effective receptive field it reveals,
+and how much of a map falls on the object it should explain."""
 
 from __future__ import annotations
 
@@ -50,3 +51,14 @@ def mass_radius(gradient: np.ndarray, row: int, col: int, fraction: float = 0.9)
     if cumulative[-1] <= 0:
         return 0.0
     return float(dist[order][np.searchsorted(cumulative, fraction * cumulative[-1])])
+
+
+def mass_inside(attribution: np.ndarray, mask: np.ndarray) -> float:
+    """Fraction of an attribution map's mass (positive part; channels summed) that falls inside ``mask``.
+
+    Compare with ``mask.mean()``, the fraction an attribution spread evenly over the image would give.
+    """
+    mass = np.clip(attribution, 0, None)
+    mass = mass.sum(0) if mass.ndim == mask.ndim + 1 else mass
+    total = mass.sum()
+    return float(mass[mask].sum() / total) if total > 0 else 0.0

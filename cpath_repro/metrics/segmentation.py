@@ -51,3 +51,11 @@ def epochs_to_fraction_of_final(epochs: np.ndarray, curve: np.ndarray, fraction:
 def total_variation(curve: np.ndarray) -> float:
     """Sum of absolute changes between successive validations (smoothness: lower is smoother)."""
     return float(np.abs(np.diff(curve)).sum())
+
+
+def dice_iou(pred: np.ndarray, truth: np.ndarray) -> tuple[float, float]:
+    """Dice and IoU of two boolean masks (foreground vs background); 0 when both are empty."""
+    inter = float(np.logical_and(pred, truth).sum())
+    total = float(pred.sum() + truth.sum())
+    union = float(np.logical_or(pred, truth).sum())
+    return 2 * inter / max(total, 1.0), inter / max(union, 1.0)

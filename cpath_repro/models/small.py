@@ -7,6 +7,9 @@ from torch import nn
 
 
 class SmallCNN(nn.Module):
+    """Three conv blocks (conv 3x3, optional batch norm, ReLU, 2x2 max pooling), global average pooling,
+    dropout, one dense layer: ``(n, 1, H, W)`` crops to ``n_classes`` logits."""
+
     def __init__(self, n_classes: int = 3, width: int = 16, dropout: float = 0.0, batch_norm: bool = True) -> None:
         super().__init__()
         layers: list[nn.Module] = []
@@ -20,3 +23,10 @@ class SmallCNN(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.features(x))
+
+
+def mlp(n_in: int, hidden: int, n_classes: int = 3, dropout: float = 0.0) -> nn.Sequential:
+    """One hidden layer on the flattened pixels: its width sets the capacity (E-K1's over/underfitting);
+    optional dropout on the hidden units."""
+    return nn.Sequential(nn.Flatten(), nn.Linear(n_in, hidden), nn.ReLU(), nn.Dropout(dropout),
+                         nn.Linear(hidden, n_classes))

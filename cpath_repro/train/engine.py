@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, Dataset, DistributedSampler
+from torch.utils.data import DataLoader, Dataset, DistributedSampler, WeightedRandomSampler
 from tqdm import tqdm
 
 from cpath_repro.results import atomic
@@ -43,15 +43,21 @@ class TrainConfig:
     val_every: int = 1
     seed: int = 0
     amp: bool = False  # mixed precision, CUDA only
+    #: "sgd" (with ``momentum``; paper A's optimizer) or "adam" (``momentum`` is then Adam's beta1)
+    optimizer: str = "sgd"
+
+    def __post_init__(self) -> None:
+        if self.optimizer not in ("sgd", "adam"):
+            raise ValueError(f"TrainConfig.optimizer must be 'sgd' or 'adam', got {self.optimizer!r}.")
 
 
 @dataclass
 class History:
     """Per-epoch training loss and the validation metrics of the epochs that were validated."""
 
-    epochs: list[dict[str, float]] = field(default_factory=list)
+    epochs: list[dict[str, Any]] = field(default_factory=list)  # epoch, train_loss, seconds, val (a dict)
 
-    def validated(self) -> list[dict[str, float]]:
+    def validated(self) -> list[dict[str, Any]]:
         return [e for e in self.epochs if "val" in e]
 
 
@@ -78,10 +84,12 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
 
 
 class Trainer:
-    """Train ``model`` with SGD + momentum on ``train_set``; validate with ``validate`` every ``val_every`` epochs.
+    """Train ``model`` with SGD + momentum (or Adam) on ``train_set``; validate with ``validate`` every ``val_every`` epochs.
 
     ``loss_fn(outputs, targets)`` returns a scalar; ``validate(model)`` returns a dict of
-    floats. With ``checkpoint_dir`` set, training resumes from the last finished epoch.
+    floats. With ``checkpoint_dir`` set, training resumes from the last finished epoch. With
+    ``sample_weights`` (one per training sample), each epoch draws its samples with replacement in
+    proportion to them (resampling, e.g. for class imbalance) instead of shuffling.
     """
 
     def __init__(
@@ -95,6 +103,7 @@ class Trainer:
         progress: bool = True,
         name: str = "training",
         recalibrate_bn: Dataset | None = None,
+        sample_weights: torch.Tensor | None = None,
     ) -> None:
         self.ctx = distributed.init()
         self.device = device()
@@ -108,8 +117,15 @@ class Trainer:
         self.progress = progress and self.ctx.is_main
         self.name = name
         self.recalibrate_bn = recalibrate_bn
-        self.optimizer = torch.optim.SGD(self.model.parameters(), lr=config.lr, momentum=config.momentum,
-                                         weight_decay=config.weight_decay)
+        if sample_weights is not None and self.ctx.active:
+            raise ValueError(f"{name}: weighted resampling is not supported with several processes.")
+        self.sample_weights = sample_weights
+        self.optimizer: torch.optim.Optimizer = (
+            torch.optim.SGD(self.model.parameters(), lr=config.lr, momentum=config.momentum,
+                            weight_decay=config.weight_decay)
+            if config.optimizer == "sgd" else
+            torch.optim.Adam(self.model.parameters(), lr=config.lr, betas=(config.momentum, 0.999),
+                             weight_decay=config.weight_decay))
         self.scaler = torch.amp.GradScaler("cuda", enabled=config.amp and self.device.type == "cuda")
         self.history = History()
         self.start_epoch = 0
@@ -128,6 +144,10 @@ class Trainer:
             )
             sampler.set_epoch(epoch)
             return DataLoader(self.train_set, self.config.batch_size, sampler=sampler)
+        if self.sample_weights is not None:  # resampling: as many draws per epoch as samples, with replacement
+            weighted = WeightedRandomSampler(self.sample_weights.tolist(), len(self.sample_weights),
+                                             generator=generator)
+            return DataLoader(self.train_set, self.config.batch_size, sampler=weighted)
         return DataLoader(self.train_set, self.config.batch_size, shuffle=True, generator=generator)
 
     def _resume(self) -> None:

@@ -45,6 +45,11 @@ def test_measured_numbers_are_what_the_package_computes(ci_run: Path):
     stains = json.loads((ci_run / "stains" / "manifest.json").read_text())["metrics"]
     assert stains["worst_mean_abs_error_od"] < 0.005
     assert stains["nominal_over_true_error"] > 1.0
+    concepts = json.loads((ci_run / "E-K1-architecture" / "manifest.json").read_text())["metrics"]
+    assert concepts["receptive_field_formula_matches_autograd"] is True
+    assert concepts["feature_map_sizes_matching"] == concepts["feature_map_sizes_checked"] > 20
+    families = json.loads((ci_run / "E-K2" / "manifest.json").read_text())["metrics"]
+    assert families["real_nuclei"] == 125  # the real DSB 2018 mask was read, not a synthetic stand-in
 
 
 def test_rerun_with_nothing_changed_executes_nothing(ci_run: Path):

@@ -62,12 +62,3 @@ def test_mc_dropout_averages_stochastic_passes_and_restores_eval_mode():
     probs = uncertainty.mc_dropout_probabilities(model, torch.randn(8, 4), passes=10)
     np.testing.assert_allclose(probs.sum(1), 1, atol=1e-6)
     assert not any(m.training for m in model.modules())
-
-
-def test_dice_and_iou_by_hand():
-    from cpath_repro.chapters.paper_e import dice_iou
-
-    pred = np.zeros((4, 4), bool)
-    truth = np.zeros((4, 4), bool)
-    pred[:2], truth[1:3] = True, True  # 8 and 8 pixels, 4 shared
-    assert dice_iou(pred, truth) == (0.5, 4 / 12)

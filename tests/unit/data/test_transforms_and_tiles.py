@@ -76,3 +76,21 @@ def test_synthetic_slides_are_deterministic_and_near_the_paper_balance():
     share = [(labels == c).mean() for c in range(4)]
     np.testing.assert_allclose(share, tissue.CLASS_BALANCE, atol=0.08)
     assert (labels == 255).any()
+
+
+def test_dihedral_augmentation_only_mirrors_and_rotates():
+    from cpath_repro.data.transforms import Augmented, dihedral
+
+    image = torch.rand(1, 8, 8)
+    group = [torch.rot90(f, k, (-2, -1)) for f in (image, image.flip(-1)) for k in range(4)]
+    data = Augmented(image[None].repeat(40, 1, 1, 1), torch.arange(40), dihedral())
+    torch.manual_seed(0)
+    seen = set()
+    for i in range(40):
+        out, label = data[i]
+        assert int(label) == i
+        matches = [j for j, g in enumerate(group) if torch.equal(out, g)]
+        assert matches, "a pixel was interpolated or moved outside the dihedral group"
+        seen.add(matches[0])
+    assert len(seen) >= 6  # and the group is explored
+    assert torch.equal(data.tensors[0][0], image)  # the stored data is never changed

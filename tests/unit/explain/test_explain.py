@@ -47,3 +47,23 @@ def test_maximize_output_pixel_raises_the_score():
     before = model(torch.full((1, 3, 9, 9), 0.5))[0, 2, 4, 4]
     after = model(torch.from_numpy(image).permute(2, 0, 1)[None])[0, 2, 4, 4]
     assert after > before
+
+
+def test_maximize_class_raises_the_class_logit_and_stays_in_range():
+    from cpath_repro.explain.actmax import maximize_class
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 6 * 6, 3))
+    image = maximize_class(model, cls=1, shape=(1, 8, 8), steps=80)
+    assert image.shape == (1, 8, 8) and 0 <= image.min() and image.max() <= 1
+    assert model(torch.from_numpy(image)[None])[0, 1] > model(torch.full((1, 1, 8, 8), 0.5))[0, 1]
+
+
+def test_mass_inside_by_hand():
+    from cpath_repro.explain.attribution import mass_inside
+
+    attribution = np.array([[3.0, 1.0], [-5.0, 0.0]])  # negative evidence is not mass
+    mask = np.array([[True, False], [True, False]])
+    assert mass_inside(attribution, mask) == 0.75
+    assert mass_inside(attribution[None], mask) == 0.75  # a channel axis is summed
+    assert mass_inside(np.zeros((2, 2)), mask) == 0.0

@@ -35,3 +35,13 @@ def test_convergence_measures():
     epochs = np.arange(1, 6)
     assert epochs_to_fraction_of_final(epochs, np.array([0.1, 0.5, 0.85, 0.8, 0.9])) == 3
     assert total_variation(np.array([0.1, 0.5, 0.3])) == pytest.approx(0.6)
+
+
+def test_dice_and_iou_by_hand():
+    from cpath_repro.metrics.segmentation import dice_iou
+
+    pred = np.zeros((4, 4), bool)
+    truth = np.zeros((4, 4), bool)
+    pred[:2], truth[1:3] = True, True  # 8 and 8 pixels, 4 shared
+    assert dice_iou(pred, truth) == (0.5, 4 / 12)
+    assert dice_iou(np.zeros((2, 2), bool), np.zeros((2, 2), bool)) == (0.0, 0.0)

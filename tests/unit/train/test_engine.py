@@ -164,3 +164,32 @@ def test_paper_a_models_do_not_depend_on_what_ran_before(tmp_path: Path, monkeyp
         model = paper_a.train_arm("unet-multistain", 0, s, progress=False).model
         weights.append(next(model.parameters()).detach().clone())
     torch.testing.assert_close(weights[0], weights[1])
+
+
+def test_adam_is_an_option_and_a_wrong_optimizer_is_one_sentence():
+    x, y = torch.randn(64, 4), torch.randint(0, 2, (64,))
+    trainer = Trainer(nn.Linear(4, 2), nn.CrossEntropyLoss(), TensorDataset(x, y),
+                      TrainConfig(1, 16, 1e-3, optimizer="adam"), progress=False)
+    assert isinstance(trainer.optimizer, torch.optim.Adam)
+    with pytest.raises(ValueError, match="must be 'sgd' or 'adam'"):
+        TrainConfig(1, 16, 0.1, optimizer="lbfgs")
+
+
+def test_weighted_resampling_draws_in_proportion_to_the_weights():
+    x, y = torch.arange(100.0)[:, None], torch.zeros(100, dtype=torch.long)
+    seen: list[float] = []
+
+    class Spy(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.linear = nn.Linear(1, 2)
+
+        def forward(self, v: torch.Tensor) -> torch.Tensor:
+            seen.extend(v[:, 0].tolist())
+            return self.linear(v)
+
+    weights = torch.zeros(100, dtype=torch.double)
+    weights[:10] = 1.0  # only the first ten samples may be drawn
+    Trainer(Spy(), nn.CrossEntropyLoss(), TensorDataset(x, y), TrainConfig(3, 20, 0.01), progress=False,
+            sample_weights=weights).fit()
+    assert len(seen) == 300 and set(seen) <= set(range(10)) and len(set(seen)) == 10
