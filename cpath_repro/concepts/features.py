@@ -46,4 +46,4 @@ def feature_table(crops: np.ndarray) -> np.ndarray:
 
 def feature_classifier(seed: int) -> Pipeline:
     """The conventional workflow's learner: standardized features into a random forest."""
-    return make_pipeline(StandardScaler(), RandomForestClassifier(n_estimators=200, random_state=seed, n_jobs=1))
+    return make_pipeline(StandardScaler(), RandomForestClassifier(n_estimators=200, random_state=seed, n_jobs=2))

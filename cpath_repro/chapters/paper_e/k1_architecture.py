@@ -52,7 +52,8 @@ def _matched_init(net: nn.Module, activation: str) -> None:
             if activation == "ReLU":
                 nn.init.kaiming_normal_(layer.weight, nonlinearity="relu")
             else:
-                nn.init.xavier_normal_(layer.weight, gain=nn.init.calculate_gain(activation.lower()))
+                gain = nn.init.calculate_gain("tanh") if activation == "tanh" else nn.init.calculate_gain("sigmoid")
+                nn.init.xavier_normal_(layer.weight, gain=gain)
             nn.init.zeros_(layer.bias)
 
 

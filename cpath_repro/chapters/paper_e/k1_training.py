@@ -25,7 +25,7 @@ from cpath_repro.synth.nuclei import count_crops
 N_VAL = 500
 #: Hidden widths of the over/underfitting sweep; the dropout rates tried on a network of DROPOUT_WIDTH units
 #: (one that fits its training crops perfectly, i.e. overfits, in the sweep).
-WIDTHS = (1, 4, 16, 64, 256, 1024)
+WIDTHS = (1, 4, 16, 64, 256)
 DROPOUT_RATES = (0.0, 0.5, 0.8)
 DROPOUT_WIDTH = 256
 #: Over/underfitting and dropout train the fully connected network with Adam (it reaches a perfect training fit).

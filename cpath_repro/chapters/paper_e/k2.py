@@ -96,7 +96,8 @@ def _mean_psnr(references: np.ndarray, images: np.ndarray) -> float:
 
 @dataclass(frozen=True)
 class Denoising:
-    table: pd.DataFrame  # PSNR (dB) of noisy / Gaussian / autoencoder, on synthetic and real images
+    table: pd.DataFrame  # PSNR (dB) of noisy / Gaussian-filtered / autoencoder images, on synthetic and real images
+    sigma: float  # width (pixels) of the Gaussian filter, the best on the training images
     examples: dict[str, np.ndarray]  # real sample: clean, noisy, Gaussian, autoencoder (crops)
 
 
@@ -135,13 +136,13 @@ def denoising(n_images: int, size: int, epochs: int, seed: int) -> Denoising:
     for data, (ref, observed) in {"synthetic test images": (clean_t, noisy_t),
                                   "real DSB 2018 image + the same noise": (real_clean[None], real_noisy)}.items():
         rows.append({"images": data, "noisy": _mean_psnr(ref, observed),
-                     f"Gaussian filter (sigma {sigma})": _mean_psnr(ref, gaussian(observed, sigma)),
+                     "gaussian_filter": _mean_psnr(ref, gaussian(observed, sigma)),
                      "autoencoder": _mean_psnr(ref, autoencoder(observed))})
     window = np.s_[128:256, 128:256]
     examples = {"real image": real_clean[window], f"+ noise ({DENOISE_PHOTONS:.0f} photons)": real_noisy[0][window],
                 f"Gaussian filter (sigma {sigma})": gaussian(real_noisy, sigma)[0][window],
                 "autoencoder": autoencoder(real_noisy)[0][window]}
-    return Denoising(pd.DataFrame(rows), examples)
+    return Denoising(pd.DataFrame(rows), sigma, examples)
 
 
 # -- GAN ------------------------------------------------------------------------------------------------------------
