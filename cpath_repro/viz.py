@@ -155,7 +155,7 @@ def descent_figure(path: np.ndarray, surface: tuple[np.ndarray, np.ndarray, np.n
     return fig
 
 
-def lines(frame: object, x: str, y: str, by: str, log: bool = False, title: str = "") -> Figure:
+def lines(frame: object, x: str, y: str, by: str, log: bool = False, title: str = "", ylabel: str = "") -> Figure:
     """One line per value of ``by`` (a long table)."""
     import pandas as pd
 
@@ -166,7 +166,7 @@ def lines(frame: object, x: str, y: str, by: str, log: bool = False, title: str 
     if log:
         ax.set_yscale("log")
     ax.set_xlabel(x.replace("_", " "))
-    ax.set_ylabel(y.replace("_", " "))
+    ax.set_ylabel(ylabel or y.replace("_", " "))
     ax.set_title(title, fontsize=10)
     ax.legend()
     fig.tight_layout()
@@ -196,8 +196,11 @@ def mean_lines(frame: object, x: str, y: str, by: str, logx: bool = False, title
         stats = g.groupby(x)[y].agg(["mean", "std"]).fillna(0.0)
         ax.plot(stats.index, stats["mean"], marker="o", ms=3, label=str(key))
         ax.fill_between(stats.index, stats["mean"] - stats["std"], stats["mean"] + stats["std"], alpha=0.2)
-    if logx:
+    if logx:  # a tick at each measured x, labelled plainly
         ax.set_xscale("log")
+        ax.minorticks_off()
+        ticks = sorted(frame[x].unique())
+        ax.set_xticks(ticks, [str(t) for t in ticks])
     ax.set_xlabel(x.replace("_", " "))
     ax.set_ylabel(ylabel or y.replace("_", " "))
     ax.set_title(title, fontsize=10)
