@@ -1,9 +1,10 @@
-"""Paper A's augmentation, label-aware, with torchvision.transforms.v2.
+"""Data augmentation with torchvision.transforms.v2: paper A's (label-aware) and paper E's (dihedral).
 
 Paper A, section 2: hue, brightness and scale jitter, uniform noise on the intensity,
 random occlusion, flips and small random affine transforms. Geometric transforms move the
 label map with the image (nearest-neighbour for the mask); pixels brought in from outside
-the tile are labelled "exclude" so they carry no loss.
+the tile are labelled "exclude" so they carry no loss. Paper E: mirroring and rotation,
+for classification crops (:func:`dihedral`, applied by :class:`Augmented`).
 """
 
 from __future__ import annotations
