@@ -100,6 +100,11 @@ def _sizes_check(minimum: int) -> Callable[[Any], str | None]:
 E_PART = "Paper E - Deep learning in image cytometry"
 
 
+def _n_seeds(default: int) -> Param:
+    return Param("n_seeds", int, "seeds (each makes its own crops and initial weights)",
+                 {"ci": 1, "default": default, "paper": 5}, between(1, 20))
+
+
 def _paper_a_params() -> dict[str, Param]:
     """Paper A's notebooks share one set of parameters, so they share trained models (same store keys).
 
@@ -172,11 +177,10 @@ NOTEBOOKS: dict[str, NotebookSpec] = {
             description="Hand-engineered features (scikit-image region properties and texture) with a random forest "
             "vs a small CNN on the same nucleus-shape task: test accuracy as the training set shrinks, over seeds.",
             params=_params(
-                Param("n_seeds", int, "seeds (each makes its own crops and initial weights)",
-                      {"ci": 1, "default": 3, "paper": 5}, between(1, 20)),
+                _n_seeds(3),
                 Param("sizes", str, "training-set sizes, comma-separated (each set is part of the next)",
                       {"ci": "20,60", "default": "20,60,200,600", "paper": "20,60,200,600,2000"}, _sizes_check(10)),
-                Param("n_test", int, "test crops per seed", {"ci": 100, "default": 500, "paper": 2000},
+                Param("n_test", int, "test crops per seed", {"ci": 100, "default": 300, "paper": 2000},
                       between(30, 10**6)),
                 Param("steps", int, "CNN optimizer steps at every training-set size",
                       {"ci": 10, "default": 200, "paper": 1000}, between(1, 10**6)),
@@ -266,13 +270,12 @@ NOTEBOOKS: dict[str, NotebookSpec] = {
             description="Over- and underfitting vs model size; dropout and batch norm (gap and convergence); data "
             "augmentation; transfer learning from a shape task to a counting task, vs from scratch; over seeds.",
             params=_params(
-                Param("n_seeds", int, "seeds (each makes its own crops and initial weights)",
-                      {"ci": 1, "default": 2, "paper": 5}, between(1, 20)),
+                _n_seeds(2),
                 Param("n_train", int, "training crops (deliberately few)", {"ci": 48, "default": 150, "paper": 150},
                       between(16, 10**6)),
                 Param("mlp_epochs", int, "epochs of the fully connected networks", {"ci": 2, "default": 60, "paper": 60},
                       between(1, 10_000)),
-                Param("cnn_steps", int, "optimizer steps of each CNN", {"ci": 6, "default": 200, "paper": 1000},
+                Param("cnn_steps", int, "optimizer steps of each CNN", {"ci": 6, "default": 150, "paper": 1000},
                       between(1, 10**6)),
                 Param("n_source", int, "crops of the source (shape) task for transfer learning",
                       {"ci": 64, "default": 600, "paper": 2000}, between(16, 10**6)),
@@ -299,7 +302,7 @@ NOTEBOOKS: dict[str, NotebookSpec] = {
                 Param("gan_crops", int, "real crops the GAN learns from", {"ci": 64, "default": 1000, "paper": 5000},
                       between(16, 10**6)),
                 Param("gan_epochs", int, "GAN training epochs", {"ci": 1, "default": 15, "paper": 50}, between(1, 1000)),
-                Param("sequences", int, "training time-lapse sequences", {"ci": 32, "default": 400, "paper": 2000},
+                Param("sequences", int, "training time-lapse sequences", {"ci": 32, "default": 300, "paper": 2000},
                       between(8, 10**6)),
                 Param("rnn_epochs", int, "tracker training epochs", {"ci": 1, "default": 10, "paper": 20}, between(1, 1000)),
             ),
@@ -313,8 +316,7 @@ NOTEBOOKS: dict[str, NotebookSpec] = {
             description="A CNN trained on deliberately imbalanced crops (90 / 8 / 2 %) with nothing done, undersampling, "
             "oversampling or a class-weighted loss: per-class recall and balanced accuracy on balanced test crops.",
             params=_params(
-                Param("n_seeds", int, "seeds (each makes its own crops and initial weights)",
-                      {"ci": 1, "default": 3, "paper": 5}, between(1, 20)),
+                _n_seeds(3),
                 Param("n_train", int, "imbalanced training crops (at least 200, so the 2 % class appears)",
                       {"ci": 200, "default": 1000, "paper": 5000}, between(200, 10**6)),
                 Param("steps", int, "optimizer steps of every arm", {"ci": 6, "default": 150, "paper": 1000},
