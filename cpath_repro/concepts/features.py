@@ -47,4 +47,4 @@ def feature_table(crops: np.ndarray) -> np.ndarray:
 def feature_classifier(seed: int) -> Pipeline:
     """The conventional workflow's learner: standardized features into a random forest (scikit-learn's
     defaults: 100 trees, unlimited depth)."""
-    return make_pipeline(StandardScaler(), RandomForestClassifier(random_state=seed, n_jobs=2))
+    return make_pipeline(StandardScaler(), RandomForestClassifier(random_state=seed, n_jobs=1))

@@ -78,7 +78,7 @@ def batch_norm(n_train: int, steps: int, n_seeds: int, width: int = 8) -> pd.Dat
             model = SmallCNN(width=width, batch_norm=normalized)
             epochs = epochs_for(steps, n_train)
             history = train_classifier(model, TensorDataset(x, y), (xv, yv), epochs, seed,
-                                       val_every=max(1, epochs // CURVE_POINTS), name=f"{arm}, seed {seed}")
+                                       val_every=-(-epochs // CURVE_POINTS), name=f"{arm}, seed {seed}")
             rows += [{"arm": arm, "seed": seed, "epoch": e["epoch"], "train_loss": e["train_loss"],
                       "train_accuracy": e["val"]["train_accuracy"], "val_accuracy": e["val"]["accuracy"]}
                      for e in history.validated()]
