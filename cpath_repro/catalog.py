@@ -179,7 +179,7 @@ NOTEBOOKS: dict[str, NotebookSpec] = {
             params=_params(
                 _n_seeds(3),
                 Param("sizes", str, "training-set sizes, comma-separated (each set is part of the next)",
-                      {"ci": "20,60", "default": "20,60,200,600", "paper": "20,60,200,600,2000"}, _sizes_check(10)),
+                      {"ci": "20,60", "default": "20,60,200", "paper": "20,60,200,600,2000"}, _sizes_check(10)),
                 Param("n_test", int, "test crops per seed", {"ci": 100, "default": 300, "paper": 2000},
                       between(30, 10**6)),
                 Param("steps", int, "CNN optimizer steps at every training-set size",
