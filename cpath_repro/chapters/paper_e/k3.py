@@ -18,6 +18,7 @@ from torch import nn
 from torch.utils.data import TensorDataset
 
 from cpath_repro.chapters.paper_e.common import TEST_OFFSET, crops_dataset, epochs_for, predict, train_classifier
+from cpath_repro.errors import ParameterError
 from cpath_repro.models.small import SmallCNN
 from cpath_repro.synth.nuclei import CROP_CLASSES
 
@@ -45,8 +46,8 @@ def run(n_train: int, steps: int, n_seeds: int, n_test: int = 900, width: int = 
         counts = np.bincount(y.numpy(), minlength=len(classes))
         if (counts == 0).any():
             missing = ", ".join(CROP_CLASSES[c] for c in np.flatnonzero(counts == 0))
-            raise ValueError(f"{n_train} training crops at frequencies {IMBALANCE} hold no '{missing}' crop for "
-                             f"seed {seed}; use more training crops.")
+            raise ParameterError(f"{n_train} training crops at frequencies {IMBALANCE} hold no '{missing}' crop for "
+                                 f"seed {seed}; use more training crops (-p n_train ...).")
         for arm in ARMS:
             data, loss, weights = TensorDataset(x, y), nn.CrossEntropyLoss(), None
             if arm == "undersampling":
