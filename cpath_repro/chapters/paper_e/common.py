@@ -39,6 +39,11 @@ def accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
     return float((predict(model, x) == y.numpy()).mean())
 
 
+def flat_crops(x: torch.Tensor) -> torch.Tensor:
+    """Crops as 64 numbers each (4 x 4 average pooling): the input of the fully connected demos."""
+    return nn.functional.avg_pool2d(x, 4).flatten(1)
+
+
 def epochs_for(steps: int, n_train: int) -> int:
     """Epochs giving about ``steps`` optimizer steps: small training sets get more epochs, so that a
     comparison across training-set sizes is not a comparison of training lengths."""
@@ -68,6 +73,12 @@ def train_classifier(model: nn.Module, train: Dataset, val: tuple[torch.Tensor, 
     trainer = Trainer(model, loss_fn or nn.CrossEntropyLoss(), train, config, validate=validate, name=name,
                       sample_weights=sample_weights, recalibrate_bn=plain)
     return trainer.fit()
+
+
+def final_scores(history: History) -> dict[str, float]:
+    """Validation and training accuracy after training (the engine always validates the last epoch)."""
+    scores: dict[str, float] = history.validated()[-1]["val"]
+    return scores
 
 
 def mean_sd(frame: pd.DataFrame, by: str | list[str], columns: Sequence[str]) -> pd.DataFrame:

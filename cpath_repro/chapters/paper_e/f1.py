@@ -14,7 +14,7 @@ import pandas as pd
 import torch
 from torch.utils.data import TensorDataset
 
-from cpath_repro.chapters.paper_e.common import TEST_OFFSET, accuracy, crops_dataset, epochs_for, train_classifier
+from cpath_repro.chapters.paper_e.common import TEST_OFFSET, crops_dataset, epochs_for, final_scores, train_classifier
 from cpath_repro.concepts import features
 from cpath_repro.models.small import SmallCNN
 
@@ -42,10 +42,10 @@ def run(sizes: Sequence[int], n_seeds: int, n_test: int, steps: int = CNN_STEPS)
             cnn = SmallCNN(width=CNN_WIDTH)
             epochs = epochs_for(steps, n)
             t0 = time.perf_counter()
-            train_classifier(cnn, TensorDataset(x[:n], y[:n]), (xt, yt), epochs, seed, val_every=epochs,
-                             name=f"CNN, {n} crops, seed {seed}")
-            rows.append({"workflow": "CNN (deep learning)", "n_train": n, "seed": seed, "accuracy": accuracy(cnn, xt, yt),
-                         "fit_seconds": time.perf_counter() - t0})
+            history = train_classifier(cnn, TensorDataset(x[:n], y[:n]), (xt, yt), epochs, seed, val_every=epochs,
+                                       name=f"CNN, {n} crops, seed {seed}")
+            rows.append({"workflow": "CNN (deep learning)", "n_train": n, "seed": seed,
+                         "accuracy": final_scores(history)["accuracy"], "fit_seconds": time.perf_counter() - t0})
     return pd.DataFrame(rows)
 
 

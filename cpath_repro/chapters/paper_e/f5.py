@@ -7,13 +7,8 @@ import torch
 from torch import nn
 from torch.utils.data import TensorDataset
 
-from cpath_repro.chapters.paper_e.common import TEST_OFFSET, crops_dataset, train_classifier
+from cpath_repro.chapters.paper_e.common import TEST_OFFSET, crops_dataset, flat_crops, train_classifier
 from cpath_repro.concepts import networks
-
-
-def _pooled(x: torch.Tensor) -> torch.Tensor:
-    """A crop as 64 numbers (4 x 4 average pooling): the input of the fully connected networks."""
-    return nn.functional.avg_pool2d(x, 4).flatten(1)
 
 
 def gradients(depth: int, width: int, seed: int) -> pd.DataFrame:
@@ -23,7 +18,7 @@ def gradients(depth: int, width: int, seed: int) -> pd.DataFrame:
     for residual in (False, True):
         torch.manual_seed(seed)
         net = networks.deep_net(depth, width, nn.ReLU, residual, n_in=64)
-        for layer, norm in enumerate(networks.gradient_norms(net, _pooled(x), y), start=1):
+        for layer, norm in enumerate(networks.gradient_norms(net, flat_crops(x), y), start=1):
             rows.append({"network": "residual" if residual else "plain", "layer": layer, "gradient_norm": norm})
     return pd.DataFrame(rows)
 
@@ -37,7 +32,7 @@ def training(depth: int, width: int, n_train: int, epochs: int, seed: int) -> pd
         torch.manual_seed(seed)
         net = networks.deep_net(depth, width, nn.ReLU, residual, n_in=64)
         label = "residual" if residual else "plain"
-        history = train_classifier(net, TensorDataset(_pooled(x), y), (_pooled(xv), yv), epochs, seed, lr=0.01,
+        history = train_classifier(net, TensorDataset(flat_crops(x), y), (flat_crops(xv), yv), epochs, seed, lr=0.01,
                                    name=f"{label} depth {depth}")
         rows += [{"network": label, "epoch": e["epoch"], "train_loss": e["train_loss"],
                   "val_accuracy": e["val"]["accuracy"]} for e in history.epochs]

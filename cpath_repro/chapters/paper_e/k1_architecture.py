@@ -10,7 +10,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from cpath_repro.chapters.paper_e.common import crops_dataset
+from cpath_repro.chapters.paper_e.common import crops_dataset, flat_crops
 from cpath_repro.concepts import networks
 
 #: The activation functions paper E names (sigmoid and tanh "previously common", ReLU "mainstream").
@@ -61,7 +61,7 @@ def activation_gradients(depth: int, width: int, seed: int) -> pd.DataFrame:
     """Gradient norm of each layer's weights at initialization, per activation and initialization (same
     depth, width and seed), on one batch of nucleus crops."""
     x, y = crops_dataset(128, seed)
-    flat = nn.functional.avg_pool2d(x, 4).flatten(1)
+    flat = flat_crops(x)
     rows = []
     for init in INITS:
         for name, activation in ACTIVATIONS.items():

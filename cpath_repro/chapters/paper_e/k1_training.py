@@ -15,11 +15,12 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset, TensorDataset
 
-from cpath_repro.chapters.paper_e.common import TEST_OFFSET, accuracy, crops_dataset, epochs_for, train_classifier
+from cpath_repro.chapters.paper_e.common import TEST_OFFSET, crops_dataset, epochs_for, final_scores, train_classifier
 from cpath_repro.data.transforms import Augmented, dihedral
 from cpath_repro.metrics.segmentation import epochs_to_fraction_of_final
 from cpath_repro.models.small import SmallCNN, mlp
 from cpath_repro.synth.nuclei import count_crops
+from cpath_repro.train.engine import History
 
 #: Validation crops per seed for every experiment here.
 N_VAL = 500
@@ -34,15 +35,28 @@ MLP_LR = 1e-3
 CURVE_POINTS = 16
 
 
+Split = tuple[torch.Tensor, torch.Tensor, tuple[torch.Tensor, torch.Tensor]]
+
+
+def _shapes(n_train: int, seed: int) -> Split:
+    """A seed's training crops and classes, and its validation crops."""
+    x, y = crops_dataset(n_train, seed)
+    return x, y, crops_dataset(N_VAL, seed + TEST_OFFSET)
+
+
+def _scores(history: History) -> dict[str, float]:
+    scores = final_scores(history)
+    return {"train_accuracy": scores["train_accuracy"], "val_accuracy": scores["accuracy"],
+            "gap": scores["train_accuracy"] - scores["accuracy"]}
+
+
 def _fit_mlp(hidden: int, rate: float, x: torch.Tensor, y: torch.Tensor, val: tuple[torch.Tensor, torch.Tensor],
              epochs: int, seed: int) -> dict[str, float]:
     torch.manual_seed(seed)
     model = mlp(x[0].numel(), hidden, dropout=rate)
-    train_classifier(model, TensorDataset(x, y), val, epochs, seed, lr=MLP_LR, optimizer="adam", val_every=epochs,
-                     name=f"hidden {hidden}, dropout {rate}, seed {seed}")
-    train, held_out = accuracy(model, x, y), accuracy(model, *val)
-    return {"parameters": sum(p.numel() for p in model.parameters()), "train_accuracy": train,
-            "val_accuracy": held_out, "gap": train - held_out}
+    history = train_classifier(model, TensorDataset(x, y), val, epochs, seed, lr=MLP_LR, optimizer="adam",
+                               val_every=epochs, name=f"hidden {hidden}, dropout {rate}, seed {seed}")
+    return {"parameters": sum(p.numel() for p in model.parameters()), **_scores(history)}
 
 
 def fitting(widths: Sequence[int], n_train: int, epochs: int, n_seeds: int) -> pd.DataFrame:
@@ -50,8 +64,7 @@ def fitting(widths: Sequence[int], n_train: int, epochs: int, n_seeds: int) -> p
     (its capacity), per seed."""
     rows = []
     for seed in range(n_seeds):
-        x, y = crops_dataset(n_train, seed)
-        val = crops_dataset(N_VAL, seed + TEST_OFFSET)
+        x, y, val = _shapes(n_train, seed)
         rows += [{"width": width, "seed": seed, **_fit_mlp(width, 0.0, x, y, val, epochs, seed)} for width in widths]
     return pd.DataFrame(rows)
 
@@ -60,8 +73,7 @@ def dropout(hidden: int, rates: Sequence[float], n_train: int, epochs: int, n_se
     """A network of :func:`fitting` with dropout on its hidden units at each rate, per seed."""
     rows = []
     for seed in range(n_seeds):
-        x, y = crops_dataset(n_train, seed)
-        val = crops_dataset(N_VAL, seed + TEST_OFFSET)
+        x, y, val = _shapes(n_train, seed)
         rows += [{"dropout": rate, "seed": seed, **_fit_mlp(hidden, rate, x, y, val, epochs, seed)} for rate in rates]
     return pd.DataFrame(rows)
 
@@ -71,13 +83,12 @@ def batch_norm(n_train: int, steps: int, n_seeds: int, width: int = 8) -> pd.Dat
     training and validation accuracy per epoch and seed."""
     rows = []
     for seed in range(n_seeds):
-        x, y = crops_dataset(n_train, seed)
-        xv, yv = crops_dataset(N_VAL, seed + TEST_OFFSET)
+        x, y, val = _shapes(n_train, seed)
         for arm, normalized in (("without batch norm", False), ("with batch norm", True)):
             torch.manual_seed(seed)
             model = SmallCNN(width=width, batch_norm=normalized)
             epochs = epochs_for(steps, n_train)
-            history = train_classifier(model, TensorDataset(x, y), (xv, yv), epochs, seed,
+            history = train_classifier(model, TensorDataset(x, y), val, epochs, seed,
                                        val_every=-(-epochs // CURVE_POINTS), name=f"{arm}, seed {seed}")
             rows += [{"arm": arm, "seed": seed, "epoch": e["epoch"], "train_loss": e["train_loss"],
                       "train_accuracy": e["val"]["train_accuracy"], "val_accuracy": e["val"]["accuracy"]}
@@ -102,16 +113,14 @@ def augmentation(n_train: int, steps: int, n_seeds: int, width: int = 8) -> pd.D
     rows = []
     epochs = epochs_for(steps, n_train)
     for seed in range(n_seeds):
-        x, y = crops_dataset(n_train, seed)
-        xv, yv = crops_dataset(N_VAL, seed + TEST_OFFSET)
+        x, y, val = _shapes(n_train, seed)
         arms: dict[str, Dataset] = {"no augmentation": TensorDataset(x, y),
                                     "mirroring + 90-degree rotations": Augmented(x, y, dihedral())}
         for arm, data in arms.items():
             torch.manual_seed(seed)
             model = SmallCNN(width=width)
-            train_classifier(model, data, (xv, yv), epochs, seed, val_every=epochs, name=f"{arm}, seed {seed}")
-            train, val = accuracy(model, x, y), accuracy(model, xv, yv)
-            rows.append({"arm": arm, "seed": seed, "train_accuracy": train, "val_accuracy": val, "gap": train - val})
+            history = train_classifier(model, data, val, epochs, seed, val_every=epochs, name=f"{arm}, seed {seed}")
+            rows.append({"arm": arm, "seed": seed, **_scores(history)})
     return pd.DataFrame(rows)
 
 
@@ -125,14 +134,12 @@ def transfer(n_source: int, n_target: int, steps: int, n_seeds: int, width: int 
     shape task (all layers fine-tuned), vs that CNN's features frozen and only a new classifier trained."""
     rows = []
     for seed in range(n_seeds):
-        xs, ys = crops_dataset(n_source, seed)
-        shapes_val = crops_dataset(N_VAL, seed + TEST_OFFSET)
+        xs, ys, shapes_val = _shapes(n_source, seed)
         torch.manual_seed(seed)
         source = SmallCNN(width=width)
         epochs = epochs_for(steps, n_source)
-        train_classifier(source, TensorDataset(xs, ys), shapes_val, epochs, seed, val_every=epochs,
-                         name=f"source (shape), seed {seed}")
-        source_accuracy = accuracy(source, *shapes_val)
+        source_accuracy = final_scores(train_classifier(source, TensorDataset(xs, ys), shapes_val, epochs, seed,
+                                                        val_every=epochs, name=f"source (shape), seed {seed}"))["accuracy"]
         x, y = _count_dataset(n_target, seed * 100_000 + 4)
         xv, yv = _count_dataset(N_VAL, seed * 100_000 + 4 + TEST_OFFSET)
         epochs = epochs_for(steps, n_target)
@@ -141,17 +148,17 @@ def transfer(n_source: int, n_target: int, steps: int, n_seeds: int, width: int 
             model = SmallCNN(width=width)
             if arm != "from scratch":
                 model.features.load_state_dict(source.features.state_dict())
-            train_classifier(model, TensorDataset(x, y), (xv, yv), epochs, seed, val_every=epochs,
-                             name=f"target: {arm}, seed {seed}")
-            rows.append({"arm": arm, "seed": seed, "val_accuracy": accuracy(model, xv, yv),
+            history = train_classifier(model, TensorDataset(x, y), (xv, yv), epochs, seed, val_every=epochs,
+                                       name=f"target: {arm}, seed {seed}")
+            rows.append({"arm": arm, "seed": seed, "val_accuracy": final_scores(history)["accuracy"],
                          "source_accuracy": source_accuracy})
         source.eval()
         with torch.no_grad():  # frozen: the features are computed once and never change
             f, fv = source.features(x), source.features(xv)
         torch.manual_seed(seed + 1)
         head = nn.Linear(f.shape[1], 3)
-        train_classifier(head, TensorDataset(f, y), (fv, yv), epochs, seed, val_every=epochs,
-                         name=f"target: frozen features, seed {seed}")
+        history = train_classifier(head, TensorDataset(f, y), (fv, yv), epochs, seed, val_every=epochs,
+                                   name=f"target: frozen features, seed {seed}")
         rows.append({"arm": "frozen shape features + new classifier", "seed": seed,
-                     "val_accuracy": accuracy(head, fv, yv), "source_accuracy": source_accuracy})
+                     "val_accuracy": final_scores(history)["accuracy"], "source_accuracy": source_accuracy})
     return pd.DataFrame(rows)

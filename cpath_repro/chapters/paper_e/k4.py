@@ -26,7 +26,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from torch.utils.data import TensorDataset
 
-from cpath_repro.chapters.paper_e.common import SHAPE_DIFFICULTY, TEST_OFFSET, accuracy, predict, train_classifier
+from cpath_repro.chapters.paper_e.common import SHAPE_DIFFICULTY, TEST_OFFSET, final_scores, predict, train_classifier
 from cpath_repro.concepts import features
 from cpath_repro.explain.actmax import maximize_class
 from cpath_repro.explain.attribution import mass_inside
@@ -55,9 +55,10 @@ def run(n_train: int, epochs: int, seed: int, n_explain: int, actmax_steps: int 
     xt, yt, masks = _crops(max(n_explain, 200), seed + TEST_OFFSET)
     torch.manual_seed(seed)
     model = SmallCNN(width=8)
-    train_classifier(model, TensorDataset(x, y), (xt, yt), epochs, seed, val_every=epochs, name="CNN to explain")
+    history = train_classifier(model, TensorDataset(x, y), (xt, yt), epochs, seed, val_every=epochs,
+                               name="CNN to explain")
     model.eval()
-    test_accuracy = accuracy(model, xt, yt)
+    test_accuracy = final_scores(history)["accuracy"]
 
     # Saliency and occlusion, for the true class, on the first n_explain test crops
     from captum.attr import Occlusion, Saliency
