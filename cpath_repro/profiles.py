@@ -1,9 +1,10 @@
-"""The three profiles and the typed parameters every notebook declares.
+"""The three profiles, the typed parameters every notebook declares, and a notebook's declaration.
 
-A profile is a set of defaults (SPEC section 1): ``ci`` runs every code path in seconds,
-``default`` is what ``make book`` shows, ``paper`` uses the real data and the papers' own
-settings. Any parameter can still be overridden; values are validated here, before any
-work starts, so a bad value stops a run with one sentence instead of a traceback later.
+A profile is a set of defaults: ``ci`` runs every code path in seconds, ``default`` is what
+``make book`` shows, ``paper`` uses the real data and the papers' own settings. Any
+parameter can still be overridden; values are validated here, before any work starts, so a
+bad value stops a run with one sentence instead of a traceback later. Each chapter declares
+its notebooks (:class:`NotebookSpec`) beside its code; :mod:`cpath_repro.catalog` gathers them.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cpath_repro.data import layout
 from cpath_repro.errors import DataNotFoundError, ParameterError
 
 
@@ -41,7 +43,8 @@ PROFILES: dict[str, Profile] = {
 #: Names every notebook's parameters cell has besides its own parameters.
 COMMON_NAMES = ("profile", "run_dir")
 
-_TYPE_NAMES = {int: "an integer", float: "a number", str: "a string", bool: "true or false", Path: "a path"}
+_TYPE_NAMES = {int: "an integer", float: "a number", str: "a string", bool: "true or false", Path: "a path",
+               list: "whole numbers separated by commas (e.g. 20,60,200)"}
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,7 @@ class Param:
 
     ``defaults`` maps each profile to its value; ``check`` returns an error phrase for an
     impossible value (e.g. ``"must be at least 1"``) or ``None`` when the value is fine.
+    ``type=list`` is a list of whole numbers, given on the command line as ``20,60,200``.
     """
 
     name: str
@@ -75,6 +79,8 @@ class Param:
                 return lowered in ("true", "1", "yes")
             if self.type is Path:
                 return text
+            if self.type is list:
+                return [int(part) for part in text.split(",")]
             return self.type(text)
         except ValueError:
             raise ParameterError(
@@ -95,6 +101,9 @@ class Param:
             if expected is float
             else isinstance(value, (str, Path))
             if expected is Path
+            else isinstance(value, (list, tuple)) and bool(value)
+            and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
+            if expected is list
             else isinstance(value, expected) and not isinstance(value, bool)
         )
         if not ok:
@@ -106,6 +115,8 @@ class Param:
             value = float(value)
         if expected is Path:
             value = str(Path(value).expanduser())
+        if expected is list:
+            value = list(value)
         if self.choices and value not in self.choices:
             raise ParameterError(
                 f"Parameter '{self.name}' of notebook '{notebook}' must be one of "
@@ -149,10 +160,27 @@ DATA_ROOT = Param(
 
 @dataclass(frozen=True)
 class DataRequirement:
-    """What real data a notebook reads from ``data_root``, described for error messages."""
+    """The real datasets a notebook reads from ``data_root`` (names of :data:`cpath_repro.data.layout.DATASETS`).
 
-    what: str
-    layout: str
+    With one dataset it must be present; with several, those present are used and the page
+    lists the ones skipped, but at least one must be there.
+    """
+
+    datasets: tuple[str, ...]
+
+    def locate(self, root: str | Path) -> dict[str, Path]:
+        """The dataset folders under ``root``, or one sentence saying what was expected where."""
+        if len(self.datasets) == 1:
+            return {self.datasets[0]: layout.locate(root, self.datasets[0])}
+        found = layout.available(root, self.datasets)
+        if not found:
+            raise DataNotFoundError(f"data_root '{root}' holds none of {', '.join(self.datasets)} "
+                                    "(one folder per dataset, under its published name).")
+        return found
+
+    def describe(self) -> str:
+        return "; ".join(f"{layout.DATASETS[n].what} in data_root/{n}/ ({layout.DATASETS[n].layout})"
+                         for n in self.datasets)
 
 
 @dataclass(frozen=True)
@@ -198,16 +226,53 @@ def resolve(
     for name, param in params.items():
         given = overrides.get(name)
         values[name] = param.validate(param.default(profile) if given is None else given, notebook)
-    if data is not None and profile == "paper":
+    if data is not None:
         root = values.get("data_root")
-        if root is None:
+        if root is None and profile == "paper":
             raise ParameterError(
-                f"Notebook '{notebook}' with the paper profile reads {data.what}: "
-                f"pass -p data_root DIR, a folder laid out as {data.layout}."
+                f"Notebook '{notebook}' with the paper profile reads real data: pass -p data_root DIR, "
+                f"a folder holding {data.describe()}."
             )
-        if not Path(root).is_dir():
-            raise DataNotFoundError(
-                f"Notebook '{notebook}' expects {data.what} in data_root {root!r}, which is not a folder "
-                f"(expected layout: {data.layout})."
-            )
+        if root is not None:
+            data.locate(root)  # before any kernel starts: a wrong folder is one sentence now
     return Resolved(notebook, profile, values)
+
+
+@dataclass(frozen=True)
+class NotebookSpec:
+    """A chapter notebook: one paper section (a table or a figure group), declared beside its chapter's code."""
+
+    name: str
+    title: str
+    part: str
+    artifacts: tuple[str, ...]
+    description: str
+    params: Mapping[str, Param]
+    data: DataRequirement | None = None
+    #: cross-parameter rule: returns an error phrase for an impossible combination
+    constraint: Callable[[Mapping[str, Any]], str | None] | None = None
+    claims: tuple[str, ...] = field(default=())
+
+    @property
+    def path(self) -> Path:
+        from cpath_repro.project import NOTEBOOK_DIR
+
+        return NOTEBOOK_DIR / f"{self.name}.ipynb"
+
+    def resolve(self, profile: str, overrides: Mapping[str, Any]) -> Resolved:
+        resolved = resolve(self.name, self.params, profile, overrides, self.data)
+        if self.constraint is not None:
+            problem = self.constraint(resolved.values)
+            if problem:
+                raise ParameterError(f"Notebook '{self.name}': {problem}.")
+        return resolved
+
+    def data_folders(self, values: Mapping[str, Any]) -> dict[str, Path]:
+        """The real dataset folders this notebook reads with these parameters (none for synthetic data)."""
+        root = values.get("data_root")
+        return self.data.locate(root) if self.data is not None and root is not None else {}
+
+
+def params(*declared: Param) -> dict[str, Param]:
+    """A notebook's parameters by name."""
+    return {p.name: p for p in declared}

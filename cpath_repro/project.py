@@ -1,14 +1,20 @@
 """Where the project lives, what its code is, and which commit it is at.
 
-The package source hash is part of every cache key: changing any module re-executes the
-notebooks (Jupyter Book's own cache only sees notebook cells, not the package they call).
+Cache keys see the code a result depends on, not the whole package: a notebook's result is
+keyed on the modules it imported (recorded at the end of its run), a trained model on the
+static import closure of the module that defines its training recipe. So a fixed typo in
+``viz.py`` re-executes the notebooks that import it and retrains nothing, while a change to
+the training engine retrains every model trained with it. (Jupyter Book's own cache only
+sees notebook cells, not the package they call.)
 """
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import os
 import subprocess
+from collections.abc import Iterable
 from functools import lru_cache
 from pathlib import Path
 
@@ -24,8 +30,12 @@ def default_run_dir(profile: str) -> Path:
     return Path(env) if env else PROJECT_ROOT / "runs" / profile
 
 
+PACKAGE = PACKAGE_DIR.name
+LOCK_FILE = PROJECT_ROOT / "constraints.txt"
+
+
 def package_source_hash() -> str:
-    """SHA-256 over every ``.py`` file of the package (path and bytes), in a stable order."""
+    """SHA-256 over every ``.py`` file of the package (path and bytes), in a stable order (provenance only)."""
     digest = hashlib.sha256()
     for path in sorted(PACKAGE_DIR.rglob("*.py")):
         digest.update(path.relative_to(PACKAGE_DIR).as_posix().encode())
@@ -33,6 +43,95 @@ def package_source_hash() -> str:
         digest.update(path.read_bytes())
         digest.update(b"\0")
     return digest.hexdigest()
+
+
+def module_file(name: str, package_dir: Path | None = None) -> Path | None:
+    """The source file of package module ``name`` (``cpath_repro.x.y``), or ``None`` if there is none."""
+    base = package_dir or PACKAGE_DIR
+    parts = name.split(".")
+    if parts[0] != PACKAGE:
+        return None
+    stem = base.joinpath(*parts[1:])
+    for candidate in (stem.with_suffix(".py") if len(parts) > 1 else None, stem / "__init__.py"):
+        if candidate is not None and candidate.is_file():
+            return candidate
+    return None
+
+
+def package_modules(names: Iterable[str]) -> list[str]:
+    """The package's own modules among ``names`` (e.g. the keys of ``sys.modules``), sorted."""
+    return sorted({n for n in names if n == PACKAGE or n.startswith(PACKAGE + ".")})
+
+
+def modules_hash(names: Iterable[str], package_dir: Path | None = None) -> str:
+    """SHA-256 over the names and current source of the given package modules.
+
+    A module that no longer exists hashes as missing, so a result that used it goes stale.
+    """
+    digest = hashlib.sha256()
+    for name in sorted(set(names)):
+        path = module_file(name, package_dir)
+        digest.update(name.encode() + b"\0")
+        digest.update(path.read_bytes() if path is not None else b"<missing>")
+        digest.update(b"\0")
+    return digest.hexdigest()
+
+
+def _imported_names(tree: ast.Module, name: str, is_package: bool) -> set[str]:
+    """Every module a module's import statements can name, at any depth (lazy imports included),
+    except those under ``if TYPE_CHECKING:``, which never run."""
+    found: set[str] = set()
+
+    def visit(node: ast.AST) -> None:
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            for branch in node.orelse:
+                visit(branch)
+            return
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:  # relative import: resolve against this module's package
+                package = name if is_package else name.rpartition(".")[0]
+                for _ in range(node.level - 1):
+                    package = package.rpartition(".")[0]
+                base = f"{package}.{node.module}" if node.module else package
+            else:
+                base = node.module or ""
+            found.add(base)
+            found.update(f"{base}.{alias.name}" for alias in node.names)  # `from pkg import module`
+        for child in ast.iter_child_nodes(node):
+            visit(child)
+
+    visit(tree)
+    return found
+
+
+def import_closure(module: str, package_dir: Path | None = None) -> list[str]:
+    """The package modules that importing ``module`` can execute, found statically (sorted).
+
+    Follows every import statement of the package's own modules (names that are attributes,
+    not modules, drop out) and includes each module's parent packages, whose ``__init__`` runs first.
+    """
+    seen: set[str] = set()
+    todo = [module]
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        path = module_file(name, package_dir)
+        if path is None:
+            continue
+        seen.add(name)
+        parts = name.split(".")
+        todo += [".".join(parts[:i]) for i in range(1, len(parts))]
+        tree = ast.parse(path.read_bytes(), filename=str(path))
+        todo += package_modules(_imported_names(tree, name, path.name == "__init__.py"))
+    return sorted(seen)
+
+
+def lock_hash() -> str:
+    """SHA-256 of the lock file (the exact library versions), part of every key."""
+    return file_hash(LOCK_FILE) if LOCK_FILE.is_file() else "no lock file"
 
 
 def file_hash(path: Path) -> str:

@@ -7,7 +7,7 @@ from torch.utils.data import Dataset
 from torchvision import tv_tensors
 from torchvision.transforms import v2
 
-from cpath_repro.synth.tissue import Tiles
+from cpath_repro.data.tiles import Tiles
 
 
 class SegmentationTiles(Dataset[tuple[torch.Tensor, torch.Tensor]]):

@@ -1,4 +1,6 @@
-"""Paper A's real-data path: a tile folder (RGB tiles, integer label maps, a CSV of stains).
+"""Paper A's tile data: its classes, the container of labelled tiles (synthetic or real), the tile folder.
+
+The real-data path is a tile folder (RGB tiles, integer label maps, a CSV of stains).
 
 Layout under ``data_root``::
 
@@ -13,13 +15,35 @@ Validation tiles are held out of ``train`` by slide (paper A: 10 % of the traini
 from __future__ import annotations
 
 import csv
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from cpath_repro.errors import DataNotFoundError
-from cpath_repro.models.unet import CLASSES, EXCLUDE
-from cpath_repro.synth.tissue import Tiles
+
+#: Paper A, sections 2 and 3: the segmentation classes (the "exclude" label has no output channel).
+CLASSES = ("background", "tumour", "tissue", "necrosis")
+#: Label value of "exclude" pixels (zero loss weight, not evaluated).
+EXCLUDE = 255
+
+
+@dataclass
+class Tiles:
+    """Labelled tiles and where they came from (cut from synthetic slides or read from a tile folder)."""
+
+    images: np.ndarray  # (N, T, T, 3) uint8
+    labels: np.ndarray  # (N, T, T) uint8
+    assays: np.ndarray  # (N,) str
+    slides: np.ndarray  # (N,) int
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def subset(self, keep: np.ndarray) -> Tiles:
+        """The tiles where ``keep`` (a boolean mask or indices) selects."""
+        return Tiles(self.images[keep], self.labels[keep], self.assays[keep], self.slides[keep])
+
 
 LAYOUT = "tiles/<id>.png, labels/<id>.png (0-3, 255 = exclude) and tiles.csv (tile_id, stain, slide, split)"
 VALID_LABELS = set(range(len(CLASSES))) | {EXCLUDE}

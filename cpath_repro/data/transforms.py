@@ -16,7 +16,7 @@ from torch.utils.data import Dataset
 from torchvision import tv_tensors
 from torchvision.transforms import v2
 
-from cpath_repro.models.unet import EXCLUDE
+from cpath_repro.data.tiles import EXCLUDE
 
 NOISE_AMPLITUDE = 0.03  # uniform noise on intensities in [0, 1]
 

@@ -16,10 +16,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-#: Paper A, section 2 and 3: classes of the output (the "exclude" label has no output channel).
-CLASSES = ("background", "tumour", "tissue", "necrosis")
-#: Label value of "exclude" pixels (zero loss weight, not evaluated).
-EXCLUDE = 255
+from cpath_repro.data.tiles import CLASSES
+
 #: Paper A: "half the number of filters compared to the original UNET" (64 -> 32), 4 poolings.
 PAPER_BASE_WIDTH = 32
 PAPER_DEPTH = 4

@@ -1,8 +1,10 @@
 """Execute notebooks with papermill into a run directory, skipping what is up to date.
 
-A result is re-used only when its cache key matches: the notebook's bytes, its resolved
-parameters, the whole package source and the fingerprint of any real data it reads.
-(Jupyter Book's own cache keys on notebook cells only and would miss package changes.)
+A result is re-used only when nothing it depends on changed: its cache key (the notebook's
+bytes, its resolved parameters, the fingerprint of the real data it reads, the lock file)
+matches, and so does the source of every package module the notebook imported (recorded at
+the end of its run). (Jupyter Book's own cache keys on notebook cells only and would miss
+package changes.)
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from typing import Any
 from cpath_repro import catalog
 from cpath_repro.errors import IncompleteRunError, ParameterError, UserError
 from cpath_repro.profiles import Resolved
-from cpath_repro.project import NOTEBOOK_DIR, RUN_DIR_ENV, data_fingerprint, file_hash, package_source_hash
+from cpath_repro.project import NOTEBOOK_DIR, RUN_DIR_ENV, data_fingerprint, file_hash, lock_hash, modules_hash
 from cpath_repro.results import atomic
 from cpath_repro.results.run import MANIFEST, STAGING, ensure_writable, read_manifest
 
@@ -41,14 +43,26 @@ class Job:
 
 
 def cache_key(spec: catalog.NotebookSpec, params: Resolved) -> str:
+    """What a result depends on besides the package code: notebook, parameters, real data, library versions."""
     material = {
         "notebook": file_hash(spec.path),
         "profile": params.profile,
         "params": params.values,
-        "package": package_source_hash(),
-        "data": data_fingerprint(params.values.get("data_root")),
+        "data": {name: data_fingerprint(str(folder)) for name, folder in spec.data_folders(params.values).items()},
+        "libraries": lock_hash(),
     }
     return hashlib.sha256(json.dumps(material, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def code_changed(manifest: Mapping[str, Any]) -> bool:
+    """Whether a package module the run imported changed since (or the run recorded none)."""
+    code = manifest.get("code")
+    return not code or modules_hash(code["modules"]) != code["modules_sha256"]
+
+
+def is_current(spec: catalog.NotebookSpec, params: Resolved, manifest: Mapping[str, Any]) -> bool:
+    """A committed result still answers for ``params``: same cache key, same source of the modules it used."""
+    return manifest.get("execution", {}).get("cache_key") == cache_key(spec, params) and not code_changed(manifest)
 
 
 def plan(names: Sequence[str], profile: str, overrides: Sequence[tuple[str, str]]) -> list[Job]:
@@ -84,11 +98,7 @@ def plan(names: Sequence[str], profile: str, overrides: Sequence[tuple[str, str]
 
 def is_fresh(job: Job, run_dir: Path) -> bool:
     manifest = read_manifest(run_dir / job.spec.name)
-    return bool(
-        manifest
-        and manifest.get("execution", {}).get("cache_key") == job.cache_key
-        and (run_dir / job.spec.name / EXECUTED).is_file()
-    )
+    return bool(manifest and is_current(job.spec, job.params, manifest) and (run_dir / job.spec.name / EXECUTED).is_file())
 
 
 def notebook_problem(path: Path) -> str | None:

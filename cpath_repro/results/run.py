@@ -5,6 +5,8 @@ and calls :meth:`Run.finish` in its last cell. Everything is written to a privat
 folder; ``finish`` writes ``manifest.json`` last and moves the folder into
 ``<run_dir>/<notebook>/`` in one rename, so an interrupted run never leaves a result the
 book would read as complete. Jupyter and papermill runs write exactly the same files.
+Under ``torchrun`` only rank 0 writes results: the other ranks stage into a private
+temporary folder that is dropped, and wait at :meth:`Run.finish` until rank 0 has committed.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ import io
 import json
 import os
 import shutil
+import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Iterable
@@ -23,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from cpath_repro import catalog
 from cpath_repro.errors import UserError
 from cpath_repro.profiles import Resolved
-from cpath_repro.project import default_run_dir, file_hash
+from cpath_repro.project import default_run_dir, file_hash, modules_hash, package_modules
 from cpath_repro.results import atomic, provenance
 
 if TYPE_CHECKING:
@@ -58,8 +62,12 @@ class Run:
         self.spec = spec
         self.params = params
         self.run_dir = ensure_writable(run_dir)
-        self.staging = self.run_dir / STAGING / f"{spec.name}-{uuid.uuid4().hex[:12]}"
-        self.staging.mkdir(parents=True)
+        self.is_main = int(os.environ.get("RANK", "0")) == 0  # torchrun sets RANK; rank 0 alone commits
+        if self.is_main:
+            self.staging = self.run_dir / STAGING / f"{spec.name}-{uuid.uuid4().hex[:12]}"
+            self.staging.mkdir(parents=True)
+        else:
+            self.staging = Path(tempfile.mkdtemp(prefix=f"cpath-repro-rank-{spec.name}-"))
         self.started = provenance.now_iso()
         self._t0 = time.perf_counter()
         self.data_sources: list[dict[str, Any]] = []
@@ -134,6 +142,7 @@ class Run:
         if self.finished:
             raise UserError(f"Run of '{self.spec.name}' is already finished.")
         record = provenance.collect(self.started, time.perf_counter() - self._t0, self.data_sources)
+        modules = package_modules(sys.modules)  # the package code this notebook used: part of its cache key
         manifest = {
             "schema": SCHEMA,
             "notebook": self.spec.name,
@@ -146,9 +155,14 @@ class Run:
             "models": self.models,
             "metrics": self.metrics,
             "provenance": record,
+            "code": {"modules": modules, "modules_sha256": modules_hash(modules)},
         }
-        atomic.write_json(self.staging / MANIFEST, manifest)
-        atomic.replace_dir(self.staging, self.run_dir / self.spec.name)
+        if self.is_main:
+            atomic.write_json(self.staging / MANIFEST, manifest)
+            atomic.replace_dir(self.staging, self.run_dir / self.spec.name)
+        else:
+            shutil.rmtree(self.staging, ignore_errors=True)
+        _wait_for_all_ranks()
         self.finished = True
         return provenance.Footer(manifest)
 
@@ -157,11 +171,31 @@ class Run:
         shutil.rmtree(self.staging, ignore_errors=True)
 
 
+def _wait_for_all_ranks() -> None:
+    """Under torchrun, every rank leaves :meth:`Run.finish` only once rank 0 has committed."""
+    if "RANK" in os.environ:
+        from cpath_repro.train import distributed
+
+        distributed.barrier(distributed.init())
+
+
 def start(name: str, profile: str = "default", run_dir: str | os.PathLike[str] | None = None, **overrides: Any) -> Run:
     """Validate a notebook's parameters and open its run (called by the notebook's first code cell)."""
     spec = catalog.get(name)
     params = spec.resolve(profile, overrides)
     return Run(spec, params, Path(run_dir) if run_dir else default_run_dir(params.profile))
+
+
+def model_references(run_dirs: Iterable[Path]) -> dict[str, list[str]]:
+    """Model-store key -> the committed results (``run_dir/notebook``) whose numbers come from that model."""
+    refs: dict[str, list[str]] = {}
+    for run_dir in run_dirs:
+        if not Path(run_dir).is_dir():
+            continue
+        for result in sorted(p for p in Path(run_dir).iterdir() if p.is_dir() and not p.name.startswith(".")):
+            for key in (read_manifest(result) or {}).get("models", []):
+                refs.setdefault(key, []).append(f"{run_dir}/{result.name}")
+    return refs
 
 
 def read_manifest(result_dir: Path) -> dict[str, Any] | None:

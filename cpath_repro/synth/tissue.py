@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 from skimage import draw, filters
 
-from cpath_repro.models.unet import EXCLUDE
+from cpath_repro.data.tiles import EXCLUDE, Tiles
 from cpath_repro.synth import stains
 
 #: Paper A, section 2: class balance of the tiles (background, tumour, tissue, necrosis).
@@ -155,19 +155,6 @@ def make_slide(seed: tuple[int, ...], assay: str, cfg: TissueConfig) -> Slide:
     slide_stain = stains.jitter_slide(a, rng, cfg.max_angle_deg, i0_range=cfg.i0_range)
     rgb = stains.to_uint8(slide_stain.render(conc))
     return Slide(assay, rgb, labels, conc * slide_stain.scales, slide_stain.vectors, glass)
-
-
-@dataclass
-class Tiles:
-    """Tiles cut from slides: images, labels and where they came from."""
-
-    images: np.ndarray  # (N, T, T, 3) uint8
-    labels: np.ndarray  # (N, T, T) uint8
-    assays: np.ndarray  # (N,) str
-    slides: np.ndarray  # (N,) int
-
-    def __len__(self) -> int:
-        return len(self.images)
 
 
 def cut_tiles(slides: list[Slide], tile: int) -> Tiles:

@@ -56,6 +56,12 @@ def init(backend: str | None = None) -> Context:
     return Context(dist.get_rank(), dist.get_world_size(), local)
 
 
+def barrier(ctx: Context) -> None:
+    """Wait until every process gets here (nothing to wait for in a single process)."""
+    if ctx.active:
+        dist.barrier()
+
+
 def wrap(model: nn.Module, ctx: Context, device: torch.device) -> nn.Module:
     """DDP around the model when distributed. Batch norm becomes SyncBatchNorm on GPUs (NCCL);
     on CPU (gloo) SyncBatchNorm is not supported, so each process keeps its own batch statistics."""

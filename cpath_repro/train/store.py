@@ -1,10 +1,14 @@
 """A content-addressed store of trained models.
 
 A model's key hashes its training config (architecture, data generator and seed, or the
-data's checksum), the package source and the locked library versions, so any notebook that
-needs "UNET trained on multistain data, seed 1" gets the same model, trained once. Each
+data's checksum), the source of its training recipe's static import closure (the module
+that defines the recipe and every package module it can import: model, data generator,
+engine; not the plotting code a notebook imports beside it) and the locked library
+versions. So any notebook that needs "UNET trained on multistain data, seed 1" gets the
+same model, trained once; a changed engine retrains it, a changed figure does not. Each
 notebook still runs on its own: a missing model is trained (and resumes from its last
-checkpoint if an earlier attempt was interrupted).
+checkpoint if an earlier attempt was interrupted). Under ``torchrun`` every process trains
+(DDP needs them all) but only rank 0 writes the store; the others wait for it, then load.
 """
 
 from __future__ import annotations
@@ -14,17 +18,20 @@ import io
 import json
 import os
 import shutil
+import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
-from cpath_repro.project import PROJECT_ROOT, file_hash, package_source_hash
+from cpath_repro.project import PROJECT_ROOT, import_closure, lock_hash, modules_hash
 from cpath_repro.results import atomic
+from cpath_repro.train import distributed
 
 STORE_ENV = "CPATH_REPRO_MODEL_STORE"
 WEIGHTS = "model.pt"
@@ -36,13 +43,18 @@ def store_root() -> Path:
     return Path(os.environ.get(STORE_ENV) or PROJECT_ROOT / "runs" / "models")
 
 
-def _locked_versions() -> str:
-    lock = PROJECT_ROOT / "constraints.txt"
-    return file_hash(lock) if lock.is_file() else "no lock file"
+@lru_cache(maxsize=64)
+def _closure(recipe: str) -> tuple[str, ...]:
+    # The import graph only changes with the source, which a process does not edit under itself.
+    modules = tuple(import_closure(recipe))
+    if recipe not in modules:
+        raise ValueError(f"Training recipe {recipe!r} is not a module of the package; pass the recipe's __name__.")
+    return modules
 
 
-def model_key(config: dict[str, Any]) -> str:
-    material = {"config": config, "package": package_source_hash(), "libraries": _locked_versions()}
+def model_key(config: dict[str, Any], recipe: str) -> str:
+    """The store key of a model: config, the source of ``recipe``'s import closure, the lock file."""
+    material = {"config": config, "recipe": recipe, "code": modules_hash(_closure(recipe)), "libraries": lock_hash()}
     return hashlib.sha256(json.dumps(material, sort_keys=True, default=str).encode()).hexdigest()[:24]
 
 
@@ -58,27 +70,86 @@ def exists(key: str) -> bool:
 
 
 def get_or_train(config: dict[str, Any], build: Callable[[], nn.Module],
-                 train: Callable[[nn.Module, Path], dict[str, Any]]) -> StoredModel:
+                 train: Callable[[nn.Module, Path], dict[str, Any]], recipe: str) -> StoredModel:
     """The model for ``config``: loaded (``weights_only=True``) if stored, else trained and stored.
 
     ``train(model, checkpoint_dir)`` trains in place and returns JSON-able metadata (history).
+    ``recipe`` is the module that defines the training (pass ``__name__``): its import closure keys the model.
     """
-    key = model_key(config)
+    key = model_key(config, recipe)
     root = store_root()
     final = root / key
     model = build()
+    ctx = distributed.init()
     if not (final / META).is_file():
         work = root / ".work" / key  # the engine's checkpoints: an interrupted training resumes here
-        work.mkdir(parents=True, exist_ok=True)
-        meta = {"key": key, "config": config, **train(model, work)}
-        staged = root / ".staging" / f"{key}-{uuid.uuid4().hex[:8]}"
-        staged.mkdir(parents=True)
-        buffer = io.BytesIO()
-        torch.save(model.state_dict(), buffer)
-        atomic.write_bytes(staged / WEIGHTS, buffer.getvalue())
-        atomic.write_json(staged / META, meta)  # written last: its presence marks a complete model
-        atomic.replace_dir(staged, final)
-        shutil.rmtree(work, ignore_errors=True)
+        if ctx.is_main:
+            work.mkdir(parents=True, exist_ok=True)
+        distributed.barrier(ctx)
+        meta = {"key": key, "recipe": recipe, "config": config, **train(model, work)}
+        if ctx.is_main:
+            staged = root / ".staging" / f"{key}-{uuid.uuid4().hex[:8]}"
+            staged.mkdir(parents=True)
+            buffer = io.BytesIO()
+            torch.save(model.state_dict(), buffer)
+            atomic.write_bytes(staged / WEIGHTS, buffer.getvalue())
+            atomic.write_json(staged / META, {**meta, "trained": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
+            atomic.replace_dir(staged, final)  # meta.json inside marks a complete model
+            shutil.rmtree(work, ignore_errors=True)
+        distributed.barrier(ctx)  # the other ranks load what rank 0 wrote
     model.load_state_dict(torch.load(final / WEIGHTS, map_location="cpu", weights_only=True))
     model.eval()
     return StoredModel(key, model, json.loads((final / META).read_text()))
+
+
+# -- what is stored, and what a run still uses ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Entry:
+    key: str
+    path: Path
+    bytes: int
+    recipe: str
+    config: dict[str, Any]
+
+
+def _size(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def entries(root: Path | None = None) -> Iterator[Entry]:
+    """Every complete model in the store (unfinished trainings under ``.work`` are not entries)."""
+    root = root or store_root()
+    if not root.is_dir():
+        return
+    for path in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        try:
+            meta = json.loads((path / META).read_text())
+        except (OSError, json.JSONDecodeError):
+            continue
+        yield Entry(path.name, path, _size(path), str(meta.get("recipe", "")), dict(meta.get("config", {})))
+
+
+def leftovers(keep: set[str], root: Path | None = None) -> list[Path]:
+    """Checkpoints of unfinished trainings and staging folders of keys not in ``keep``, and folders
+    without a readable ``meta.json`` (an unfinished training of a kept key stays: it resumes from them)."""
+    root = root or store_root()
+    if not root.is_dir():
+        return []
+    complete = {e.key for e in entries(root)}
+    scratch = [p for name in (".work", ".staging") if (root / name).is_dir() for p in (root / name).iterdir()
+               if p.name[:24] not in keep]
+    broken = [p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".") and p.name not in complete]
+    return sorted(scratch + broken)
+
+
+def prune(keep: set[str], root: Path | None = None) -> tuple[list[Entry], int]:
+    """Remove every stored model whose key is not in ``keep``, and the leftovers; returns (removed, bytes freed)."""
+    root = root or store_root()
+    removed = [e for e in entries(root) if e.key not in keep]
+    scratch = leftovers(keep, root)
+    freed = sum(e.bytes for e in removed) + sum(_size(p) for p in scratch)
+    for path in [e.path for e in removed] + scratch:
+        shutil.rmtree(path, ignore_errors=True)
+    return removed, freed

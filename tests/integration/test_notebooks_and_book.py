@@ -57,10 +57,25 @@ def test_rerun_with_nothing_changed_executes_nothing(ci_run: Path):
     assert [how for _, how, _ in done] == ["cached"] * len(NOTEBOOKS)
 
 
-def test_changed_package_code_makes_results_stale(ci_run: Path, monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setattr(execute, "package_source_hash", lambda: "package changed")
-    assert not execute.is_fresh(execute.plan(["E-F2"], "ci", [])[0], ci_run)
-    with pytest.raises(IncompleteRunError, match="'E-F2' is stale"):
+def test_each_run_records_the_package_modules_it_imported(ci_run: Path):
+    modules = {name: set(json.loads((ci_run / name / "manifest.json").read_text())["code"]["modules"])
+               for name in NOTEBOOKS}
+    assert "cpath_repro.chapters.paper_a.training" in modules["A-T1"]
+    assert "cpath_repro.chapters.paper_a.explain" in modules["A-F6"]
+    assert "cpath_repro.chapters.paper_a.explain" not in modules["A-T1"]
+    assert not any(m.startswith("cpath_repro.chapters.paper_a") for m in modules["E-F2"])
+
+
+def test_a_changed_module_makes_stale_only_the_results_that_imported_it(ci_run: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch):
+    from cpath_repro import project
+
+    changed = "cpath_repro.chapters.paper_a.explain"
+    real = project.modules_hash
+    monkeypatch.setattr(execute, "modules_hash", lambda names: real(names) + ("!" if changed in names else ""))
+    stale = {j.spec.name for j in execute.plan(["all"], "ci", []) if not execute.is_fresh(j, ci_run)}
+    assert stale == {"A-F6", "A-F8"}
+    with pytest.raises(IncompleteRunError, match="'A-F6' is stale"):
         book.check_run(ci_run)
 
 

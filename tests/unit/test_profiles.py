@@ -45,7 +45,7 @@ def test_unknown_profile_and_notebook():
 
 
 def test_paper_profile_without_data_root_names_what_it_expects():
-    with pytest.raises(ParameterError, match="pass -p data_root DIR, a folder laid out as"):
+    with pytest.raises(ParameterError, match="pass -p data_root DIR, a folder holding your own stained RGB tiles"):
         catalog.get("stains").resolve("paper", {})
 
 
@@ -68,3 +68,15 @@ def test_cli_string_parsing_is_strict():
     assert size.parse("12", "stains") == 12
     with pytest.raises(ParameterError, match="must be an integer, got '1.5'"):
         size.parse("1.5", "stains")
+
+
+def test_a_list_of_integers_parameter_parses_and_validates():
+    sizes = catalog.get("E-F1").params["sizes"]
+    assert sizes.parse("20,60,200", "E-F1") == [20, 60, 200]
+    assert catalog.get("E-F1").resolve("ci", {"sizes": [30, 90]}).sizes == [30, 90]
+    with pytest.raises(ParameterError, match="must be whole numbers separated by commas"):
+        sizes.parse("20,sixty", "E-F1")
+    with pytest.raises(ParameterError, match="must be whole numbers separated by commas"):
+        catalog.get("E-F1").resolve("ci", {"sizes": "20,60"})
+    with pytest.raises(ParameterError, match="at least 10"):
+        catalog.get("E-F1").resolve("ci", {"sizes": [5, 60]})

@@ -23,13 +23,81 @@ def test_plan_all_applies_an_override_where_declared():
     assert "image_size" not in jobs["stains"].overrides
 
 
-def test_cache_key_changes_with_params_and_package(monkeypatch):
+def test_cache_key_changes_with_params_and_lock_file(monkeypatch):
     spec = catalog.get("E-F2")
     key = execute.cache_key(spec, spec.resolve("ci", {}))
     assert key == execute.cache_key(spec, spec.resolve("ci", {}))
     assert key != execute.cache_key(spec, spec.resolve("ci", {"seed": 1}))
-    monkeypatch.setattr(execute, "package_source_hash", lambda: "changed")
+    monkeypatch.setattr(execute, "lock_hash", lambda: "other library versions")
     assert key != execute.cache_key(spec, spec.resolve("ci", {}))
+
+
+def _package_copy(tmp_path, monkeypatch):
+    """A copy of the package whose files a test may edit; module hashing reads it instead of the real one."""
+    import shutil
+
+    from cpath_repro import project
+
+    copy = tmp_path / project.PACKAGE
+    shutil.copytree(project.PACKAGE_DIR, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(project, "PACKAGE_DIR", copy)
+    return copy
+
+
+def test_a_result_goes_stale_only_when_a_module_it_imported_changes(tmp_path, monkeypatch):
+    from cpath_repro.project import modules_hash
+
+    spec = catalog.get("E-F2")
+    params = spec.resolve("ci", {})
+    copy = _package_copy(tmp_path, monkeypatch)
+    used = ["cpath_repro", "cpath_repro.concepts.layers", "cpath_repro.viz"]
+    manifest = {"execution": {"cache_key": execute.cache_key(spec, params)},
+                "code": {"modules": used, "modules_sha256": modules_hash(used)}}
+    assert execute.is_current(spec, params, manifest)
+    (copy / "chapters" / "paper_a" / "training.py").write_text("# the training recipe changed\n", "utf-8")
+    assert execute.is_current(spec, params, manifest), "a module the notebook never imported changed"
+    with open(copy / "viz.py", "a", encoding="utf-8") as fh:
+        fh.write("\n# a typo fixed\n")
+    assert not execute.is_current(spec, params, manifest)
+    assert not execute.is_current(spec, params, {"execution": manifest["execution"]}), "no record of its modules"
+
+
+def test_a_model_key_follows_its_recipes_import_closure(tmp_path, monkeypatch):
+    from cpath_repro.project import import_closure
+    from cpath_repro.train import store
+
+    recipe = "cpath_repro.chapters.paper_a.training"
+    closure = import_closure(recipe)
+    assert "cpath_repro.train.engine" in closure and "cpath_repro.models.unet" in closure
+    assert "cpath_repro.viz" not in closure and "cpath_repro.chapters.paper_a.explain" not in closure
+    assert "cpath_repro.chapters.paper_a" in closure, "a parent package's __init__ runs first"
+    copy = _package_copy(tmp_path, monkeypatch)
+    key = store.model_key({"seed": 0}, recipe)
+    with open(copy / "viz.py", "a", encoding="utf-8") as fh:
+        fh.write("\n# a typo fixed\n")
+    assert store.model_key({"seed": 0}, recipe) == key, "a figure changed: nothing retrains"
+    with open(copy / "train" / "engine.py", "a", encoding="utf-8") as fh:
+        fh.write("\n# the engine changed\n")
+    assert store.model_key({"seed": 0}, recipe) != key, "the engine changed: its models retrain"
+    with pytest.raises(ValueError, match="not a module of the package"):
+        store.model_key({}, "tests.unit.pipeline.test_execute")
+
+
+def test_import_closure_resolves_relative_imports_and_skips_type_checking(tmp_path, monkeypatch):
+    from cpath_repro import project
+
+    pkg = tmp_path / project.PACKAGE
+    (pkg / "sub").mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    (pkg / "sub" / "__init__.py").write_text("")
+    (pkg / "sub" / "a.py").write_text("from . import b\nfrom ..c import thing\nfrom typing import TYPE_CHECKING\n"
+                                      "if TYPE_CHECKING:\n    from cpath_repro import d\n"
+                                      "def f():\n    import cpath_repro.e\n")
+    for name in ("sub/b.py", "c.py", "d.py", "e.py", "unused.py"):
+        (pkg / name).write_text("thing = 1\n")
+    monkeypatch.setattr(project, "PACKAGE_DIR", pkg)
+    assert project.import_closure("cpath_repro.sub.a") == [
+        "cpath_repro", "cpath_repro.c", "cpath_repro.e", "cpath_repro.sub", "cpath_repro.sub.a", "cpath_repro.sub.b"]
 
 
 def test_data_fingerprint_sees_a_changed_file(tmp_path):

@@ -9,6 +9,7 @@ import pandas as pd
 from skimage import color, data, filters
 
 from cpath_repro.data.images import TileSet, read_rgb_tiles
+from cpath_repro.data.layout import locate
 from cpath_repro.synth import stains
 from cpath_repro.synth.fields import Field
 
@@ -91,7 +92,7 @@ OWN_TILES_SHOWN = 4
 
 
 def own_tiles(data_root: str) -> TileSet:
-    return read_rgb_tiles(Path(data_root), limit=OWN_TILES_SHOWN)
+    return read_rgb_tiles(locate(data_root, "stain-tiles"), limit=OWN_TILES_SHOWN)
 
 
 def own_tile_views(tiles: TileSet) -> dict[str, np.ndarray]:
