@@ -70,5 +70,9 @@ lock: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks
 
+## Remove what builds and tests leave: the built book (_build), the ci run (runs/ci), failed-notebook copies
+## and tool caches. Kept: the default and paper runs, the model store (prune it: `cpath-repro store prune`),
+## the fetched sample data (data/real) and .venv.
 clean:
-	rm -rf _build runs/ci
+	rm -rf _build runs/ci runs/*/.failed runs/*/.staging .pytest_cache .ruff_cache .mypy_cache
+	find cpath_repro tests benchmarks -name __pycache__ -type d -prune -exec rm -rf {} +

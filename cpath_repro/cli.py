@@ -112,7 +112,7 @@ def _store(args: argparse.Namespace) -> None:
     removed, freed = store.prune(set(refs))
     for e in removed:
         print(f"  removed {e.key}  {_size(e.bytes)}  {e.recipe}")
-    print(f"Pruned {where}: {len(removed)} models removed, {_size(freed)} freed; {len(entries) - len(removed)} kept")
+    print(f"Pruned {where}: {len(removed)} model(s) removed, {_size(freed)} freed; {len(entries) - len(removed)} kept")
 
 
 def parser() -> argparse.ArgumentParser:

@@ -22,6 +22,8 @@ class Claim:
     paper: str
     statement: str
     rule: Rule
+    #: backbones whose ImageNet pretraining the claim rests on (see :mod:`cpath_repro.claims.pretraining`)
+    pretrained: tuple[str, ...] = ()
 
 
 PAPERS = {
@@ -59,14 +61,15 @@ CLAIMS: dict[str, Claim] = {
         Claim("B-C3", "B", "Deep-tuning beats fine-tuning on most targets (7 of 8 in Table 4; PCam the exception).",
               MostUnits("deep-tuning", "fine-tuning", "top1_accuracy")),
         Claim("B-C4", "B", "Two-stage transfer (ImageNet, then source) improves most targets.",
-              MostUnits("two-stage", "baseline", "top1_accuracy")),
+              MostUnits("two-stage", "baseline", "top1_accuracy"), pretrained=("resnet18",)),
         Claim("B-C5", "B", "Weight-distilled models match or beat single-source deep-tuning.",
               Dominates("distilled", "single-source", "top1_accuracy", every_seed=False, strict=False, tolerance=1.0)),
         Claim("B-C6", "B", "Transfer makes the target test set's representation more disentangled.",
               Dominates("transferred", "baseline", ("knn_accuracy", "silhouette"), every_seed=False)),
         # Paper C
         Claim("C-C1", "C", "Pretrained feature extractors beat no extractor.",
-              Dominates(("resnet", "inception-v3"), "none", "val_loss", lower_is_better=True, every_seed=False)),
+              Dominates(("resnet", "inception-v3"), "none", "val_loss", lower_is_better=True, every_seed=False),
+              pretrained=("resnet50", "inception_v3")),
         Claim("C-C2", "C", "Moderate centre cropping (about 70 %) helps a little, but the effect is volatile.",
               Dominates("crop-70", "crop-100", "val_loss", lower_is_better=True, every_seed=False)),
         Claim("C-C3", "C", "Class weighting hurts, inverse-frequency weighting most.",
@@ -86,7 +89,7 @@ CLAIMS: dict[str, Claim] = {
         Claim("D-C1", "D", "Separate and end-to-end learning beat classifier-only, segmentation-only and "
               "ImageNet-feature baselines in accuracy and PR-AUC.",
               Dominates(("separate", "end-to-end"), ("classifier-only", "segmentation-only", "imagenet-features"),
-                        ("accuracy", "pr_auc"), every_seed=False)),
+                        ("accuracy", "pr_auc"), every_seed=False), pretrained=("googlenet",)),
         Claim("D-C2", "D", "End-to-end learning is at least as good as separate learning in PR-AUC.",
               Dominates("end-to-end", "separate", "pr_auc", every_seed=False, strict=False)),
         Claim("D-C3", "D", "End-to-end peak memory does not grow with the number of patches, and its gradients "

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from cpath_repro.claims import pretraining
 from cpath_repro.claims.registry import CLAIMS, PAPERS, Claim
 from cpath_repro.claims.rules import Status
 from cpath_repro.results.provenance import data_kind
@@ -32,6 +33,7 @@ def verdicts(run_dir: Path | None) -> list[Verdict]:
             manifest = read_manifest(result) if result.is_dir() and not result.name.startswith(".") else None
             for claim_id in (manifest or {}).get("claims", []):
                 found[claim_id] = (result.name, result / "claims" / f"{claim_id}.csv", manifest or {})
+    probes = pretraining.probe_results(run_dir)
     out = []
     for claim in CLAIMS.values():
         rule = claim.rule.description
@@ -40,8 +42,14 @@ def verdicts(run_dir: Path | None) -> list[Verdict]:
             continue
         notebook, table_path, manifest = found[claim.id]
         outcome = claim.rule.evaluate(pd.read_csv(table_path, keep_default_na=False))
+        status, evidence = outcome.status, outcome.evidence
         data = data_kind(manifest["provenance"]["data_sources"])
-        out.append(Verdict(claim, outcome.status, rule, outcome.evidence, data, notebook))
+        if claim.pretrained:
+            untestable, label = pretraining.gate(claim.pretrained, manifest.get("pretraining", {}), probes)
+            data = ", ".join(x for x in (data, label) if x)
+            if untestable:
+                status, evidence = Status.NOT_TESTABLE, f"{untestable}; its own numbers: {evidence}"
+        out.append(Verdict(claim, status, rule, evidence, data, notebook))
     return out
 
 

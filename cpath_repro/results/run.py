@@ -75,6 +75,7 @@ class Run:
         self.figures: list[str] = []
         self.claims: list[str] = []
         self.models: list[str] = []
+        self.pretraining: dict[str, str] = {}
         self.metrics: dict[str, Any] = {}
         self.finished = False
 
@@ -128,6 +129,15 @@ class Run:
         """Record the model-store keys this page's numbers come from (the book checks they still exist)."""
         self.models.extend(k for k in keys if k not in self.models)
 
+    def use_pretraining(self, backbone: str, source: str) -> None:
+        """Record which pretraining a backbone started from (``imagenet``, ``fractal`` or ``none``): the claims
+        resting on pretraining are judged with it (:mod:`cpath_repro.claims.pretraining`)."""
+        from cpath_repro.claims.pretraining import SOURCES
+
+        if source not in SOURCES:
+            raise UserError(f"Pretraining of {backbone} must be one of {', '.join(SOURCES)}; got {source!r}.")
+        self.pretraining[backbone] = source
+
     def save_claim_table(self, claim_id: str, table: pd.DataFrame) -> None:
         """Save the per-seed results a claim's verdict is computed from (see :mod:`cpath_repro.claims`)."""
         from cpath_repro.claims import registry
@@ -153,6 +163,7 @@ class Run:
             "figures": self.figures,
             "claims": self.claims,
             "models": self.models,
+            "pretraining": self.pretraining,
             "metrics": self.metrics,
             "provenance": record,
             "code": {"modules": modules, "modules_sha256": modules_hash(modules)},

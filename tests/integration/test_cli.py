@@ -12,9 +12,9 @@ import pytest
 pytestmark = pytest.mark.integration
 
 
-def cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+def cli(*args: str, cwd: Path | None = None, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "cpath_repro.cli", *args], capture_output=True, text=True,
-                          cwd=cwd, env={**os.environ, "PYTHONWARNINGS": "ignore"})
+                          cwd=cwd, env={**os.environ, "PYTHONWARNINGS": "ignore", **env})
 
 
 @pytest.mark.parametrize(
@@ -26,7 +26,9 @@ def cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]
         (["run", "E-F2", "--profile", "ci", "-p", "seed", "-4"], "must be at least 0"),
         (["run", "E-F3", "--profile", "ci", "-p", "image_size", "5"], "must be a multiple of window"),
         (["run", "stains", "--profile", "paper"], "pass -p data_root DIR"),
-        (["run", "A-T2", "--profile", "paper"], "reads paper A's tile folder: pass -p data_root DIR"),
+        (["run", "A-T2", "--profile", "paper"], "reads real data: pass -p data_root DIR, a folder holding paper A's"),
+        (["run", "A-T2", "--profile", "ci", "-p", "data_root", "/"], "Expected paper A's tile folder in '/multistain-tiles'"),
+        (["run", "E-F1", "--profile", "ci", "-p", "sizes", "20,x"], "must be whole numbers separated by commas"),
         (["run", "A-T2", "--profile", "ci", "-p", "tile", "30"], "must be divisible by 2^depth"),
         (["run", "stains", "--profile", "paper", "-p", "data_root", "/nonexistent/tiles"], "not a folder"),
     ],
@@ -66,3 +68,25 @@ def test_list_shows_every_notebook_with_artifacts_and_parameters():
 def test_claims_prints_the_scorecard(ci_run: Path):
     proc = cli("claims", "--run-dir", str(ci_run))
     assert proc.returncode == 0 and "A-C3" in proc.stdout and "not yet reproduced" in proc.stdout
+
+
+def test_store_list_shows_each_model_its_size_and_users_and_prune_removes_only_unused(ci_run: Path, tmp_path: Path):
+    import json
+    import shutil
+
+    from cpath_repro.train import store
+
+    models = tmp_path / "models"
+    shutil.copytree(store.store_root(), models)
+    used = set(json.loads((ci_run / "A-T2" / "manifest.json").read_text())["models"])
+    orphan = models / ("f" * 24)
+    shutil.copytree(models / sorted(used)[0], orphan)  # a model no run refers to
+    (models / ".work" / "0123456789abcdef01234567").mkdir(parents=True)  # an abandoned training
+    listing = cli("store", "list", "--run-dir", str(ci_run), CPATH_REPRO_MODEL_STORE=str(models))
+    assert listing.returncode == 0, listing.stderr
+    assert f"{orphan.name}" in listing.stdout and "no run (prune removes it)" in listing.stdout
+    assert f"{ci_run}/A-T2" in listing.stdout and "KiB" in listing.stdout
+    pruned = cli("store", "prune", "--run-dir", str(ci_run), CPATH_REPRO_MODEL_STORE=str(models))
+    assert pruned.returncode == 0 and "1 model(s) removed" in pruned.stdout
+    assert not orphan.exists() and not (models / ".work" / "0123456789abcdef01234567").exists()
+    assert used <= {p.name for p in models.iterdir()}, "models a run uses stay"

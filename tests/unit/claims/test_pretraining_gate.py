@@ -1,0 +1,64 @@
+"""Claims resting on pretraining are not testable when the stand-in did not pretrain their backbone."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from cpath_repro.claims import pretraining, scorecard
+from cpath_repro.claims.rules import Status
+
+
+def _result(run_dir: Path, name: str, metrics: dict, claims: dict[str, pd.DataFrame], used: dict[str, str]) -> None:
+    folder = run_dir / name
+    (folder / "claims").mkdir(parents=True)
+    for claim_id, table in claims.items():
+        table.to_csv(folder / "claims" / f"{claim_id}.csv", index=False)
+    (folder / "manifest.json").write_text(json.dumps({
+        "status": "complete", "claims": list(claims), "metrics": metrics, "pretraining": used,
+        "provenance": {"data_sources": [{"kind": "synthetic"}]}}))
+
+
+TWO_STAGE_WINS = pd.DataFrame([{"seed": s, "arm": arm, "unit": unit, "metric": "top1_accuracy",
+                                "value": 0.9 if arm == "two-stage" else 0.8}
+                               for s in range(3) for arm in ("two-stage", "baseline") for unit in ("BACH", "GlaS")])
+
+
+def _verdict(tmp_path: Path, used: dict[str, str], probe: dict | None) -> scorecard.Verdict:
+    _result(tmp_path, "B-T3", {}, {"B-C4": TWO_STAGE_WINS}, used)
+    if probe is not None:
+        _result(tmp_path, pretraining.NOTEBOOK, {"stand_in": probe}, {}, {})
+    return next(v for v in scorecard.verdicts(tmp_path) if v.claim.id == "B-C4")
+
+
+def test_a_stand_in_that_did_not_pretrain_makes_the_claim_not_testable(tmp_path: Path):
+    v = _verdict(tmp_path, {"resnet18": "fractal"}, {"resnet18": {"pretrains": False, "evidence": "won 1/3 seeds"}})
+    assert v.status is Status.NOT_TESTABLE
+    assert v.evidence.startswith(pretraining.NO_PRETRAINING) and "won 1/3 seeds" in v.evidence
+    assert v.data == "synthetic data, fractal pretraining"
+
+
+def test_a_stand_in_that_pretrains_leaves_the_claims_own_verdict(tmp_path: Path):
+    v = _verdict(tmp_path, {"resnet18": "fractal"}, {"resnet18": {"pretrains": True, "evidence": "won 3/3 seeds"}})
+    assert v.status is Status.SUPPORTED and v.data == "synthetic data, fractal pretraining"
+
+
+@pytest.mark.parametrize(("used", "probe", "status", "why"), [
+    ({"resnet18": "imagenet"}, None, Status.SUPPORTED, ""),
+    ({"resnet18": "fractal"}, None, Status.NOT_TESTABLE, "probe for resnet18 has not been run"),
+    ({}, None, Status.NOT_TESTABLE, "did not record which pretraining resnet18 started from"),
+    ({"resnet18": "none"}, None, Status.NOT_TESTABLE, "started from no pretraining"),
+])
+def test_what_a_verdict_rests_on_is_named(tmp_path: Path, used, probe, status, why):
+    v = _verdict(tmp_path, used, probe)
+    assert v.status is status and why in v.evidence
+
+
+def test_the_claims_that_compare_pretraining_name_their_backbones():
+    from cpath_repro.claims.registry import CLAIMS
+
+    assert {c.id: c.pretrained for c in CLAIMS.values() if c.pretrained} == {
+        "B-C4": ("resnet18",), "C-C1": ("resnet50", "inception_v3"), "D-C1": ("googlenet",)}
