@@ -4,7 +4,9 @@ Seeds everything and is deterministic on CPU (same seed, same metrics); picks CU
 present; optional mixed precision on GPU. Writes a checkpoint atomically at the end of
 every epoch and resumes from it automatically (a run killed mid-epoch restarts that epoch
 and ends with the same metrics as an uninterrupted one). Checkpoints hold only tensors and
-plain Python values, so they load with ``torch.load(..., weights_only=True)``. Progress is
+plain Python values, so they load with ``torch.load(..., weights_only=True)``. The optimizer
+is pluggable (a factory), with an optional per-epoch learning-rate scheduler, an end-of-epoch
+hook and a best-by-validation checkpoint besides the last. Progress is
 a text tqdm bar on stderr: it renders in a terminal and in Jupyter and becomes plain text
 lines under papermill (the book hides stderr).
 """
@@ -16,7 +18,7 @@ import math
 import random
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,6 +33,7 @@ from cpath_repro.results import atomic
 from cpath_repro.train import distributed
 
 CHECKPOINT = "last.pt"
+BEST = "best.pt"
 
 
 @dataclass(frozen=True)
@@ -44,11 +47,44 @@ class TrainConfig:
     seed: int = 0
     amp: bool = False  # mixed precision, CUDA only
     #: "sgd" (with ``momentum``; paper A's optimizer) or "adam" (``momentum`` is then Adam's beta1)
+    #: ignored when ``Trainer`` gets an optimizer factory (which then reads lr, momentum and weight_decay from here)
     optimizer: str = "sgd"
 
     def __post_init__(self) -> None:
         if self.optimizer not in ("sgd", "adam"):
             raise ValueError(f"TrainConfig.optimizer must be 'sgd' or 'adam', got {self.optimizer!r}.")
+
+
+#: Builds the optimizer from the model's parameters and the config. The learning rate, momentum and
+#: weight decay come from the config (one place, recorded in the checkpoint, scaled there for DDP);
+#: other settings by ``functools.partial``, e.g. ``lambda params, cfg: torch.optim.RMSprop(params, lr=cfg.lr)``.
+OptimizerFactory = Callable[[Iterable[nn.Parameter], TrainConfig], torch.optim.Optimizer]
+#: Builds a learning-rate scheduler on the optimizer, e.g. ``lambda opt: StepLR(opt, 20, 0.5)``; stepped once per epoch.
+SchedulerFactory = Callable[[torch.optim.Optimizer], torch.optim.lr_scheduler.LRScheduler]
+#: Called as ``hook(epoch, record, trainer)`` after every epoch's checkpoint (``epoch`` counts from 1, as in History).
+EpochHook = Callable[[int, dict[str, Any], "Trainer"], None]
+
+
+def sgd(params: Iterable[nn.Parameter], config: TrainConfig) -> torch.optim.Optimizer:
+    """SGD with ``config.momentum`` (paper A's optimizer): ``TrainConfig(optimizer="sgd")``."""
+    return torch.optim.SGD(params, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
+
+
+def adam(params: Iterable[nn.Parameter], config: TrainConfig) -> torch.optim.Optimizer:
+    """Adam with beta1 = ``config.momentum``: ``TrainConfig(optimizer="adam")``."""
+    return torch.optim.Adam(params, lr=config.lr, betas=(config.momentum, 0.999), weight_decay=config.weight_decay)
+
+
+_BUILT_IN: dict[str, OptimizerFactory] = {"sgd": sgd, "adam": adam}
+
+
+@dataclass(frozen=True)
+class Best:
+    """The best validated epoch so far: ``metric``'s ``value`` after ``epoch`` (counting from 1, as in History)."""
+
+    metric: str
+    value: float
+    epoch: int
 
 
 @dataclass
@@ -84,12 +120,21 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
 
 
 class Trainer:
-    """Train ``model`` with SGD + momentum (or Adam) on ``train_set``; validate with ``validate`` every ``val_every`` epochs.
+    """Train ``model`` on ``train_set``; validate with ``validate`` every ``val_every`` epochs.
 
     ``loss_fn(outputs, targets)`` returns a scalar; ``validate(model)`` returns a dict of
     floats. With ``checkpoint_dir`` set, training resumes from the last finished epoch. With
     ``sample_weights`` (one per training sample), each epoch draws its samples with replacement in
     proportion to them (resampling, e.g. for class imbalance) instead of shuffling.
+
+    ``optimizer`` (an OptimizerFactory) replaces ``config.optimizer``'s SGD/Adam; an optimizer with an
+    ``epoch_step()`` method (RMSGD, see ``cpath_repro.train.optimizers``) has it called after every
+    epoch's training steps, then ``scheduler`` (a SchedulerFactory) steps. Both states are checkpointed.
+    With ``best_metric``, every validated epoch whose ``validate`` value of it beats the best so far
+    (higher for ``best_mode="max"``, lower for ``"min"``) becomes the best: its weights go to ``best.pt``
+    (written before ``last.pt``, so never older than it) and ``load_best()`` puts them in the model.
+    ``on_epoch_end`` (an EpochHook) runs on every process after the checkpoint, so raising from it
+    stops training with that epoch saved.
     """
 
     def __init__(
@@ -104,7 +149,19 @@ class Trainer:
         name: str = "training",
         recalibrate_bn: Dataset | None = None,
         sample_weights: torch.Tensor | None = None,
+        optimizer: OptimizerFactory | None = None,
+        scheduler: SchedulerFactory | None = None,
+        on_epoch_end: EpochHook | None = None,
+        best_metric: str | None = None,
+        best_mode: str = "max",
     ) -> None:
+        if optimizer is not None and config.optimizer != "sgd":
+            raise ValueError(f"{name}: give either TrainConfig.optimizer={config.optimizer!r} or an optimizer factory, "
+                             "not both.")
+        if best_mode not in ("max", "min"):
+            raise ValueError(f"{name}: best_mode must be 'max' or 'min', got {best_mode!r}.")
+        if best_metric is not None and validate is None:
+            raise ValueError(f"{name}: best_metric={best_metric!r} needs a validate function.")
         self.ctx = distributed.init()
         self.device = device()
         seed_everything(config.seed)
@@ -120,12 +177,13 @@ class Trainer:
         if sample_weights is not None and self.ctx.active:
             raise ValueError(f"{name}: weighted resampling is not supported with several processes.")
         self.sample_weights = sample_weights
-        self.optimizer: torch.optim.Optimizer = (
-            torch.optim.SGD(self.model.parameters(), lr=config.lr, momentum=config.momentum,
-                            weight_decay=config.weight_decay)
-            if config.optimizer == "sgd" else
-            torch.optim.Adam(self.model.parameters(), lr=config.lr, betas=(config.momentum, 0.999),
-                             weight_decay=config.weight_decay))
+        self.optimizer: torch.optim.Optimizer = (optimizer or _BUILT_IN[config.optimizer])(self.model.parameters(), config)
+        self.scheduler = scheduler(self.optimizer) if scheduler is not None else None
+        self.on_epoch_end = on_epoch_end
+        self.best_metric = best_metric
+        self.best_mode = best_mode
+        self.best: Best | None = None
+        self._best_weights: dict[str, torch.Tensor] | None = None
         self.scaler = torch.amp.GradScaler("cuda", enabled=config.amp and self.device.type == "cuda")
         self.history = History()
         self.start_epoch = 0
@@ -157,9 +215,50 @@ class Trainer:
         state = load_checkpoint(path)
         self.module.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
+        saved_scheduler = state.get("scheduler")
+        if self.scheduler is not None and saved_scheduler is not None:
+            self.scheduler.load_state_dict(saved_scheduler)
+        elif self.scheduler is not None or saved_scheduler is not None:
+            raise ValueError(f"{self.name}: {path} was saved {'without' if saved_scheduler is None else 'with'} a "
+                             f"learning-rate scheduler but this trainer has {'one' if self.scheduler else 'none'}.")
         self.history = History(list(state["history"]))
         torch.set_rng_state(state["torch_rng"])
         self.start_epoch = int(state["epoch"]) + 1
+        if self.best_metric is not None:
+            self._resume_best(path.parent / BEST, state.get("best"))
+
+    def _resume_best(self, path: Path, recorded: dict[str, Any] | None) -> None:
+        # best.pt is written before last.pt: when they disagree (a kill between the two writes) best.pt is newer.
+        if not path.is_file():
+            if recorded is not None:
+                raise FileNotFoundError(f"{self.name}: {path} is missing although the last checkpoint records "
+                                        f"a best epoch ({recorded}).")
+            return
+        saved = load_checkpoint(path)
+        if saved["metric"] != self.best_metric:
+            raise ValueError(f"{self.name}: {path} holds the best {saved['metric']!r}, not {self.best_metric!r}.")
+        self.best = Best(saved["metric"], float(saved["value"]), int(saved["epoch"]))
+        self._best_weights = saved["model"]
+
+    def _update_best(self, epoch: int, metrics: dict[str, float]) -> None:
+        assert self.best_metric is not None
+        if self.best_metric not in metrics:
+            raise ValueError(f"{self.name}: validate returned no {self.best_metric!r} (only {sorted(metrics)}).")
+        value = float(metrics[self.best_metric])
+        if math.isnan(value) or (self.best is not None and not (
+                value > self.best.value if self.best_mode == "max" else value < self.best.value)):
+            return
+        self.best = Best(self.best_metric, value, epoch + 1)
+        self._best_weights = {k: v.detach().to("cpu", copy=True) for k, v in self.module.state_dict().items()}
+        if self.checkpoint_dir is not None and self.ctx.is_main:
+            _save(self.checkpoint_dir / BEST, {"model": self._best_weights, **asdict(self.best)})
+
+    def load_best(self) -> Best:
+        """Put the best validated epoch's weights into the model (e.g. after ``fit``) and say which epoch that was."""
+        if self.best is None or self._best_weights is None:
+            raise ValueError(f"{self.name}: there is no best epoch (it needs best_metric, validate and a validated epoch).")
+        self.module.load_state_dict(self._best_weights)
+        return self.best
 
     def _checkpoint(self, epoch: int) -> None:
         if self.checkpoint_dir is None or not self.ctx.is_main:
@@ -171,6 +270,8 @@ class Trainer:
             "history": self.history.epochs,
             "torch_rng": torch.get_rng_state(),
             "config": asdict(self.config),
+            "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None,
+            "best": asdict(self.best) if self.best is not None else None,
         })
 
     def _epoch(self, epoch: int) -> float:
@@ -211,6 +312,11 @@ class Trainer:
             record: dict[str, Any] = {"epoch": epoch + 1, "train_loss": self._epoch(epoch)}
             if not math.isfinite(record["train_loss"]):
                 raise FloatingPointError(f"{self.name}: training loss became {record['train_loss']} in epoch {epoch + 1}.")
+            epoch_step = getattr(self.optimizer, "epoch_step", None)
+            if callable(epoch_step):  # RMSGD (AdaS) adapts its per-layer learning rates once per epoch
+                epoch_step()
+            if self.scheduler is not None:
+                self.scheduler.step()
             validating = (epoch + 1) % cfg.val_every == 0 or epoch + 1 == cfg.epochs
             if self.recalibrate_bn is not None and (validating or epoch + 1 == cfg.epochs):
                 self._recalibrate_bn()
@@ -218,6 +324,8 @@ class Trainer:
                 self.model.eval()
                 with torch.no_grad():
                     record["val"] = self.validate(self.module)
+                if self.best_metric is not None:
+                    self._update_best(epoch, record["val"])
             record["seconds"] = time.perf_counter() - t0
             self.history.epochs.append(record)
             self._checkpoint(epoch)
@@ -225,5 +333,7 @@ class Trainer:
             if "val" in record:
                 postfix.update({k: f"{v:.3f}" for k, v in list(record["val"].items())[:2]})
             bar.set_postfix(postfix)
+            if self.on_epoch_end is not None:
+                self.on_epoch_end(epoch + 1, record, self)
         bar.close()
         return self.history

@@ -1,4 +1,5 @@
-"""The engine: determinism, resume after SIGKILL, DDP equivalence, the learning-rate rule, the store."""
+"""The engine: determinism, resume after SIGKILL, DDP equivalence, the learning-rate rule, the store; optimizer
+factories, schedulers, the epoch hook and the best checkpoint."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import sys
 import textwrap
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -17,7 +19,17 @@ from torch.utils.data import TensorDataset
 
 from cpath_repro.train import store
 from cpath_repro.train.distributed import scaled_lr
-from cpath_repro.train.engine import CHECKPOINT, TrainConfig, Trainer, load_checkpoint
+from cpath_repro.train.engine import (
+    BEST,
+    CHECKPOINT,
+    Best,
+    EpochHook,
+    TrainConfig,
+    Trainer,
+    adam,
+    load_checkpoint,
+    sgd,
+)
 
 SCRIPT = textwrap.dedent("""
     import sys, json, time, torch
@@ -134,6 +146,9 @@ def test_one_ddp_step_on_two_halves_equals_one_step_on_the_whole_batch(tmp_path:
         torch.testing.assert_close(ddp_state[name], value, rtol=1e-5, atol=1e-6)
 
 
+RECIPE = "cpath_repro.train.engine"  # a package module standing in for a chapter's training recipe
+
+
 def test_model_store_trains_once_then_loads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv(store.STORE_ENV, str(tmp_path))
     calls = []
@@ -144,15 +159,15 @@ def test_model_store_trains_once_then_loads(tmp_path: Path, monkeypatch: pytest.
             model.weight.fill_(0.5)
         return {"history": []}
 
-    first = store.get_or_train({"a": 1}, lambda: nn.Linear(2, 2), train)
-    second = store.get_or_train({"a": 1}, lambda: nn.Linear(2, 2), train)
+    first = store.get_or_train({"a": 1}, lambda: nn.Linear(2, 2), train, recipe=RECIPE)
+    second = store.get_or_train({"a": 1}, lambda: nn.Linear(2, 2), train, recipe=RECIPE)
     assert len(calls) == 1 and first.key == second.key and store.exists(first.key)
     assert torch.all(second.model.weight == 0.5)
-    assert store.model_key({"a": 2}) != first.key
+    assert store.model_key({"a": 2}, RECIPE) != first.key
 
 
 def test_paper_a_models_do_not_depend_on_what_ran_before(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    from cpath_repro.chapters import paper_a
+    from cpath_repro.chapters.paper_a import training as paper_a
 
     s = paper_a.Settings(n_seeds=1, tile=16, base=2, depth=1, epochs=1, val_every=1, batch_size=8, lr=0.01,
                          difficulty=0.4, train_slides=1, test_slides=1)
@@ -193,3 +208,141 @@ def test_weighted_resampling_draws_in_proportion_to_the_weights():
     Trainer(Spy(), nn.CrossEntropyLoss(), TensorDataset(x, y), TrainConfig(3, 20, 0.01), progress=False,
             sample_weights=weights).fit()
     assert len(seen) == 300 and set(seen) <= set(range(10)) and len(set(seen)) == 10
+
+
+# --- pluggable optimizer, scheduler, epoch hook, best checkpoint --------------------------------------------------
+
+
+class _Stop(Exception):
+    """Raised by an epoch hook: an interruption right after that epoch's checkpoint."""
+
+
+def _stop_after(epochs: int, then: EpochHook | None = None) -> EpochHook:
+    def hook(epoch: int, record: dict, trainer: Trainer) -> None:
+        if then is not None:
+            then(epoch, record, trainer)
+        if epoch == epochs:
+            raise _Stop
+
+    return hook
+
+
+def _small_task() -> tuple[TensorDataset, nn.Module]:
+    x = torch.randn(64, 4, generator=torch.Generator().manual_seed(0))
+    y = (x[:, 0] > 0).long()
+    torch.manual_seed(0)
+    return TensorDataset(x, y), nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
+
+
+def test_scheduler_state_resumes_like_an_uninterrupted_run(tmp_path: Path) -> None:
+    def run(checkpoints: Path, stop: int | None) -> tuple[list[float], nn.Module]:
+        data, model = _small_task()
+        lrs: list[float] = []
+
+        def log_lr(epoch: int, record: dict, trainer: Trainer) -> None:
+            lrs.append(trainer.optimizer.param_groups[0]["lr"])
+
+        def trainer(hook: EpochHook) -> Trainer:
+            return Trainer(model, nn.CrossEntropyLoss(), data, TrainConfig(5, 16, 0.1, seed=1), checkpoint_dir=checkpoints,
+                           progress=False, scheduler=lambda opt: torch.optim.lr_scheduler.StepLR(opt, 2, 0.5),
+                           on_epoch_end=hook)
+
+        if stop is not None:
+            with pytest.raises(_Stop):
+                trainer(_stop_after(stop, log_lr)).fit()
+        trainer(log_lr).fit()
+        return lrs, model
+
+    straight_lrs, straight = run(tmp_path / "straight", None)
+    resumed_lrs, resumed = run(tmp_path / "resumed", 3)
+    assert straight_lrs == pytest.approx([0.1, 0.05, 0.05, 0.025, 0.025]) and resumed_lrs == straight_lrs
+    assert load_checkpoint(tmp_path / "resumed" / CHECKPOINT)["scheduler"]["last_epoch"] == 5
+    for a, b in zip(straight.parameters(), resumed.parameters(), strict=True):
+        assert torch.equal(a, b)
+
+
+def test_best_checkpoint_holds_the_best_epochs_weights_and_survives_resume(tmp_path: Path) -> None:
+    scripted = iter([0.2, 0.7, 0.4, 0.5, 0.6])  # best after epoch 2; epoch 4 would be the best of the resumed part
+    weights: dict[int, dict[str, torch.Tensor]] = {}
+
+    def keep(epoch: int, record: dict, trainer: Trainer) -> None:
+        weights[epoch] = {k: v.clone() for k, v in trainer.module.state_dict().items()}
+
+    data, model = _small_task()
+
+    def trainer(hook: EpochHook) -> Trainer:
+        return Trainer(model, nn.CrossEntropyLoss(), data, TrainConfig(5, 16, 0.1),
+                       validate=lambda m: {"acc": next(scripted)}, checkpoint_dir=tmp_path, progress=False,
+                       on_epoch_end=hook, best_metric="acc")
+
+    with pytest.raises(_Stop):
+        trainer(_stop_after(3, keep)).fit()
+    resumed = trainer(keep)
+    resumed.fit()
+    best = torch.load(tmp_path / BEST, weights_only=True)
+    assert (best["metric"], best["value"], best["epoch"]) == ("acc", 0.7, 2)
+    assert load_checkpoint(tmp_path / CHECKPOINT)["best"] == {"metric": "acc", "value": 0.7, "epoch": 2}
+    assert not torch.equal(weights[2]["2.weight"], weights[5]["2.weight"])
+    for name, value in weights[2].items():
+        assert torch.equal(best["model"][name], value)
+    assert resumed.load_best() == Best("acc", 0.7, 2)
+    for name, value in model.state_dict().items():
+        assert torch.equal(value, weights[2][name])
+
+
+def test_best_mode_min_keeps_the_lowest_in_memory_and_bad_settings_are_one_sentence() -> None:
+    scripted = iter([3.0, 1.0, 2.0])
+    data, model = _small_task()
+    kept: dict[int, torch.Tensor] = {}
+    trainer = Trainer(model, nn.CrossEntropyLoss(), data, TrainConfig(3, 16, 0.1),
+                      validate=lambda m: {"loss": next(scripted)}, progress=False, best_metric="loss", best_mode="min",
+                      on_epoch_end=lambda e, r, t: kept.__setitem__(e, t.module.state_dict()["0.weight"].clone()))
+    trainer.fit()
+    assert not torch.equal(kept[2], kept[3])
+    assert trainer.load_best() == Best("loss", 1.0, 2) and torch.equal(model.state_dict()["0.weight"], kept[2])
+    with pytest.raises(ValueError, match="best_mode must be 'max' or 'min', got 'highest'"):
+        Trainer(model, nn.CrossEntropyLoss(), data, TrainConfig(1, 16, 0.1), validate=lambda m: {}, best_metric="a",
+                best_mode="highest")
+    with pytest.raises(ValueError, match="needs a validate function"):
+        Trainer(model, nn.CrossEntropyLoss(), data, TrainConfig(1, 16, 0.1), best_metric="acc")
+    with pytest.raises(ValueError, match="there is no best epoch"):
+        Trainer(model, nn.CrossEntropyLoss(), data, TrainConfig(1, 16, 0.1), progress=False).load_best()
+
+
+def test_epoch_hook_is_called_once_per_epoch_after_the_checkpoint(tmp_path: Path) -> None:
+    data, model = _small_task()
+    calls: list[tuple[int, dict, int]] = []
+
+    def hook(epoch: int, record: dict, trainer: Trainer) -> None:
+        calls.append((epoch, record, int(load_checkpoint(tmp_path / CHECKPOINT)["epoch"])))
+
+    history = Trainer(model, nn.CrossEntropyLoss(), data, TrainConfig(3, 16, 0.1), checkpoint_dir=tmp_path,
+                      progress=False, on_epoch_end=hook).fit()
+    assert [(e, saved) for e, _, saved in calls] == [(1, 0), (2, 1), (3, 2)]
+    assert [record for _, record, _ in calls] == history.epochs
+
+
+def test_an_optimizer_factory_replaces_sgd_and_gets_the_config() -> None:
+    data, model = _small_task()
+    trainer = Trainer(model, nn.CrossEntropyLoss(), data, TrainConfig(2, 16, 0.01), progress=False,
+                      optimizer=lambda params, cfg: torch.optim.RMSprop(params, lr=cfg.lr, alpha=0.9))
+    trainer.fit()
+    assert isinstance(trainer.optimizer, torch.optim.RMSprop) and trainer.optimizer.param_groups[0]["lr"] == 0.01
+    assert [sorted(trainer.optimizer.state[p]) for p in model.parameters()] == [["square_avg", "step"]] * 4
+    assert all(int(trainer.optimizer.state[p]["step"]) == 8 for p in model.parameters())  # 2 epochs x 4 batches
+    with pytest.raises(ValueError, match="either TrainConfig.optimizer='adam' or an optimizer factory"):
+        Trainer(model, nn.CrossEntropyLoss(), data, TrainConfig(1, 16, 0.1, optimizer="adam"), optimizer=sgd)
+
+
+def test_the_built_in_optimizers_are_the_factories_sgd_and_adam() -> None:
+    data, _ = _small_task()
+
+    def losses(**kwargs: Any) -> list[float]:
+        torch.manual_seed(0)
+        model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))
+        config = TrainConfig(2, 16, kwargs.pop("lr"), weight_decay=1e-3, **kwargs.pop("config", {}))
+        history = Trainer(model, nn.CrossEntropyLoss(), data, config, progress=False, **kwargs).fit()
+        return [e["train_loss"] for e in history.epochs]
+
+    assert losses(lr=0.1) == losses(lr=0.1, optimizer=sgd)
+    assert losses(lr=1e-3, config={"optimizer": "adam"}) == losses(lr=1e-3, optimizer=adam)

@@ -1,0 +1,136 @@
+"""Paper B's optimizers for the engine: RMSGD (AdaS) made checkpointable, and AdamP.
+
+RMSGD (package ``rmsgd``) keeps its adaptive state as Python attributes, not in torch's optimizer
+state: a learning rate per parameter tensor, recomputed by ``epoch_step()`` from each layer's
+"knowledge gain" (an SVD of the weights) and its history. Its own ``state_dict`` carries a
+``Metrics`` object and numpy arrays (so ``torch.load(weights_only=True)`` refuses it) and its
+``load_state_dict`` restores none of that, so a resumed run would restart from the initial rates.
+``ResumableRMSGD`` fixes both; the engine calls ``epoch_step()`` once per epoch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+import torch
+from adamp import AdamP
+from rmsgd import RMSGD
+from rmsgd.components import ConvLayerMetrics, LayerMetrics
+from torch import nn
+
+from cpath_repro.train.engine import TrainConfig
+
+# paper B (HistoKT), section 3: RMSGD (AdaS) with these settings; AdamP with the same weight decay.
+RMSGD_LR = 0.03
+RMSGD_MOMENTUM = 0.9
+WEIGHT_DECAY = 5e-4
+
+# Param-group entries that RMSGD aliases to its attributes (live objects): not saved, relinked on load.
+_ALIASED = ("metrics", "lr_vector", "velocity", "not_ready")
+# The exact types RMSGD's layer metrics take (they decide numpy's promotions, hence the numbers); 0 = no value.
+_NUMBER_TYPES: tuple[type, ...] = (int, float, np.float16, np.float32, np.float64)
+_SLOTS = 6  # rank, KG, condition of the input and of the output channel unfolding
+
+
+class ResumableRMSGD(RMSGD):
+    """RMSGD whose ``state_dict`` is tensors and plain Python and whose ``load_state_dict`` restores all of it.
+
+    Besides torch's state (momentum buffers, groups) it saves the learning-rate vector, velocity,
+    knowledge gain, zeta, epoch counter, not-ready layers, the settings (init_lr, beta, gamma,
+    step_size) and the per-epoch layer metrics (``epoch_step`` indexes them by epoch and falls back
+    to the last ones when an SVD fails). Its rates come from that vector, not ``group["lr"]``, so
+    torch LR schedulers do not affect it: use ``step_size`` and ``gamma``.
+    """
+
+    def state_dict(self) -> dict[str, Any]:
+        state = super().state_dict()
+        state["param_groups"] = [{k: v for k, v in g.items() if k not in _ALIASED} for g in state["param_groups"]]
+        values, kinds = _encode_history(self.metrics.history, len(self.metrics.params))
+        state["rmsgd"] = {
+            "lr_vector": torch.from_numpy(self.lr_vector.copy()),
+            "velocity": torch.from_numpy(self.velocity.copy()),
+            "KG": torch.from_numpy(self.KG.copy()) if isinstance(self.KG, np.ndarray) else float(self.KG),
+            "zeta": float(self.zeta),
+            "epoch": int(self.epoch),
+            "not_ready": [int(i) for i in self.not_ready],
+            "init_lr": float(self.init_lr),
+            "beta": float(self.beta),
+            "gamma": float(self.gamma),
+            "step_size": self.step_size,
+            "history_values": values,
+            "history_kinds": kinds,
+        }
+        return state
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        state = dict(state_dict)
+        saved = state.pop("rmsgd")
+        super().load_state_dict(state)
+        self.lr_vector = saved["lr_vector"].numpy().copy()
+        self.velocity = saved["velocity"].numpy().copy()
+        self.KG = saved["KG"].numpy().copy() if isinstance(saved["KG"], torch.Tensor) else saved["KG"]
+        self.zeta, self.epoch, self.not_ready = saved["zeta"], saved["epoch"], list(saved["not_ready"])
+        self.init_lr, self.beta, self.gamma, self.step_size = (saved["init_lr"], saved["beta"], saved["gamma"],
+                                                               saved["step_size"])
+        self.metrics.history = _decode_history(saved["history_values"], saved["history_kinds"])
+        for group in self.param_groups:
+            group.update({name: getattr(self, name) for name in _ALIASED})
+
+
+def _encode_history(history: list[list[tuple[int, Any]]], n_params: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Layer metrics per epoch as float64 values and int8 type codes, both shaped (epochs, parameters, 6)."""
+    values, kinds = [], []
+    for layers in history:
+        if [index for index, _ in layers] != list(range(n_params)):
+            raise ValueError("RMSGD's metrics history does not list every parameter in order.")
+        epoch_values, epoch_kinds = [], []
+        for _, metric in layers:
+            parts = ([] if metric is None else [metric.input_channel, metric.output_channel]
+                     if isinstance(metric, ConvLayerMetrics) else [metric])
+            numbers = [n for part in parts for n in (part.rank, part.KG, part.condition)]
+            codes = [_NUMBER_TYPES.index(type(n)) + 1 if type(n) in _NUMBER_TYPES else -1 for n in numbers]
+            if -1 in codes:
+                raise TypeError(f"RMSGD layer metric of unexpected type {[type(n).__name__ for n in numbers]}.")
+            pad = _SLOTS - len(numbers)
+            epoch_values.append([float(n) for n in numbers] + [0.0] * pad)
+            epoch_kinds.append(codes + [0] * pad)
+        values.append(epoch_values)
+        kinds.append(epoch_kinds)
+    shape = (len(history), n_params, _SLOTS)
+    return (torch.tensor(values, dtype=torch.float64).reshape(shape), torch.tensor(kinds, dtype=torch.int8).reshape(shape))
+
+
+def _decode_history(values: torch.Tensor, kinds: torch.Tensor) -> list[list[tuple[int, Any]]]:
+    history = []
+    for epoch_values, epoch_kinds in zip(values.tolist(), kinds.tolist(), strict=True):
+        layers: list[tuple[int, Any]] = []
+        for index, (numbers, codes) in enumerate(zip(epoch_values, epoch_kinds, strict=True)):
+            n = [_NUMBER_TYPES[c - 1](v) for v, c in zip(numbers, codes, strict=True) if c]
+            metric = (None if not n else LayerMetrics(*n) if len(n) == 3
+                      else ConvLayerMetrics(LayerMetrics(*n[:3]), LayerMetrics(*n[3:])))
+            layers.append((index, metric))
+        history.append(layers)
+    return history
+
+
+def rmsgd(params: Iterable[nn.Parameter], config: TrainConfig, *, beta: float = 0.8, step_size: int | None = None,
+          gamma: float = 1.0, linear: bool = False) -> ResumableRMSGD:
+    """An OptimizerFactory: RMSGD with ``config``'s lr, momentum and weight decay (paper B: RMSGD_LR, ...).
+
+    ``beta``, ``step_size``, ``gamma``, ``linear`` are RMSGD's (by ``functools.partial``); it takes a flat
+    list of parameters, not parameter groups.
+    """
+    params = list(params)
+    if any(isinstance(p, dict) for p in params):
+        raise TypeError("RMSGD takes a flat list of parameters, not parameter groups.")
+    return ResumableRMSGD(params, lr=config.lr, beta=beta, step_size=step_size, linear=linear, gamma=gamma,
+                          momentum=config.momentum, weight_decay=config.weight_decay)
+
+
+def adamp(params: Iterable[nn.Parameter], config: TrainConfig) -> torch.optim.Optimizer:
+    """An OptimizerFactory: AdamP with ``config``'s lr, beta1 = momentum and weight decay (paper B: WEIGHT_DECAY)."""
+    optimizer: torch.optim.Optimizer = AdamP(params, lr=config.lr, betas=(config.momentum, 0.999),
+                                             weight_decay=config.weight_decay)
+    return optimizer

@@ -1,0 +1,126 @@
+"""Paper B's optimizers: RMSGD checkpoints that load with weights_only and resume exactly; AdamP."""
+
+from __future__ import annotations
+
+import functools
+import io
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from adamp import AdamP
+from rmsgd import RMSGD
+from torch import nn
+from torch.utils.data import TensorDataset
+
+from cpath_repro.train import optimizers
+from cpath_repro.train.engine import CHECKPOINT, EpochHook, TrainConfig, Trainer, load_checkpoint
+
+CONFIG = TrainConfig(4, 16, optimizers.RMSGD_LR, momentum=optimizers.RMSGD_MOMENTUM,
+                     weight_decay=optimizers.WEIGHT_DECAY, seed=2)
+# linear=True: RMSGD also adapts the fully connected layer (LayerMetrics besides ConvLayerMetrics)
+FACTORY = functools.partial(optimizers.rmsgd, linear=True)
+
+
+def _task() -> tuple[TensorDataset, nn.Module]:
+    x = torch.randn(64, 2, 6, 6, generator=torch.Generator().manual_seed(0))
+    y = (x[:, 0, :3].mean((1, 2)) > 0).long()
+    torch.manual_seed(1)
+    layers: list[nn.Conv2d | nn.Linear] = [nn.Conv2d(2, 16, 3, padding=1), nn.Conv2d(16, 16, 3, padding=1), nn.Linear(16, 2)]
+    model = nn.Sequential(layers[0], nn.ReLU(), layers[1], nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), layers[2])
+    with torch.no_grad():  # low rank + noise, so that RMSGD finds a rank > 0 and adapts its rates from epoch 2 on
+        for layer in layers:
+            w = layer.weight.view(layer.weight.shape[0], -1)
+            w.copy_(torch.randn(w.shape[0], 2) @ torch.randn(2, w.shape[1]) * 0.3 + 0.01 * torch.randn_like(w))
+    return TensorDataset(x, y), model
+
+
+class _Stop(Exception):
+    pass
+
+
+def _stop_after(epochs: int) -> EpochHook:
+    def hook(epoch: int, record: dict, trainer: Trainer) -> None:
+        if epoch == epochs:
+            raise _Stop
+
+    return hook
+
+
+def _fit(checkpoints: Path | None, stop: int | None = None) -> Trainer:
+    data, model = _task()
+
+    def trainer(**kwargs: object) -> Trainer:
+        return Trainer(model, nn.CrossEntropyLoss(), data, CONFIG, checkpoint_dir=checkpoints, progress=False,
+                       optimizer=FACTORY, **kwargs)  # type: ignore[arg-type]
+
+    if stop is not None:
+        with pytest.raises(_Stop):
+            trainer(on_epoch_end=_stop_after(stop)).fit()
+    resumed = trainer()
+    resumed.fit()
+    return resumed
+
+
+def _roundtrip(state: dict) -> dict:
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    buffer.seek(0)
+    return torch.load(buffer, weights_only=True)
+
+
+def test_paper_b_constants() -> None:
+    assert (optimizers.RMSGD_LR, optimizers.RMSGD_MOMENTUM, optimizers.WEIGHT_DECAY) == (0.03, 0.9, 5e-4)
+
+
+def test_rmsgd_state_dict_loads_with_weights_only_and_restores_all_of_rmsgds_state() -> None:
+    trained = _fit(None).optimizer
+    assert isinstance(trained, optimizers.ResumableRMSGD)
+    assert trained.epoch == 4 and len(trained.metrics.history) == 4  # the engine called epoch_step once per epoch
+    assert not np.allclose(trained.lr_vector, optimizers.RMSGD_LR)  # the rates did adapt
+    with pytest.raises(pickle.UnpicklingError):  # why the wrapper exists: plain RMSGD's state needs full unpickling
+        _roundtrip(RMSGD.state_dict(trained))
+    _, model = _task()
+    fresh = FACTORY(model.parameters(), CONFIG)
+    fresh.load_state_dict(_roundtrip(trained.state_dict()))
+    assert np.array_equal(fresh.lr_vector, trained.lr_vector) and fresh.lr_vector.dtype == trained.lr_vector.dtype
+    assert np.array_equal(fresh.velocity, trained.velocity)
+    assert np.array_equal(fresh.KG, trained.KG) and fresh.KG.dtype == trained.KG.dtype == np.float32
+    assert (fresh.zeta, fresh.epoch, fresh.not_ready) == (trained.zeta, trained.epoch, trained.not_ready)
+    assert fresh.metrics.history == trained.metrics.history
+    kinds = {type(v) for epoch in fresh.metrics.history for _, m in epoch if m is not None
+             for part in ([m.input_channel, m.output_channel] if hasattr(m, "input_channel") else [m])
+             for v in (part.rank, part.KG, part.condition)}
+    assert kinds == {type(v) for epoch in trained.metrics.history for _, m in epoch if m is not None
+                     for part in ([m.input_channel, m.output_channel] if hasattr(m, "input_channel") else [m])
+                     for v in (part.rank, part.KG, part.condition)} and np.float32 in kinds
+    assert fresh.param_groups[0]["lr_vector"] is fresh.lr_vector and fresh.param_groups[0]["metrics"] is fresh.metrics
+    for p, q in zip(model.parameters(), trained.metrics.params, strict=True):
+        assert torch.equal(fresh.state[p]["momentum_buffer"], trained.state[q]["momentum_buffer"])
+
+
+def test_an_interrupted_and_resumed_rmsgd_run_ends_where_an_uninterrupted_one_does(tmp_path: Path) -> None:
+    straight = _fit(tmp_path / "straight")
+    resumed = _fit(tmp_path / "resumed", stop=2)
+    assert [e["train_loss"] for e in resumed.history.epochs] == [e["train_loss"] for e in straight.history.epochs]
+    for a, b in zip(straight.module.parameters(), resumed.module.parameters(), strict=True):
+        assert torch.equal(a, b)
+    assert isinstance(resumed.optimizer, RMSGD) and isinstance(straight.optimizer, RMSGD)
+    assert np.array_equal(resumed.optimizer.lr_vector, straight.optimizer.lr_vector)
+    assert resumed.optimizer.epoch == straight.optimizer.epoch == 4
+    assert load_checkpoint(tmp_path / "resumed" / CHECKPOINT)["optimizer"]["rmsgd"]["epoch"] == 4
+
+
+def test_rmsgd_refuses_parameter_groups_in_one_sentence() -> None:
+    with pytest.raises(TypeError, match="flat list of parameters, not parameter groups"):
+        optimizers.rmsgd([{"params": nn.Linear(2, 2).parameters()}], CONFIG)  # type: ignore[list-item]
+
+
+def test_adamp_factory_takes_the_config() -> None:
+    config = TrainConfig(1, 16, 1e-3, weight_decay=optimizers.WEIGHT_DECAY)
+    optimizer = optimizers.adamp(nn.Linear(2, 2).parameters(), config)
+    assert isinstance(optimizer, AdamP)
+    group = optimizer.param_groups[0]
+    assert (group["lr"], group["betas"], group["weight_decay"]) == (1e-3, (0.9, 0.999), 5e-4)
