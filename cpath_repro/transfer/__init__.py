@@ -1,0 +1,1 @@
+"""Transfer learning: where pretrained backbones come from when nothing may be downloaded."""

@@ -1,0 +1,173 @@
+"""Does the fractal stand-in *pretrain*? The probe, and its rule fixed before any run.
+
+Kept apart from :mod:`cpath_repro.transfer.pretraining` so that a change to the probe (or to the
+claims' rules it uses) re-runs the probe and retrains no stand-in: a stored model is keyed on its
+recipe module's import closure.
+
+On a small histology-like task built from the project's own generator (synthetic H&E tiles of
+tumour, tissue and necrosis labelled by their majority class; never a real evaluation image),
+each backbone is fine-tuned from its stand-in and from random initialization, paired seeds. The
+stand-in pretrains that backbone if it wins in every seed (:data:`RULE`). The claims comparing
+pretrained with unpretrained models read this result (:mod:`cpath_repro.claims.pretraining`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+from torch.utils.data import TensorDataset
+
+from cpath_repro.claims.rules import Dominates, Status
+from cpath_repro.errors import ParameterError
+from cpath_repro.models import backbones
+from cpath_repro.models.backbones import Backbone, Normalization
+from cpath_repro.synth import tissue
+from cpath_repro.train.engine import TrainConfig, Trainer
+from cpath_repro.transfer.pretraining import (
+    FINETUNE_LR,
+    MOMENTUM,
+    WEIGHT_DECAY,
+    FractalSettings,
+    accuracy,
+    as_input,
+    fractal_settings,
+    stand_in,
+)
+
+
+@dataclass(frozen=True)
+class ProbeSettings:
+    """The probe task: H&E tiles of ``tile`` px labelled by their majority class (tumour, tissue, necrosis),
+    ``train_per_class`` and ``val_per_class`` of each; fine-tuned ``epochs`` epochs per arm and seed."""
+
+    seeds: int = 3
+    train_per_class: int = 24
+    val_per_class: int = 32
+    epochs: int = 3
+    batch_size: int = 16
+    lr: float = FINETUNE_LR
+    momentum: float = MOMENTUM
+    weight_decay: float = WEIGHT_DECAY
+    tile: int = 32
+
+
+PROBE_PROFILES: dict[str, ProbeSettings] = {
+    "ci": ProbeSettings(train_per_class=4, val_per_class=4, epochs=1, batch_size=8),
+    "default": ProbeSettings(),
+    "paper": ProbeSettings(seeds=5, train_per_class=100, val_per_class=100, epochs=10, tile=64),
+}
+
+
+def probe_settings(profile: str | ProbeSettings) -> ProbeSettings:
+    if isinstance(profile, ProbeSettings):
+        return profile
+    if profile not in PROBE_PROFILES:
+        msg = f"The pretraining probe has settings for the profiles {', '.join(PROBE_PROFILES)}; got {profile!r}."
+        raise ParameterError(msg)
+    return PROBE_PROFILES[profile]
+
+
+
+
+#: The probe's classes: tissue.TUMOUR, TISSUE, NECROSIS (background is glass, too easy to tell anything apart).
+PROBE_CLASSES = (tissue.TUMOUR, tissue.TISSUE, tissue.NECROSIS)
+#: The probe's slides are their own stream of synthetic H&E slides, apart from every chapter's (paper A uses 100).
+PROBE_STREAM = 7001
+#: The most slides one probe split may draw while filling its classes.
+MAX_PROBE_SLIDES = 2000
+#: The rule, fixed before any run: the stand-in pretrains a backbone if fine-tuning from it reaches a higher probe
+#: validation accuracy than fine-tuning from random initialization in every paired seed (at least 3).
+RULE = Dominates("fractal", "random", "probe_accuracy")
+ARMS = ("fractal", "random")
+
+
+@lru_cache(maxsize=16)
+def probe_tiles(seed: int, split: str, per_class: int, tile: int) -> tuple[np.ndarray, np.ndarray]:
+    """``per_class`` H&E tiles of each probe class, ``(N, tile, tile, 3)`` uint8, and labels 0-2 (class-major).
+
+    A tile's label is its majority class among background, tumour, tissue and necrosis (fold pixels not
+    counted); tiles whose majority is background are skipped. Slides are drawn in order until each class
+    has its tiles, so the same arguments give the same tiles.
+    """
+    cfg = tissue.TissueConfig(canvas=4 * tile, tile=tile)
+    found: dict[int, list[np.ndarray]] = {c: [] for c in PROBE_CLASSES}
+    for k in range(MAX_PROBE_SLIDES):
+        slide = tissue.make_slide((seed, tissue.SPLITS[split], PROBE_STREAM, k), "H&E", cfg)
+        tiles = tissue.cut_tiles([slide], tile)
+        for image, labels in zip(tiles.images, tiles.labels, strict=True):
+            majority = int(np.bincount(labels.ravel(), minlength=256)[:4].argmax())
+            if majority in found and len(found[majority]) < per_class:
+                found[majority].append(image)
+        if all(len(v) == per_class for v in found.values()):
+            break
+    else:
+        msg = f"The probe's {split} split found too few tiles of some class in {MAX_PROBE_SLIDES} slides (seed {seed})."
+        raise RuntimeError(msg)
+    images = np.stack([img for c in PROBE_CLASSES for img in found[c]])
+    return images, np.repeat(np.arange(len(PROBE_CLASSES), dtype=np.int64), per_class)
+
+
+def fine_tune(backbone: Backbone, normalization: Normalization, train: tuple[torch.Tensor, torch.Tensor],
+              val: tuple[torch.Tensor, torch.Tensor], p: ProbeSettings, seed: int, name: str,
+              progress: bool = False) -> float:
+    """Fine-tune every layer on the probe's training tiles; the validation accuracy after the last epoch
+    (batch-norm statistics recomputed over the training tiles first, in both arms)."""
+    train_set = TensorDataset(normalization(train[0]), train[1])
+    val_set = TensorDataset(normalization(val[0]), val[1])
+    cfg = TrainConfig(epochs=p.epochs, batch_size=p.batch_size, lr=p.lr, momentum=p.momentum,
+                      weight_decay=p.weight_decay, val_every=p.epochs, seed=seed)
+    trainer = Trainer(backbone.model, nn.CrossEntropyLoss(), train_set, cfg,
+                      validate=lambda m: {"accuracy": accuracy(m, val_set)}, progress=progress, name=name,
+                      recalibrate_bn=train_set)
+    return float(trainer.fit().validated()[-1]["val"]["accuracy"])
+
+
+def measure(name: str, settings: str | FractalSettings = "default", task: str | ProbeSettings = "default",
+          progress: bool = False) -> pd.DataFrame:
+    """Per-seed probe accuracy of ``name`` fine-tuned from the fractal stand-in vs from random initialization.
+
+    Seed ``s`` pairs the arms: the same tiles, the same initial head (``head_seed=s``), the same batches
+    (engine seed ``s``); the random arm's backbone is drawn with seed ``s``. Inputs are normalized as the
+    weights ask: the stand-in's fractal statistics, and for random initialization the probe's own training
+    tiles' statistics. Returns the long table ``seed, arm, metric, value`` (arms "fractal" and "random",
+    metric "probe_accuracy").
+    """
+    s, p = fractal_settings(settings), probe_settings(task)
+    standin = stand_in(name, s, progress)
+    size = s.input_size(name)
+    rows = []
+    for seed in range(p.seeds):
+        train = probe_tiles(seed, "train", p.train_per_class, p.tile)
+        val = probe_tiles(seed, "val", p.val_per_class, p.tile)
+        x_train, x_val = as_input(train[0], size), as_input(val[0], size)
+        y_train, y_val = torch.from_numpy(train[1]), torch.from_numpy(val[1])
+        for arm in ARMS:
+            if arm == "fractal":
+                bb = backbones.build(name, "fractal", len(PROBE_CLASSES), state=standin.state,
+                                     normalization=standin.normalization, source=standin.source, head_seed=seed)
+                norm = bb.normalization
+            else:
+                bb = backbones.build(name, "none", len(PROBE_CLASSES), seed=seed, head_seed=seed)
+                norm = Normalization.from_images(train[0], "the probe's training tiles", input_size=size)
+            accuracy = fine_tune(bb, norm, (x_train, y_train), (x_val, y_val), p, seed,
+                                 f"probe {name} {arm} seed {seed}", progress)
+            rows.append({"seed": seed, "arm": arm, "metric": "probe_accuracy", "value": accuracy})
+    return pd.DataFrame(rows, columns=["seed", "arm", "metric", "value"])
+
+
+def pretrains(table: pd.DataFrame) -> bool:
+    """:data:`RULE` on a probe table: True when the stand-in wins in every paired seed (at least 3)."""
+    return RULE.evaluate(table).status is Status.SUPPORTED
+
+
+def evidence(table: pd.DataFrame) -> str:
+    """One sentence: the rule's verdict and the numbers it came from."""
+    outcome = RULE.evaluate(table)
+    verdict = {Status.SUPPORTED: "pretrains", Status.NOT_SUPPORTED: "does not pretrain"}.get(
+        outcome.status, "cannot be judged")
+    return f"The fractal stand-in {verdict} ({RULE.description[:-1]}): {outcome.evidence}."
