@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from cpath_repro.chapters.paper_a import notebooks as paper_a
 from cpath_repro.chapters.paper_e import notebooks as paper_e
+from cpath_repro.chapters.pretraining import notebooks as pretraining
 from cpath_repro.chapters.stains import notebooks as stains
 from cpath_repro.errors import ParameterError
 from cpath_repro.profiles import NotebookSpec
@@ -17,7 +18,7 @@ from cpath_repro.profiles import NotebookSpec
 __all__ = ["NOTEBOOKS", "NotebookSpec", "get"]
 
 #: Book order: the foundations, then each paper's chapter.
-CHAPTERS = (stains, paper_e, paper_a)
+CHAPTERS = (stains, pretraining, paper_e, paper_a)
 
 NOTEBOOKS: dict[str, NotebookSpec] = {spec.name: spec for chapter in CHAPTERS for spec in chapter.NOTEBOOKS}
 

@@ -304,3 +304,26 @@ def tracks_figure(frames: np.ndarray, tracks: Mapping[str, np.ndarray]) -> Figur
         ax.set_axis_off()
     fig.tight_layout()
     return fig
+
+
+def paired_seeds(frame: object, unit: str, arm: str, value: str, arms: Sequence[str], title: str = "",
+                 ylabel: str = "") -> Figure:
+    """One panel per ``unit``: each seed's ``value`` under each of ``arms``, joined by a line (paired seeds)."""
+    import pandas as pd
+
+    assert isinstance(frame, pd.DataFrame)
+    units = list(dict.fromkeys(frame[unit]))
+    fig, axes = plt.subplots(1, len(units), figsize=(2.4 * len(units) + 0.6, 3.2), sharey=True, squeeze=False)
+    for ax, key in zip(axes.flat, units, strict=True):
+        wide = frame[frame[unit] == key].pivot_table(index="seed", columns=arm, values=value).reindex(columns=arms)
+        for seed, row in wide.iterrows():
+            ax.plot(range(len(arms)), row.to_numpy(), marker="o", color="0.45", lw=1)
+            ax.annotate(f"seed {seed}", (len(arms) - 1, row.iloc[-1]), xytext=(4, 0), textcoords="offset points",
+                        fontsize=7, va="center")
+        ax.set_xticks(range(len(arms)), list(arms), fontsize=8)
+        ax.set_xlim(-0.3, len(arms) - 0.4)
+        ax.set_title(str(key), fontsize=9)
+    axes[0, 0].set_ylabel(ylabel or value.replace("_", " "))
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig

@@ -82,6 +82,8 @@ def plan(names: Sequence[str], profile: str, overrides: Sequence[tuple[str, str]
                 raise ParameterError(f"No notebook has a parameter {name!r}; `cpath-repro list` shows each one's.")
     jobs = []
     for spec in specs:
+        if not spec.path.is_file():
+            raise UserError(f"Notebook '{spec.name}' is declared but its file '{spec.path}' is missing.")
         given: dict[str, Any] = {}
         for name, text in overrides:
             if name not in spec.params:

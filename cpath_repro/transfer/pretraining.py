@@ -131,14 +131,15 @@ def fractal_settings(profile: str | FractalSettings) -> FractalSettings:
 
 
 @lru_cache(maxsize=4)
-def _classes(n: int, seed: int) -> tuple[fractals.IFS, ...]:
+def fractal_classes(n: int, seed: int) -> tuple[fractals.IFS, ...]:
+    """The stand-in's ``n`` fractal classes (iterated function systems), found once per process."""
     return tuple(fractals.search_classes(n, seed))
 
 
 @lru_cache(maxsize=4)
 def _rendered(n: int, per_class: int, size: int, seed: int, first: int) -> np.ndarray:
     """The images, rendered once per process and shared by the backbones that train at the same size."""
-    return fractals.dataset(n, per_class, size, seed, first, list(_classes(n, seed))).images
+    return fractals.dataset(n, per_class, size, seed, first, list(fractal_classes(n, seed))).images
 
 
 def as_input(images: np.ndarray, size: int) -> torch.Tensor:
@@ -181,7 +182,8 @@ class FractalDataset(Dataset[tuple[torch.Tensor, torch.Tensor]]):
         if self.images is not None:
             return self.images[index]
         label, k = divmod(index, self.per_class)
-        return fractals.instance(list(_classes(self.n_classes, self.seed)), label, self.first + k, self.size, self.seed)
+        systems = list(fractal_classes(self.n_classes, self.seed))
+        return fractals.instance(systems, label, self.first + k, self.size, self.seed)
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
         x = as_input(self.image(index)[None], self.input_size)

@@ -57,7 +57,7 @@ class ProbeSettings:
 
 
 PROBE_PROFILES: dict[str, ProbeSettings] = {
-    "ci": ProbeSettings(train_per_class=4, val_per_class=4, epochs=1, batch_size=8),
+    "ci": ProbeSettings(seeds=1, train_per_class=4, val_per_class=4, epochs=1, batch_size=8),  # too few to judge
     "default": ProbeSettings(),
     "paper": ProbeSettings(seeds=5, train_per_class=100, val_per_class=100, epochs=10, tile=64),
 }

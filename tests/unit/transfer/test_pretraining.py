@@ -131,6 +131,6 @@ def test_profiles():
     default = pretraining.fractal_settings("default")
     assert default.input_size("inception_v3") == 75 and default.input_size("resnet18") == 32
     assert default.train_config("resnet18").lr == pytest.approx(0.1 * 64 / 256)
-    assert probe.probe_settings("ci").seeds >= probe.RULE.min_seeds
+    assert probe.probe_settings("default").seeds >= probe.RULE.min_seeds
     with pytest.raises(pretraining.ParameterError, match="ci, default, paper"):
         pretraining.fractal_settings("fast")

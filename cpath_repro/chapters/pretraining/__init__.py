@@ -1,0 +1,5 @@
+"""The pretraining stand-in (Foundations): what papers B, C and D start from when no ImageNet weights are here.
+
+The work is in :mod:`cpath_repro.transfer.pretraining` (shared by every chapter); ``notebooks``
+declares the page that trains the stand-ins once and measures whether they pretrain.
+"""

@@ -1,0 +1,100 @@
+"""The pretraining page: where each backbone's weights come from, the stand-ins, and whether they pretrain."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from cpath_repro.models import backbones
+from cpath_repro.synth import fractals
+from cpath_repro.transfer import pretraining, probe
+from cpath_repro.transfer.pretraining import StandIn
+
+
+@dataclass
+class Outcome:
+    """One backbone: ImageNet from a local file, or the stand-in with its probe table and the rule's verdict."""
+
+    name: str
+    source: str  # "imagenet" or "fractal"
+    weights: str  # in words
+    stand_in: StandIn | None = None
+    probe: pd.DataFrame | None = None
+
+    @property
+    def pretrains(self) -> bool | None:
+        return probe.pretrains(self.probe) if self.probe is not None else None
+
+    @property
+    def evidence(self) -> str:
+        return probe.evidence(self.probe) if self.probe is not None else "ImageNet weights are used; no stand-in."
+
+
+def measure(profile: str, progress: bool = True) -> list[Outcome]:
+    """Every backbone of papers B-D: ImageNet when its torchvision file is here, else the stand-in and its probe."""
+    out = []
+    for name in backbones.NAMES:
+        if pretraining.resolve(name) == "imagenet":
+            found = backbones.imagenet_weights(name)
+            assert found is not None
+            out.append(Outcome(name, "imagenet", f"torchvision {type(found[0]).__name__}.{found[0].name} from {found[1]}"))
+            continue
+        stand_in = pretraining.stand_in(name, profile, progress)
+        out.append(Outcome(name, "fractal", stand_in.source, stand_in, probe.measure(name, profile, profile, progress)))
+    return out
+
+
+def settings_table(outcomes: list[Outcome]) -> pd.DataFrame:
+    """What each stand-in was trained on and how well it learned its own task (ImageNet rows say so)."""
+    rows: list[dict[str, object]] = []
+    for o in outcomes:
+        if o.stand_in is None:
+            rows.append({"backbone": o.name, "weights": "ImageNet (local file)"})
+            continue
+        m = o.stand_in.meta
+        rows.append({"backbone": o.name, "weights": "fractal stand-in", "input (px)": m["input_size"],
+                     "fractal classes": m["classes"], "images": m["images"], "epochs": m["epochs"],
+                     "images seen": m["images"] * m["epochs"],
+                     "fractal accuracy (chance)": f"{m['fractal_val_accuracy']:.2f} ({1 / m['classes']:.2f})",
+                     "training (s)": round(float(m["seconds"]), 1)})
+    return pd.DataFrame(rows)
+
+
+def probe_long(outcomes: list[Outcome]) -> pd.DataFrame:
+    """Every probe row with its backbone (per seed and arm)."""
+    frames = [o.probe.assign(backbone=o.name) for o in outcomes if o.probe is not None]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["backbone", "seed", "arm", "value"])
+
+
+def probe_summary(outcomes: list[Outcome]) -> pd.DataFrame:
+    """Per backbone: probe accuracy from the stand-in and from random initialization (mean ± sd), seeds won, verdict."""
+    rows = []
+    for o in outcomes:
+        if o.probe is None:
+            rows.append({"backbone": o.name, "verdict": "not needed: ImageNet weights"})
+            continue
+        wide = o.probe.pivot_table(index="seed", columns="arm", values="value")
+        wins = int((wide["fractal"] > wide["random"]).sum())
+        rows.append({"backbone": o.name,
+                     "from the stand-in": f"{wide['fractal'].mean():.3f} ± {wide['fractal'].std():.3f}",
+                     "from random init": f"{wide['random'].mean():.3f} ± {wide['random'].std():.3f}",
+                     "seeds won": f"{wins}/{len(wide)}",
+                     "verdict": "pretrains" if o.pretrains else "does not pretrain"})
+    return pd.DataFrame(rows)
+
+
+def manifest_metrics(outcomes: list[Outcome]) -> dict[str, object]:
+    """What the scorecard reads (:mod:`cpath_repro.claims.pretraining`): each stand-in's verdict and evidence."""
+    return {"stand_in": {o.name: {"pretrains": bool(o.pretrains), "evidence": o.evidence}
+                         for o in outcomes if o.probe is not None},
+            "imagenet": [o.name for o in outcomes if o.source == "imagenet"]}
+
+
+def fractal_examples(profile: str, classes: int = 6, per_class: int = 4) -> dict[str, np.ndarray]:
+    """A few images of the first fractal classes of the profile's stand-in set, for the page's figure."""
+    s = pretraining.fractal_settings(profile)
+    systems = pretraining.fractal_classes(s.classes, s.seed)[:classes]
+    return {f"class {c + 1}, image {i + 1}": fractals.instance(list(systems), c, i, s.size, s.seed)
+            for c in range(min(classes, len(systems))) for i in range(per_class)}
