@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from cpath_repro.claims.rules import Status
 from cpath_repro.models import backbones
 from cpath_repro.synth import fractals
 from cpath_repro.transfer import pretraining, probe
@@ -77,12 +78,18 @@ def probe_summary(outcomes: list[Outcome]) -> pd.DataFrame:
             continue
         wide = o.probe.pivot_table(index="seed", columns="arm", values="value")
         wins = int((wide["fractal"] > wide["random"]).sum())
-        rows.append({"backbone": o.name,
-                     "from the stand-in": f"{wide['fractal'].mean():.3f} ± {wide['fractal'].std():.3f}",
-                     "from random init": f"{wide['random'].mean():.3f} ± {wide['random'].std():.3f}",
-                     "seeds won": f"{wins}/{len(wide)}",
-                     "verdict": "pretrains" if o.pretrains else "does not pretrain"})
+        status = probe.RULE.evaluate(o.probe).status
+        rows.append({"backbone": o.name, "from the stand-in": _mean_sd(wide["fractal"]),
+                     "from random init": _mean_sd(wide["random"]), "seeds won": f"{wins}/{len(wide)}",
+                     "verdict": VERDICTS.get(status, f"cannot be judged ({len(wide)} seed(s))")})
     return pd.DataFrame(rows)
+
+
+VERDICTS = {Status.SUPPORTED: "pretrains", Status.NOT_SUPPORTED: "does not pretrain"}
+
+
+def _mean_sd(values: pd.Series) -> str:
+    return f"{values.mean():.3f} ± {values.std():.3f}" if len(values) > 1 else f"{values.mean():.3f}"
 
 
 def manifest_metrics(outcomes: list[Outcome]) -> dict[str, object]:
