@@ -1,4 +1,4 @@
-"""Figures the notebooks show (matplotlib, no state; each returns the Figure)."""
+"""Figures the notebooks show (matplotlib; nothing kept between calls; each function returns its Figure)."""
 
 from __future__ import annotations
 
