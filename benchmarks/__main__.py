@@ -6,37 +6,28 @@ Prints a small table; results are ratios within this run, which survive a noisy 
 from __future__ import annotations
 
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 
+from benchmarks.timing import best_of
 from cpath_repro.pipeline import execute
 from cpath_repro.synth import stains
 from cpath_repro.synth.fields import cell_field
-
-
-def _time(fn, repeat: int = 3) -> float:
-    best = float("inf")
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-    return best
 
 
 def main() -> None:
     quiet = {"progress": False, "echo": lambda *_: None}
     with tempfile.TemporaryDirectory() as tmp:
         run_dir = Path(tmp)
-        executed = _time(lambda: execute.run(["E-F2"], "ci", [], run_dir, force=True, **quiet), repeat=2)
-        cached = _time(lambda: execute.run(["E-F2"], "ci", [], run_dir, **quiet))
+        executed = best_of(lambda: execute.run(["E-F2"], "ci", [], run_dir, force=True, **quiet), repeat=2)
+        cached = best_of(lambda: execute.run(["E-F2"], "ci", [], run_dir, **quiet))
     field = cell_field(512, 0)
     assay = stains.ASSAYS["CD8/CD3"]
     truth = field.for_assay(assay)
-    render = _time(lambda: stains.render(truth, assay.vectors))
+    render = best_of(lambda: stains.render(truth, assay.vectors))
     rgb = stains.to_uint8(stains.render(truth, assay.vectors))
-    unmix = _time(lambda: stains.unmix(rgb, assay.vectors))
+    unmix = best_of(lambda: stains.unmix(rgb, assay.vectors))
     mpx = truth.shape[0] * truth.shape[1] / 1e6
     rows = [
         ("notebook E-F2 (ci): executed", f"{executed:.2f} s"),

@@ -15,21 +15,12 @@ import numpy as np
 import torch
 from torch import nn
 
+from benchmarks.timing import best_of
 from cpath_repro.models.backbones import build
 from cpath_repro.synth import fractals
 
 SIZES = {"resnet18": (32, 48, 64), "resnet50": (32, 48, 64), "googlenet": (32, 48, 64), "inception_v3": (75, 96)}
 BATCH = 32
-
-
-def _best(fn, repeat: int) -> float:  # type: ignore[no-untyped-def]
-    fn()  # warm-up
-    best = float("inf")
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-    return best
 
 
 def throughput(name: str, size: int, batch: int = BATCH, repeat: int = 4) -> tuple[float, float]:
@@ -49,7 +40,7 @@ def throughput(name: str, size: int, batch: int = BATCH, repeat: int = 4) -> tup
         with torch.no_grad():
             model(x)
 
-    return batch / _best(step, repeat), batch / _best(forward, repeat)
+    return batch / best_of(step, repeat, warmup=True), batch / best_of(forward, repeat, warmup=True)
 
 
 def main() -> list[tuple[str, str]]:
@@ -61,7 +52,7 @@ def main() -> list[tuple[str, str]]:
             rows.append((f"{name} {size} px, batch {BATCH}", f"train {train:.0f} img/s, eval {evaluate:.0f} img/s"))
     classes = fractals.search_classes(4, 0)
     for size in (32, 64, 75):
-        t = _best(lambda s=size: [fractals.instance(classes, i % 4, i, s, 0) for i in range(40)], 2) / 40  # type: ignore[misc]
+        t = best_of(lambda s=size: [fractals.instance(classes, i % 4, i, s, 0) for i in range(40)], 2, warmup=True) / 40  # type: ignore[misc]
         rows.append((f"fractal image, {size} px", f"{t * 1000:.1f} ms"))
     rng = np.random.default_rng(0)
     candidates = [fractals.random_ifs(rng) for _ in range(100)]

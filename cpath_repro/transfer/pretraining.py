@@ -39,7 +39,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
@@ -53,6 +53,8 @@ from cpath_repro.models.backbones import NAMES, Backbone, Normalization
 from cpath_repro.synth import fractals
 from cpath_repro.train import store
 from cpath_repro.train.engine import TrainConfig, Trainer
+
+T = TypeVar("T")
 
 #: FractalDB's pretraining and fine-tuning optimizers (SGD; lr at their batch of 256, momentum, weight decay).
 PRETRAIN_LR, FINETUNE_LR, MOMENTUM, WEIGHT_DECAY, FRACTALDB_BATCH = 0.1, 0.01, 0.9, 1e-4, 256
@@ -117,14 +119,19 @@ FRACTAL_PROFILES: dict[str, FractalSettings] = {
 }
 
 
-def fractal_settings(profile: str | FractalSettings) -> FractalSettings:
-    """The settings of a profile name (or the settings themselves)."""
-    if isinstance(profile, FractalSettings):
+def for_profile(table: Mapping[str, T], profile: str | T, what: str) -> T:
+    """The settings ``table`` holds for a profile name (settings given as such pass through)."""
+    if not isinstance(profile, str):
         return profile
-    if profile not in FRACTAL_PROFILES:
-        msg = f"The fractal stand-in has settings for the profiles {', '.join(FRACTAL_PROFILES)}; got {profile!r}."
+    if profile not in table:
+        msg = f"{what} has settings for the profiles {', '.join(table)}; got {profile!r}."
         raise ParameterError(msg)
-    return FRACTAL_PROFILES[profile]
+    return table[profile]
+
+
+def fractal_settings(profile: str | FractalSettings) -> FractalSettings:
+    """The stand-in's settings of a profile name (or the settings themselves)."""
+    return for_profile(FRACTAL_PROFILES, profile, "The fractal stand-in")
 
 
 # -- the stand-in ---------------------------------------------------------------------------------------------------

@@ -23,7 +23,6 @@ from torch import nn
 from torch.utils.data import TensorDataset
 
 from cpath_repro.claims.rules import Dominates, Status
-from cpath_repro.errors import ParameterError
 from cpath_repro.models import backbones
 from cpath_repro.models.backbones import Backbone, Normalization
 from cpath_repro.synth import tissue
@@ -35,6 +34,7 @@ from cpath_repro.transfer.pretraining import (
     FractalSettings,
     accuracy,
     as_input,
+    for_profile,
     fractal_settings,
     stand_in,
 )
@@ -64,12 +64,8 @@ PROBE_PROFILES: dict[str, ProbeSettings] = {
 
 
 def probe_settings(profile: str | ProbeSettings) -> ProbeSettings:
-    if isinstance(profile, ProbeSettings):
-        return profile
-    if profile not in PROBE_PROFILES:
-        msg = f"The pretraining probe has settings for the profiles {', '.join(PROBE_PROFILES)}; got {profile!r}."
-        raise ParameterError(msg)
-    return PROBE_PROFILES[profile]
+    """The probe's settings of a profile name (or the settings themselves)."""
+    return for_profile(PROBE_PROFILES, profile, "The pretraining probe")
 
 
 
