@@ -70,7 +70,11 @@ def _claims(args: argparse.Namespace) -> None:
     from cpath_repro.claims import scorecard
     from cpath_repro.project import default_run_dir
 
-    print(scorecard.as_text(scorecard.verdicts(args.run_dir or default_run_dir(args.profile))))
+    run_dir = args.run_dir or default_run_dir(args.profile)
+    if not Path(run_dir).is_dir():
+        raise UserError(f"Run directory '{run_dir}' does not exist; create it with "
+                        f"`cpath-repro run all --run-dir {run_dir}`.")
+    print(scorecard.as_text(scorecard.verdicts(run_dir)))
 
 
 def _run_dirs(args: argparse.Namespace) -> list[Path]:

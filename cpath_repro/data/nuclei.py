@@ -34,6 +34,15 @@ def read_dsb_sample(root: Path = DSB_DIR) -> tuple[np.ndarray, np.ndarray]:
             f"Expected the real nuclei sample {', '.join(missing)} in '{root}'; run `make data` to extract it "
             "from the stardist wheel."
         )
-    image = tifffile.imread(Path(root) / FILES[0]).astype(np.float32)
-    labels = tifffile.imread(Path(root) / FILES[1]).astype(np.int32)
+    problem = None
+    try:
+        image = tifffile.imread(Path(root) / FILES[0]).astype(np.float32)
+        labels = tifffile.imread(Path(root) / FILES[1]).astype(np.int32)
+        if image.ndim != 2 or not image.size or labels.shape != image.shape:
+            problem = f"an image of shape {image.shape} with a mask of shape {labels.shape}"
+    except Exception as exc:  # a truncated or corrupt TIFF
+        problem = type(exc).__name__
+    if problem:
+        raise DataNotFoundError(f"The real nuclei sample in '{root}' cannot be read ({problem}); delete that folder "
+                                "and run `make data` to extract it again.")
     return percentile_normalize(image), labels

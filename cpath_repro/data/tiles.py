@@ -47,6 +47,7 @@ class Tiles:
 
 LAYOUT = "tiles/<id>.png, labels/<id>.png (0-3, 255 = exclude) and tiles.csv (tile_id, stain, slide, split)"
 VALID_LABELS = set(range(len(CLASSES))) | {EXCLUDE}
+COLUMNS = ("tile_id", "stain", "slide", "split")
 
 
 def read_tile_folder(root: Path, split: str) -> Tiles:
@@ -60,10 +61,15 @@ def read_tile_folder(root: Path, split: str) -> Tiles:
     if not index.is_file():
         raise DataNotFoundError(f"Expected '{index}' listing the tiles ({LAYOUT}).")
     with open(index, newline="", encoding="utf-8") as fh:
-        rows = [r for r in csv.DictReader(fh) if r.get("split") == split]
+        reader = csv.DictReader(fh)
+        missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
+        if missing:
+            raise DataNotFoundError(f"'{index}' has no column {', '.join(missing)} (expected {', '.join(COLUMNS)}).")
+        rows = [r for r in reader if r.get("split") == split]
     if not rows:
         raise DataNotFoundError(f"'{index}' lists no tile with split '{split}'.")
-    images, labels, stains, slides = [], [], [], []
+    images: list[np.ndarray] = []
+    labels, stains, slides = [], [], []
     for row in rows:
         tile_path = root / "tiles" / f"{row['tile_id']}.png"
         label_path = root / "labels" / f"{row['tile_id']}.png"
@@ -76,6 +82,13 @@ def read_tile_folder(root: Path, split: str) -> Tiles:
             raise DataNotFoundError(f"Tile '{row['tile_id']}' cannot be read ({type(exc).__name__}).") from None
         if image.ndim != 3 or image.shape[-1] != 3 or image.dtype != np.uint8:
             raise DataNotFoundError(f"Tile '{tile_path}' is not 8-bit RGB (shape {image.shape}, {image.dtype}).")
+        if label.ndim != 2:
+            raise DataNotFoundError(f"Label map '{label_path}' is a colour image; a label map holds one class index "
+                                    f"per pixel (0-{len(CLASSES) - 1}, {EXCLUDE} = exclude), as 8-bit greyscale.")
+        if images and image.shape != images[0].shape:
+            first = images[0].shape
+            raise DataNotFoundError(f"Tile '{tile_path}' is {image.shape[1]}x{image.shape[0]} but the first tile of "
+                                    f"split '{split}' is {first[1]}x{first[0]}; tiles must share one size.")
         if label.shape != image.shape[:2]:
             raise DataNotFoundError(
                 f"Label map '{label_path}' is {label.shape[1]}x{label.shape[0]} but its tile is "

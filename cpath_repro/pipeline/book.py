@@ -94,7 +94,11 @@ def build(run_dir: Path, out_dir: Path | None = None, quiet: bool = True) -> Pat
     stage_dir = out_dir / "stage"
     stage(run_dir, results, stage_dir)
     scratch = out_dir / f".build-{uuid.uuid4().hex[:8]}"
-    command = [str(Path(sys.executable).with_name("jupyter-book")), "build", str(stage_dir),
+    jupyter_book = Path(sys.executable).with_name("jupyter-book")
+    if not jupyter_book.is_file():
+        raise UserError(f"Jupyter Book is not installed beside this Python (expected '{jupyter_book}'); run `make book`, "
+                        "which installs the project's environment.")
+    command = [str(jupyter_book), "build", str(stage_dir),
                "--path-output", str(scratch), "--builder", "html", "--warningiserror", "--keep-going"]
     if quiet:
         command.append("--quiet")

@@ -85,9 +85,23 @@ class Slide:
     glass: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))  # (S, S) background mask
 
 
+#: The most memory one slide's layout may take while it is generated (see :func:`layout_bytes`).
+MAX_LAYOUT_BYTES = 4 * 2**30
+
+
+def region_seeds(size: int, regions_per_kpx: float) -> int:
+    return max(4, int(regions_per_kpx * size * size / 1000))
+
+
+def layout_bytes(size: int, regions_per_kpx: float = TissueConfig.regions_per_kpx) -> int:
+    """Peak bytes of :func:`_layout` for a ``size`` x ``size`` slide: it holds about four float64 arrays of
+    ``size x size x seeds``, and the seeds grow with the area, so memory grows with ``size``**4."""
+    return 4 * 8 * size * size * region_seeds(size, regions_per_kpx)
+
+
 def _layout(rng: np.random.Generator, size: int, cfg: TissueConfig) -> np.ndarray:
     """Class regions: nearest of random seeds, with boundaries roughened by smooth noise."""
-    n = max(4, int(cfg.regions_per_kpx * size * size / 1000))
+    n = region_seeds(size, cfg.regions_per_kpx)
     seeds = rng.uniform(0, size, (n, 2))
     classes = rng.choice(4, size=n, p=CLASS_BALANCE)
     yy, xx = np.mgrid[0:size, 0:size]

@@ -29,6 +29,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, WeightedRandomSampler
 from tqdm import tqdm
 
+from cpath_repro.errors import UserError
 from cpath_repro.results import atomic
 from cpath_repro.train import distributed
 
@@ -115,8 +116,13 @@ def _save(path: Path, state: dict[str, Any]) -> None:
 
 
 def load_checkpoint(path: Path) -> dict[str, Any]:
-    """Load a checkpoint without unpickling arbitrary objects."""
-    return torch.load(path, map_location="cpu", weights_only=True)
+    """Load a checkpoint without unpickling arbitrary objects; an unreadable one is one sentence."""
+    try:
+        state: dict[str, Any] = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # truncated, corrupt or not a checkpoint: torch's own message is pages long
+        raise UserError(f"Checkpoint '{path}' cannot be read ({type(exc).__name__}); delete it to train this model "
+                        "from the start.") from None
+    return state
 
 
 class Trainer:

@@ -29,6 +29,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from cpath_repro.errors import UserError
 from cpath_repro.project import PROJECT_ROOT, import_closure, lock_hash, modules_hash
 from cpath_repro.results import atomic
 from cpath_repro.train import distributed
@@ -97,9 +98,14 @@ def get_or_train(config: dict[str, Any], build: Callable[[], nn.Module],
             atomic.replace_dir(staged, final)  # meta.json inside marks a complete model
             shutil.rmtree(work, ignore_errors=True)
         distributed.barrier(ctx)  # the other ranks load what rank 0 wrote
-    model.load_state_dict(torch.load(final / WEIGHTS, map_location="cpu", weights_only=True))
+    try:
+        model.load_state_dict(torch.load(final / WEIGHTS, map_location="cpu", weights_only=True))
+        meta = json.loads((final / META).read_text())
+    except Exception as exc:  # a truncated or corrupt entry: say which, and how to get a good one
+        raise UserError(f"Model-store entry '{final}' cannot be read ({type(exc).__name__}); delete that folder and "
+                        "the model is trained again.") from None
     model.eval()
-    return StoredModel(key, model, json.loads((final / META).read_text()))
+    return StoredModel(key, model, meta)
 
 
 # -- what is stored, and what a run still uses ----------------------------------------------------------------------

@@ -40,8 +40,15 @@ def _shared_params() -> dict[str, Param]:
 
 
 def _tile_fits(values: Mapping[str, Any]) -> str | None:
+    from cpath_repro.synth.tissue import MAX_LAYOUT_BYTES, layout_bytes
+
     if values["tile"] % 2 ** values["depth"]:
         return f"tile {values['tile']} must be divisible by 2^depth = {2 ** values['depth']}"
+    need = layout_bytes(4 * values["tile"])  # synthetic slides are 4 tiles wide
+    if values.get("data_root") is None and need > MAX_LAYOUT_BYTES:
+        return (f"synthetic slides for tile {values['tile']} would need about {need / 2**30:.0f} GiB each while "
+                f"generated (the limit is {MAX_LAYOUT_BYTES / 2**30:.0f} GiB); use a tile of at most 128 pixels, "
+                "or real tiles with -p data_root")
     return None
 
 

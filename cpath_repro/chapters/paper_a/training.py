@@ -22,6 +22,7 @@ from cpath_repro.data.layout import locate
 from cpath_repro.data.segmentation import SegmentationTiles
 from cpath_repro.data.tiles import CLASSES, EXCLUDE, Tiles, read_tile_folder
 from cpath_repro.data.transforms import augmentation
+from cpath_repro.errors import DataNotFoundError, ParameterError
 from cpath_repro.metrics.segmentation import (
     confusion,
     epochs_to_fraction_of_final,
@@ -91,14 +92,25 @@ def split_tiles(s: Settings, seed: int, stains_used: str, split: str) -> Tiles:
     """Tiles of one split. Synthetic: multistain = ``train_slides`` slides of each of the nine
     assays; H&E-only = as many H&E slides. Real data: the tile folder, H&E-only = its H&E tiles."""
     if s.data_root:
-        part = read_tile_folder(s.tile_folder, "test" if split == "test" else "train")
+        folder = s.tile_folder
+        part = read_tile_folder(folder, "test" if split == "test" else "train")
+        side = part.images.shape[1]
+        if side % 2 ** s.depth:
+            raise ParameterError(f"The tiles in '{folder}' are {side} px, which a UNET of depth {s.depth} cannot pool "
+                                 f"{s.depth} times; use tiles whose side is a multiple of {2 ** s.depth} or a smaller "
+                                 "-p depth.")
         if split != "test":  # paper A: 10 % of the training data held out for validation, by slide
-            val_slides = np.unique(part.slides)[:: 10]
-            keep = np.isin(part.slides, val_slides) == (split == "val")
+            slide_ids = np.unique(part.slides)
+            if len(slide_ids) < 2:
+                raise DataNotFoundError(f"'{folder}' has one training slide; validation is held out by slide, so "
+                                        "the training split needs tiles of at least two slides.")
+            keep = np.isin(part.slides, slide_ids[:: 10]) == (split == "val")
             part = part.subset(keep)
         if stains_used == "he":
-            keep = part.assays == "H&E"
-            part = part.subset(keep)
+            part = part.subset(part.assays == "H&E")
+            if not len(part):
+                raise DataNotFoundError(f"'{folder}' has no H&E tile in its {split} split (stain 'H&E' in tiles.csv), "
+                                        "which the H&E-only model and the H&E test need.")
         return part
     per_assay = {"train": s.train_slides, "val": 1, "test": s.test_slides}[split]
     assays = list(stains.ASSAYS)
