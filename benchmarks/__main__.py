@@ -47,7 +47,8 @@ def main() -> None:
     width = max(len(k) for k, _ in rows)
     for key, value in rows:
         print(f"{key.ljust(width)}  {value}")
-    assert np.isfinite(unmix)
+    assert cached < 0.1 * executed, "an up-to-date notebook must not be executed again"
+    assert np.isfinite(unmix) and unmix > 0
 
 
 if __name__ == "__main__":

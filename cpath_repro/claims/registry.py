@@ -9,11 +9,26 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from cpath_repro.claims.metrics import (
+    ACCURACY,
+    BEST_STAIN_MAP_CORRELATION,
+    CONVERGENCE,
+    ERF_RADIUS_90PCT_PX,
+    F1,
+    ISOLATED_FALSE_TUMOUR_POINTS,
+    KNN_ACCURACY,
+    MASS_IN_TRUE_ZONE,
+    MAX_RELATIVE_GRADIENT_ERROR,
+    PEAK_MEMORY_RATIO_4X_PATCHES,
+    PR_AUC,
+    QUADRATIC_KAPPA,
+    SILHOUETTE,
+    STAIN_OD_ANGLE_DEG,
+    TOP1_ACCURACY,
+    VAL_LOSS,
+)
 from cpath_repro.claims.rules import AllOf, Dominates, MostUnits, Rule, Threshold
 from cpath_repro.errors import UserError
-
-F1 = ("f1_background", "f1_tumour", "f1_tissue", "f1_necrosis")
-CONVERGENCE = ("epochs_to_90pct_final_f1", "f1_curve_total_variation")
 
 
 @dataclass(frozen=True)
@@ -42,64 +57,64 @@ CLAIMS: dict[str, Claim] = {
               Dominates("single-stain", "multistain", CONVERGENCE, lower_is_better=True)),
         Claim("A-C2", "A", "On H&E test images the H&E-only model beats the multistain model on background, tumour "
               "and necrosis (tissue is the exception).",
-              Dominates("he-only", "multistain", ("f1_background", "f1_tumour", "f1_necrosis"))),
+              Dominates("he-only", "multistain", (F1[0], F1[1], F1[3]))),
         Claim("A-C3", "A", "CD-UNET beats UNET on the multistain test set in every class.",
               Dominates("cd-unet", "unet", F1)),
         Claim("A-C4", "A", "CD-UNET's validation F1 converges faster and more smoothly than UNET's.",
               Dominates("cd-unet", "unet", CONVERGENCE, lower_is_better=True)),
         Claim("A-C5", "A", "Activation maximization of the first-layer filters recovers stain colours.",
-              Dominates("trained", "untrained", "stain_od_angle_deg", lower_is_better=True)),
+              Dominates("trained", "untrained", STAIN_OD_ANGLE_DEG, lower_is_better=True)),
         Claim("A-C6", "A", "The colour-deconvolution segment's outputs separate the stains.",
-              Threshold("cd-unet", "best_stain_map_correlation", ">", 0.5)),
+              Threshold("cd-unet", BEST_STAIN_MAP_CORRELATION, ">", 0.5)),
         Claim("A-C7", "A", "The tissue class has a larger effective receptive field than tumour and necrosis.",
-              Dominates("tissue", ("tumour", "necrosis"), "erf_radius_90pct_px")),
+              Dominates("tissue", ("tumour", "necrosis"), ERF_RADIUS_90PCT_PX)),
         # Paper B
         Claim("B-C1", "B", "Large sources (ADP, CRC, OS, BCSS) transfer positively to smaller targets.",
-              MostUnits("deep-tuned", "baseline", "top1_accuracy")),
+              MostUnits("deep-tuned", "baseline", TOP1_ACCURACY)),
         Claim("B-C2", "B", "Small sources (GlaS, AJ-Lymph) lower target accuracy versus the baseline.",
-              MostUnits("baseline", "deep-tuned", "top1_accuracy")),
+              MostUnits("baseline", "deep-tuned", TOP1_ACCURACY)),
         Claim("B-C3", "B", "Deep-tuning beats fine-tuning on most targets (7 of 8 in Table 4; PCam the exception).",
-              MostUnits("deep-tuning", "fine-tuning", "top1_accuracy")),
+              MostUnits("deep-tuning", "fine-tuning", TOP1_ACCURACY)),
         Claim("B-C4", "B", "Two-stage transfer (ImageNet, then source) improves most targets.",
-              MostUnits("two-stage", "baseline", "top1_accuracy"), pretrained=("resnet18",)),
+              MostUnits("two-stage", "baseline", TOP1_ACCURACY), pretrained=("resnet18",)),
         Claim("B-C5", "B", "Weight-distilled models match or beat single-source deep-tuning.",
-              Dominates("distilled", "single-source", "top1_accuracy", every_seed=False, strict=False, tolerance=1.0)),
+              Dominates("distilled", "single-source", TOP1_ACCURACY, every_seed=False, strict=False, tolerance=1.0)),
         Claim("B-C6", "B", "Transfer makes the target test set's representation more disentangled.",
-              Dominates("transferred", "baseline", ("knn_accuracy", "silhouette"), every_seed=False)),
+              Dominates("transferred", "baseline", (KNN_ACCURACY, SILHOUETTE), every_seed=False)),
         # Paper C
         Claim("C-C1", "C", "Pretrained feature extractors beat no extractor.",
-              Dominates(("resnet", "inception-v3"), "none", "val_loss", lower_is_better=True, every_seed=False),
+              Dominates(("resnet", "inception-v3"), "none", VAL_LOSS, lower_is_better=True, every_seed=False),
               pretrained=("resnet50", "inception_v3")),
         Claim("C-C2", "C", "Moderate centre cropping (about 70 %) helps a little, but the effect is volatile.",
-              Dominates("crop-70", "crop-100", "val_loss", lower_is_better=True, every_seed=False)),
+              Dominates("crop-70", "crop-100", VAL_LOSS, lower_is_better=True, every_seed=False)),
         Claim("C-C3", "C", "Class weighting hurts, inverse-frequency weighting most.",
-              AllOf((Dominates("unweighted", ("inverse-frequency", "moderate-weights"), "val_loss",
+              AllOf((Dominates("unweighted", ("inverse-frequency", "moderate-weights"), VAL_LOSS,
                                lower_is_better=True, every_seed=False),
-                     Dominates("moderate-weights", "inverse-frequency", "val_loss",
+                     Dominates("moderate-weights", "inverse-frequency", VAL_LOSS,
                                lower_is_better=True, every_seed=False)))),
         Claim("C-C4", "C", "Adding filtered additional data improves validation loss by a few hundredths.",
-              Dominates("with-filtered-additional", "initial-only", "val_loss", lower_is_better=True)),
+              Dominates("with-filtered-additional", "initial-only", VAL_LOSS, lower_is_better=True)),
         Claim("C-C5", "C", "A frozen feature extractor beats a fine-tuned one.",
-              Dominates("frozen", "fine-tuned", "val_loss", lower_is_better=True, every_seed=False)),
+              Dominates("frozen", "fine-tuned", VAL_LOSS, lower_is_better=True, every_seed=False)),
         Claim("C-C6", "C", "The ensemble of class-weighted models beats the single model.",
-              Dominates("ensemble", "single", "val_loss", lower_is_better=True)),
+              Dominates("ensemble", "single", VAL_LOSS, lower_is_better=True)),
         Claim("C-C7", "C", "Saliency and Grad-CAM concentrate on the transformation zone.",
-              Dominates(("saliency", "grad-cam"), "uniform-map", "mass_in_true_zone")),
+              Dominates(("saliency", "grad-cam"), "uniform-map", MASS_IN_TRUE_ZONE)),
         # Paper D
         Claim("D-C1", "D", "Separate and end-to-end learning beat classifier-only, segmentation-only and "
               "ImageNet-feature baselines in accuracy and PR-AUC.",
               Dominates(("separate", "end-to-end"), ("classifier-only", "segmentation-only", "imagenet-features"),
-                        ("accuracy", "pr_auc"), every_seed=False), pretrained=("googlenet",)),
+                        (ACCURACY, PR_AUC), every_seed=False), pretrained=("googlenet",)),
         Claim("D-C2", "D", "End-to-end learning is at least as good as separate learning in PR-AUC.",
-              Dominates("end-to-end", "separate", "pr_auc", every_seed=False, strict=False)),
+              Dominates("end-to-end", "separate", PR_AUC, every_seed=False, strict=False)),
         Claim("D-C3", "D", "End-to-end peak memory does not grow with the number of patches, and its gradients "
               "equal full back-propagation.",
-              AllOf((Threshold("end-to-end", "peak_memory_ratio_4x_patches", "<", 1.25),
-                     Threshold("end-to-end", "max_relative_gradient_error", "<", 1e-4)))),
+              AllOf((Threshold("end-to-end", PEAK_MEMORY_RATIO_4X_PATCHES, "<", 1.25),
+                     Threshold("end-to-end", MAX_RELATIVE_GRADIENT_ERROR, "<", 1e-4)))),
         Claim("D-C4", "D", "End-to-end heatmaps have fewer isolated false 'tumour points' than classifier-only.",
-              Dominates("end-to-end", "classifier-only", "isolated_false_tumour_points", lower_is_better=True)),
+              Dominates("end-to-end", "classifier-only", ISOLATED_FALSE_TUMOUR_POINTS, lower_is_better=True)),
         Claim("D-C5", "D", "Patient-level pN-stage kappa improves with end-to-end learning.",
-              Dominates("end-to-end", "classifier-only", "quadratic_kappa", every_seed=False)),
+              Dominates("end-to-end", "classifier-only", QUADRATIC_KAPPA, every_seed=False)),
     )
 }
 

@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from cpath_repro.chapters.paper_a.training import Settings
+from cpath_repro.claims import metrics
 from cpath_repro.data.tiles import CLASSES
 from cpath_repro.models.unet import build
 from cpath_repro.synth import stains, tissue
@@ -40,7 +41,8 @@ def stain_colour_table(models: dict[tuple[str, int], store.StoredModel], s: Sett
             swatches[(label, seed)] = colours
             angles = colours.stain_angles(TRUE_STAIN_VECTORS)
             if len(angles):
-                rows.append({"seed": seed, "arm": label, "metric": "stain_od_angle_deg", "value": float(angles.mean())})
+                rows.append({"seed": seed, "arm": label, "metric": metrics.STAIN_OD_ANGLE_DEG,
+                             "value": float(angles.mean())})
     return pd.DataFrame(rows), swatches
 
 
@@ -107,7 +109,7 @@ def erf_table(stored: store.StoredModel, s: Settings, seed: int, samples: int = 
                     examples[CLASSES[cls]] = (grad, int(ys[i]), int(xs[i]))
         if all(len(v) >= ERF_PIXELS_PER_CLASS for v in radii.values()):
             break
-    rows = [{"seed": seed, "arm": CLASSES[c], "metric": "erf_radius_90pct_px", "value": float(np.mean(v))}
+    rows = [{"seed": seed, "arm": CLASSES[c], "metric": metrics.ERF_RADIUS_90PCT_PX, "value": float(np.mean(v))}
             for c, v in radii.items() if v]
     return pd.DataFrame(rows), examples, first
 
@@ -121,7 +123,7 @@ def separation_table(models: dict[tuple[str, int], store.StoredModel], s: Settin
         slide = he_slide(s, seed)
         outputs = cd_outputs(stored.model, slide)
         table, best = stain_separation(outputs, slide)
-        rows.append({"seed": seed, "arm": "cd-unet", "metric": "best_stain_map_correlation", "value": best})
+        rows.append({"seed": seed, "arm": "cd-unet", "metric": metrics.BEST_STAIN_MAP_CORRELATION, "value": best})
         if first is None:
             first = (table, outputs, slide)
     return pd.DataFrame(rows), first

@@ -18,6 +18,7 @@ import pandas as pd
 import torch
 from torch import nn
 
+from cpath_repro.claims import metrics
 from cpath_repro.data.layout import locate
 from cpath_repro.data.segmentation import SegmentationTiles
 from cpath_repro.data.tiles import CLASSES, EXCLUDE, Tiles, read_tile_folder
@@ -49,7 +50,7 @@ ARMS: dict[str, tuple[str, str]] = {  # arm -> (architecture, training stains)
     "unet-he": ("unet", "he"),
     "cdunet-multistain": ("cd-unet", "multistain"),
 }
-F1_NAMES = tuple(f"f1_{c}" for c in CLASSES)
+F1_NAMES = metrics.F1
 
 
 @dataclass(frozen=True)
@@ -214,7 +215,7 @@ def convergence(stored: store.StoredModel) -> dict[str, float]:
     for _, g in c.groupby("class"):
         speed.append(epochs_to_fraction_of_final(g.epoch.to_numpy(), g.f1.to_numpy(), CONVERGED_FRACTION))
         tv += total_variation(g.f1.to_numpy())
-    return {"epochs_to_90pct_final_f1": float(np.mean(speed)), "f1_curve_total_variation": tv}
+    return {metrics.EPOCHS_TO_90PCT_FINAL_F1: float(np.mean(speed)), metrics.F1_CURVE_TOTAL_VARIATION: tv}
 
 
 def convergence_table(models: dict[tuple[str, int], store.StoredModel], arms: dict[str, str]) -> pd.DataFrame:

@@ -98,8 +98,25 @@ def test_registry_has_every_claim_of_the_spec_with_a_printable_rule():
         assert claim.paper == claim.id[0]
 
 
-def test_every_registered_rule_gives_a_verdict_on_a_table():
+def test_every_registered_rule_refuses_a_table_without_its_arms_or_metrics():
     arms = ["a", "b"]
     rows = [{"seed": s, "arm": a, "metric": "m", "value": 1.0} for s, a in itertools.product(range(3), arms)]
     for claim in registry.CLAIMS.values():
-        assert claim.rule.evaluate(seed_table(rows)).status in set(Status)
+        outcome = claim.rule.evaluate(seed_table(rows))
+        assert outcome.status is Status.NOT_TESTABLE, claim.id
+        assert outcome.evidence, claim.id
+
+
+def test_chapters_name_claim_metrics_only_through_the_shared_constants():
+    from pathlib import Path
+
+    from cpath_repro import catalog
+    from cpath_repro.claims import metrics
+
+    names = {v for k, v in vars(metrics).items() if k.isupper() and isinstance(v, str)} | set(metrics.F1)
+    feeding = {Path(c.__file__).parent for c in catalog.CHAPTERS if any(s.claims for s in c.NOTEBOOKS)}
+    assert feeding, "some chapter feeds claims"
+    for path in (p for folder in feeding for p in folder.rglob("*.py")):
+        source = path.read_text()
+        typed = sorted(n for n in names if f'"{n}"' in source)
+        assert typed == [], f"{path.name} types claim metric names instead of importing them: {typed}"
