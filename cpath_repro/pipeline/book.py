@@ -30,7 +30,11 @@ GENERATED = "book/_generated"
 
 
 def check_run(run_dir: Path) -> dict[str, Path]:
-    """Every notebook of the book must have a complete, error-free, current result in ``run_dir``."""
+    """The complete, error-free, current results in ``run_dir``, by notebook.
+
+    A notebook that was never run is left out (its page says "not run", its claims stay "not yet
+    reproduced"); one whose result is interrupted, failed, stale or lost its model refuses the build.
+    """
     if not run_dir.is_dir():
         raise IncompleteRunError(
             f"Run directory '{run_dir}' does not exist; create it with `cpath-repro run all --run-dir {run_dir}`."
@@ -44,9 +48,10 @@ def check_run(run_dir: Path) -> dict[str, Path]:
         rerun = f"`cpath-repro run {spec.name} --run-dir {run_dir}`"
         if manifest is None or manifest.get("status") != "complete":
             interrupted = any(n.startswith((f"{spec.name}-", f"cli-{spec.name}-")) for n in staged)
-            note = " (an interrupted run left an incomplete result, which is ignored)" if interrupted else ""
-            problems.append(f"'{spec.name}' has no complete result{note}; run {rerun}.")
-            continue
+            if interrupted or result.exists():
+                note = " (an interrupted run left an incomplete result, which is ignored)" if interrupted else ""
+                problems.append(f"'{spec.name}' has no complete result{note}; run {rerun}.")
+            continue  # never run: a partial book shows its page as not run
         if not (result / EXECUTED).is_file():
             problems.append(f"'{spec.name}' has results but no executed notebook (a run from Jupyter?); run {rerun}.")
             continue
@@ -80,10 +85,24 @@ def stage(run_dir: Path, results: dict[str, Path], stage_dir: Path) -> None:
     (stage_dir / "notebooks").mkdir()
     for name, result in results.items():
         shutil.copy2(result / EXECUTED, stage_dir / "notebooks" / f"{name}.ipynb")
+    missing = [spec for spec in catalog.NOTEBOOKS.values() if spec.name not in results]
+    for spec in missing:
+        atomic.write_text(stage_dir / "notebooks" / f"{spec.name}.md", _not_run_page(spec, run_dir))
     generated = stage_dir / GENERATED
     generated.mkdir(parents=True)
     verdicts = scorecard.verdicts(run_dir)
-    atomic.write_text(generated / "scorecard.md", "```{raw} html\n" + scorecard.as_html(verdicts) + "\n```\n")
+    partial = (f"**A partial book:** {len(results)} of {len(catalog.NOTEBOOKS)} notebooks were run for it "
+               f"({', '.join(s.name for s in missing)} were not; their pages say so and their claims are "
+               "*not yet reproduced*).\n\n" if missing else "")
+    atomic.write_text(generated / "scorecard.md", partial + "```{raw} html\n" + scorecard.as_html(verdicts) + "\n```\n")
+
+
+def _not_run_page(spec: catalog.NotebookSpec, run_dir: Path) -> str:
+    """The page of a notebook this build's run did not include."""
+    return (f"# {', '.join(spec.artifacts)} · {spec.title}\n\n{spec.description}\n\n"
+            f"**Not run for this book.** The run it was built from (`{run_dir}`) has no result for this notebook; "
+            f"`cpath-repro run {spec.name} --run-dir {run_dir}` runs it, then `cpath-repro build --run-dir {run_dir}` "
+            "builds the book again.\n")
 
 
 def build(run_dir: Path, out_dir: Path | None = None, quiet: bool = True) -> Path:

@@ -178,3 +178,21 @@ def test_paper_a_claims_reach_the_scorecard(ci_run: Path):
         assert verdicts[claim].notebook is not None
         assert "synthetic data" in verdicts[claim].data
     assert verdicts["A-C3"].status.value == "not testable here"  # one seed under the ci profile
+
+
+def test_a_run_of_some_notebooks_builds_a_partial_book_that_says_so(ci_run: Path, tmp_path: Path):
+    run_dir = tmp_path / "mine"
+    run_dir.mkdir()
+    for name in ("stains", "E-F2"):
+        shutil.copytree(ci_run / name, run_dir / name)
+    index = book.build(run_dir, tmp_path / "out")
+    front = (index.parent / "book" / "index.html").read_text()
+    assert "A partial book" in front and f"2 of {len(NOTEBOOKS)} notebooks were run" in front
+    import re
+
+    not_run = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", (index.parent / "notebooks" / "A-T1.html").read_text()))
+    assert "Not run for this book" in not_run and "cpath-repro run A-T1" in not_run
+    assert "Provenance of the numbers on this page" in (index.parent / "notebooks" / "E-F2.html").read_text()
+    from cpath_repro.claims import scorecard
+
+    assert {v.status.value for v in scorecard.verdicts(run_dir)} == {"not yet reproduced"}
