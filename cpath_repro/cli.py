@@ -79,16 +79,18 @@ def _claims(args: argparse.Namespace) -> None:
 
 def _run_dirs(args: argparse.Namespace) -> list[Path]:
     """The runs whose results keep models alive: ``--run-dir`` (repeatable), else every run under ``runs/``."""
-    from cpath_repro.project import PROJECT_ROOT, default_run_dir
+    import os
+
+    from cpath_repro.project import PROJECT_ROOT, RUN_DIR_ENV
     from cpath_repro.train.store import store_root
 
     if args.run_dir:
         return list(args.run_dir)
     runs = PROJECT_ROOT / "runs"
-    found = [p for p in sorted(runs.iterdir()) if p.is_dir() and p.resolve() != store_root().resolve()] \
-        if runs.is_dir() else []
-    env = default_run_dir("default")  # $CPATH_REPRO_RUN_DIR, when set
-    return found + ([env] if env.parent != runs and env.is_dir() else [])
+    candidates = sorted(runs.iterdir()) if runs.is_dir() else []
+    if os.environ.get(RUN_DIR_ENV):  # a run kept elsewhere
+        candidates.append(Path(os.environ[RUN_DIR_ENV]))
+    return list(dict.fromkeys(p for p in candidates if p.is_dir() and p.resolve() != store_root().resolve()))
 
 
 def _size(n: int) -> str:

@@ -18,7 +18,7 @@ from pathlib import Path
 from cpath_repro import catalog
 from cpath_repro.claims import scorecard
 from cpath_repro.errors import IncompleteRunError, UserError
-from cpath_repro.pipeline.execute import EXECUTED, is_current, notebook_problem
+from cpath_repro.pipeline.execute import EXECUTED, cache_key, is_current, notebook_problem
 from cpath_repro.profiles import Resolved
 from cpath_repro.project import PROJECT_ROOT
 from cpath_repro.results import atomic
@@ -60,7 +60,7 @@ def check_run(run_dir: Path) -> dict[str, Path]:
             problems.append(f"'{spec.name}' {problem}; fix it and run {rerun}.")
             continue
         params = Resolved(spec.name, manifest["profile"], manifest["params"])
-        if not is_current(spec, params, manifest):
+        if not is_current(manifest, cache_key(spec, params)):
             problems.append(f"'{spec.name}' is stale (its notebook, parameters, data or the package code changed "
                             f"since it ran); run {rerun}.")
             continue

@@ -60,9 +60,9 @@ def code_changed(manifest: Mapping[str, Any]) -> bool:
     return not code or modules_hash(code["modules"]) != code["modules_sha256"]
 
 
-def is_current(spec: catalog.NotebookSpec, params: Resolved, manifest: Mapping[str, Any]) -> bool:
-    """A committed result still answers for ``params``: same cache key, same source of the modules it used."""
-    return manifest.get("execution", {}).get("cache_key") == cache_key(spec, params) and not code_changed(manifest)
+def is_current(manifest: Mapping[str, Any], key: str) -> bool:
+    """A committed result still answers for cache key ``key``: same key, same source of the modules it used."""
+    return manifest.get("execution", {}).get("cache_key") == key and not code_changed(manifest)
 
 
 def plan(names: Sequence[str], profile: str, overrides: Sequence[tuple[str, str]]) -> list[Job]:
@@ -100,7 +100,7 @@ def plan(names: Sequence[str], profile: str, overrides: Sequence[tuple[str, str]
 
 def is_fresh(job: Job, run_dir: Path) -> bool:
     manifest = read_manifest(run_dir / job.spec.name)
-    return bool(manifest and is_current(job.spec, job.params, manifest) and (run_dir / job.spec.name / EXECUTED).is_file())
+    return bool(manifest and is_current(manifest, job.cache_key) and (run_dir / job.spec.name / EXECUTED).is_file())
 
 
 def notebook_problem(path: Path) -> str | None:

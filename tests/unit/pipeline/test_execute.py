@@ -51,15 +51,16 @@ def test_a_result_goes_stale_only_when_a_module_it_imported_changes(tmp_path, mo
     params = spec.resolve("ci", {})
     copy = _package_copy(tmp_path, monkeypatch)
     used = ["cpath_repro", "cpath_repro.concepts.layers", "cpath_repro.viz"]
-    manifest = {"execution": {"cache_key": execute.cache_key(spec, params)},
+    key = execute.cache_key(spec, params)
+    manifest = {"execution": {"cache_key": key},
                 "code": {"modules": used, "modules_sha256": modules_hash(used)}}
-    assert execute.is_current(spec, params, manifest)
+    assert execute.is_current(manifest, key)
     (copy / "chapters" / "paper_a" / "training.py").write_text("# the training recipe changed\n", "utf-8")
-    assert execute.is_current(spec, params, manifest), "a module the notebook never imported changed"
+    assert execute.is_current(manifest, key), "a module the notebook never imported changed"
     with open(copy / "viz.py", "a", encoding="utf-8") as fh:
         fh.write("\n# a typo fixed\n")
-    assert not execute.is_current(spec, params, manifest)
-    assert not execute.is_current(spec, params, {"execution": manifest["execution"]}), "no record of its modules"
+    assert not execute.is_current(manifest, key)
+    assert not execute.is_current({"execution": manifest["execution"]}, key), "no record of its modules"
 
 
 def test_a_model_key_follows_its_recipes_import_closure(tmp_path, monkeypatch):
