@@ -13,6 +13,8 @@ CONVERGENCE = (EPOCHS_TO_90PCT_FINAL_F1, F1_CURVE_TOTAL_VARIATION)
 STAIN_OD_ANGLE_DEG = "stain_od_angle_deg"
 BEST_STAIN_MAP_CORRELATION = "best_stain_map_correlation"
 ERF_RADIUS_90PCT_PX = "erf_radius_90pct_px"
+RGB2HED_BEST_R_HAEMATOXYLIN = "rgb2hed_best_abs_r_haematoxylin"  # the real-H&E check beside A-C6
+RGB2HED_BEST_R_EOSIN = "rgb2hed_best_abs_r_eosin"
 # Paper B
 TOP1_ACCURACY = "top1_accuracy"
 KNN_ACCURACY = "knn_accuracy"

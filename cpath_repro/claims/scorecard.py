@@ -41,9 +41,13 @@ def verdicts(run_dir: Path | None) -> list[Verdict]:
             out.append(Verdict(claim, Status.NOT_YET, rule, "its chapter has not been run", "", None))
             continue
         notebook, table_path, manifest = found[claim.id]
+        data = manifest.get("claim_data", {}).get(claim.id) or data_kind(manifest["provenance"]["data_sources"])
+        reason = manifest.get("not_testable", {}).get(claim.id)
+        if reason is not None:  # the chapter said why this run cannot test it (e.g. no ground truth in real data)
+            out.append(Verdict(claim, Status.NOT_TESTABLE, rule, reason, data, notebook))
+            continue
         outcome = claim.rule.evaluate(pd.read_csv(table_path, keep_default_na=False))
         status, evidence = outcome.status, outcome.evidence
-        data = data_kind(manifest["provenance"]["data_sources"])
         if claim.pretrained:
             untestable, label = pretraining.gate(claim.pretrained, manifest.get("pretraining", {}), probes)
             data = ", ".join(x for x in (data, label) if x)
@@ -101,11 +105,12 @@ def as_html(items: list[Verdict]) -> str:
     return "\n".join(parts)
 
 
-def verdict_box(claim_id: str, table: pd.DataFrame, data: str) -> VerdictBox:
-    """A notebook's verdict box for one claim, computed the same way as the scorecard."""
+def verdict_box(claim: str | Claim, table: pd.DataFrame, data: str) -> VerdictBox:
+    """A notebook's verdict box for one claim, computed the same way as the scorecard (a :class:`Claim`
+    not in the registry is a check beyond the paper: its page shows it, the scorecard does not)."""
     from cpath_repro.claims.registry import get
 
-    claim = get(claim_id)
+    claim = get(claim) if isinstance(claim, str) else claim
     outcome = claim.rule.evaluate(table)
     return VerdictBox(Verdict(claim, outcome.status, claim.rule.description, outcome.evidence, data, None))
 

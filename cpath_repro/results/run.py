@@ -74,6 +74,8 @@ class Run:
         self.tables: list[str] = []
         self.figures: list[str] = []
         self.claims: list[str] = []
+        self.claim_data: dict[str, str] = {}  # claim -> the data its numbers rest on ("synthetic data", ...)
+        self.not_testable: dict[str, str] = {}  # claim -> why this run cannot test it
         self.models: list[str] = []
         self.pretraining: dict[str, str] = {}
         self.metrics: dict[str, Any] = {}
@@ -138,13 +140,32 @@ class Run:
             raise UserError(f"Pretraining of {backbone} must be one of {', '.join(SOURCES)}; got {source!r}.")
         self.pretraining[backbone] = source
 
-    def save_claim_table(self, claim_id: str, table: pd.DataFrame) -> None:
-        """Save the per-seed results a claim's verdict is computed from (see :mod:`cpath_repro.claims`)."""
+    def save_claim_table(self, claim_id: str, table: pd.DataFrame, data: str | None = None) -> None:
+        """Save the per-seed results a claim's verdict is computed from (see :mod:`cpath_repro.claims`).
+
+        ``data`` labels what these numbers rest on when it is not all of the page's data (a page that
+        also reads a real slide may judge a claim on synthetic ground truth alone).
+        """
         from cpath_repro.claims import registry
 
         registry.get(claim_id)  # unknown ids fail here, not at build time
         atomic.write_text(self.staging / "claims" / f"{claim_id}.csv", table.to_csv(index=False))
         self.claims.append(claim_id)
+        self.claim_data[claim_id] = data or provenance.data_kind(self.data_sources)
+
+    def claim_not_testable(self, claim_id: str, reason: str) -> Any:
+        """Record that this run cannot test a claim, and why (the scorecard shows the reason); returns
+        the page's verdict box."""
+        from cpath_repro.claims.registry import get
+        from cpath_repro.claims.rules import Status
+        from cpath_repro.claims.scorecard import Verdict, VerdictBox
+
+        claim = get(claim_id)
+        self.claims.append(claim_id)
+        self.claim_data[claim_id] = provenance.data_kind(self.data_sources)
+        self.not_testable[claim_id] = reason
+        return VerdictBox(Verdict(claim, Status.NOT_TESTABLE, claim.rule.description, reason,
+                                  self.claim_data[claim_id], None))
 
     # -- commit -----------------------------------------------------------------------
     def finish(self) -> provenance.Footer:
@@ -162,6 +183,8 @@ class Run:
             "tables": self.tables,
             "figures": self.figures,
             "claims": self.claims,
+            "claim_data": self.claim_data,
+            "not_testable": self.not_testable,
             "models": self.models,
             "pretraining": self.pretraining,
             "metrics": self.metrics,

@@ -6,15 +6,19 @@ retrains nothing (a model's store key follows the import closure of :mod:`.train
 
 from __future__ import annotations
 
-from typing import cast
+from collections.abc import Iterator
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
 import torch
 from torch import nn
 
-from cpath_repro.chapters.paper_a.training import Settings
+from cpath_repro.chapters.paper_a.training import Settings, data_label, split_tiles
 from cpath_repro.claims import metrics
+from cpath_repro.claims.registry import Claim
+from cpath_repro.claims.rules import Dominates
+from cpath_repro.claims.scorecard import VerdictBox, verdict_box
 from cpath_repro.data.tiles import CLASSES
 from cpath_repro.models.unet import build
 from cpath_repro.synth import stains, tissue
@@ -22,11 +26,16 @@ from cpath_repro.train import store
 
 #: The stain vectors of the training set (every slide jitters around these by at most max_angle_deg).
 TRUE_STAIN_VECTORS = np.stack(list(stains.STAINS.values()))
+#: Why a run on real tiles cannot judge the claims measured against the generator's ground truth.
+NEEDS_GROUND_TRUTH = {
+    "A-C5": "needs the true stain vectors, which real slides do not have",
+    "A-C6": "needs the true stain concentration maps, which real slides do not have",
+}
 
 
 def stain_colour_table(models: dict[tuple[str, int], store.StoredModel], s: Settings):  # type: ignore[no-untyped-def]
     """A-F6 / A-C5: colours maximizing the first-layer filters, trained vs untrained CD-UNET, and
-    their mean angle to the nearest true stain vector (glass filters left out)."""
+    their mean angle to the nearest true stain vector (glass filters left out; no angles on real tiles)."""
     from cpath_repro.explain.actmax import first_layer_colours
 
     rows, swatches = [], {}
@@ -39,68 +48,182 @@ def stain_colour_table(models: dict[tuple[str, int], store.StoredModel], s: Sett
             segment = cast(nn.Sequential, net.cd)
             colours = first_layer_colours(cast(nn.Conv2d, segment[0]), cast(nn.BatchNorm2d, segment[1]), seed=seed)
             swatches[(label, seed)] = colours
-            angles = colours.stain_angles(TRUE_STAIN_VECTORS)
+            angles = colours.stain_angles(TRUE_STAIN_VECTORS) if not s.data_root else []  # real: no true vectors
             if len(angles):
                 rows.append({"seed": seed, "arm": label, "metric": metrics.STAIN_OD_ANGLE_DEG,
                              "value": float(angles.mean())})
     return pd.DataFrame(rows), swatches
 
 
+def report_claim(run: Any, claim_id: str, table: pd.DataFrame, s: Settings) -> VerdictBox:
+    """Save a claim's per-seed table and return its verdict box. On real tiles a claim measured against
+    the generator's ground truth is not testable, and the run says why (:data:`NEEDS_GROUND_TRUTH`)."""
+    if s.data_root and claim_id in NEEDS_GROUND_TRUTH:
+        return cast(VerdictBox, run.claim_not_testable(claim_id, NEEDS_GROUND_TRUTH[claim_id]))
+    run.save_claim_table(claim_id, table, data=data_label(s))
+    return verdict_box(claim_id, table, data_label(s))
+
+
 def he_slide(s: Settings, seed: int) -> tissue.Slide:
-    """The first H&E test slide of a seed (with its true concentrations and glass mask)."""
+    """The first synthetic H&E test slide of a seed (with its true concentrations and glass mask)."""
     return tissue.make_slide((seed, tissue.SPLITS["test"], 100, 0), "H&E", s.tissue())
 
 
 def _as_input(rgb: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(rgb).permute(2, 0, 1).float()[None] / 255.0
+    """``(H, W, 3)`` or ``(N, H, W, 3)`` uint8 to the network's ``(N, 3, H, W)`` float input in [0, 1]."""
+    x = torch.from_numpy(np.ascontiguousarray(rgb)).float() / 255.0
+    return (x[None] if x.ndim == 3 else x).permute(0, 3, 1, 2)
 
 
-def cd_outputs(model: nn.Module, slide: tissue.Slide) -> np.ndarray:
-    """The three outputs of the CD segment on a slide, ``(3, H, W)``."""
+def cd_outputs(model: nn.Module, rgb: np.ndarray) -> np.ndarray:
+    """The three outputs of the CD segment on an image ``(3, H, W)``, or on a stack of them ``(N, 3, H, W)``."""
     with torch.no_grad():
-        return model.cd.eval()(_as_input(slide.rgb))[0].numpy()  # type: ignore[union-attr,operator]
+        out = model.cd.eval()(_as_input(rgb)).numpy()  # type: ignore[union-attr,operator]
+    return out[0] if rgb.ndim == 3 else out
 
 
-def stain_separation(outputs: np.ndarray, slide: tissue.Slide) -> tuple[pd.DataFrame, float]:
-    """|Pearson r| of each CD output with the true haematoxylin, eosin and glass maps, and the
-    mean |r| of the best one-to-one matching (A-C6's number)."""
+def abs_correlations(outputs: np.ndarray, references: dict[str, np.ndarray]) -> pd.DataFrame:
+    """|Pearson r| of each CD output (axis -3 of ``outputs``) with each reference map, over all pixels."""
+    flat = np.moveaxis(outputs, -3, 0).reshape(outputs.shape[-3], -1)
+    r = np.zeros((len(flat), len(references)))
+    for j, ref in enumerate(references.values()):
+        b = np.asarray(ref, dtype=float).ravel()
+        for i, a in enumerate(flat):
+            r[i, j] = 0.0 if a.std() == 0 or b.std() == 0 else abs(np.corrcoef(a, b)[0, 1])
+    return pd.DataFrame(r, index=[f"CD output {i + 1}" for i in range(len(flat))], columns=list(references))
+
+
+def best_matching(r: pd.DataFrame) -> float:
+    """Mean |r| of the best one-to-one matching of references (columns) to outputs (rows): A-C6's number."""
     import itertools
 
-    truth = {"haematoxylin": slide.concentrations[..., 0], "eosin": slide.concentrations[..., 1],
-             "glass": slide.glass.astype(float)}
-    r = np.zeros((3, 3))
-    for i in range(3):
-        for j, t in enumerate(truth.values()):
-            a, b = outputs[i].ravel(), t.ravel()
-            r[i, j] = 0.0 if a.std() == 0 or b.std() == 0 else abs(np.corrcoef(a, b)[0, 1])
-    best = max(np.mean([r[i, p[i]] for i in range(3)]) for p in itertools.permutations(range(3)))
-    table = pd.DataFrame(r, index=[f"CD output {i + 1}" for i in range(3)], columns=list(truth))
-    return table, float(best)
+    values = r.to_numpy()
+    return float(max(np.mean([values[i, j] for j, i in enumerate(rows)])
+                     for rows in itertools.permutations(range(values.shape[0]), values.shape[1])))
 
 
-#: A-C7: pixels sampled per class and seed, at least this far (pixels) from the slide's edge.
+def true_stain_maps(slide: tissue.Slide) -> dict[str, np.ndarray]:
+    """What A-C6 compares with: the generator's haematoxylin and eosin concentrations and the glass mask."""
+    return {"haematoxylin": slide.concentrations[..., 0], "eosin": slide.concentrations[..., 1],
+            "glass": slide.glass.astype(float)}
+
+
+def textbook_stain_maps(rgb: np.ndarray) -> dict[str, np.ndarray]:
+    """scikit-image's colour deconvolution (Ruifrok & Johnston's H&E-DAB vectors) of real H&E:
+    an estimate, not ground truth, but one that needs none."""
+    from skimage.color import rgb2hed
+
+    hed = rgb2hed(rgb)
+    return {"haematoxylin": hed[..., 0], "eosin": hed[..., 1]}
+
+
+def separation_table(models: dict[tuple[str, int], store.StoredModel], s: Settings):  # type: ignore[no-untyped-def]
+    """A-C6 over seeds (synthetic slides), plus seed 0's correlation table, CD outputs and image for Fig. 7.
+
+    On real tiles there is no true stain map: Fig. 7 shows the outputs on the first H&E test tile and the
+    table correlates them with the textbook deconvolution instead; A-C6 is then not testable (no rows).
+    """
+    rows, first = [], None
+    for (arm, seed), stored in models.items():
+        if arm != "cdunet-multistain":
+            continue
+        if s.data_root:
+            rgb = split_tiles(s, seed, "he", "test").images[0]
+            references = textbook_stain_maps(rgb)
+        else:
+            slide = he_slide(s, seed)
+            rgb, references = slide.rgb, true_stain_maps(slide)
+        outputs = cd_outputs(stored.model, rgb)
+        table = abs_correlations(outputs, references)
+        rows.append({"seed": seed, "arm": "cd-unet", "metric": metrics.BEST_STAIN_MAP_CORRELATION,
+                     "value": best_matching(table)})
+        if first is None:
+            first = (table, outputs, rgb)
+    return (pd.DataFrame(rows) if not s.data_root else pd.DataFrame(columns=["seed", "arm", "metric", "value"])), first
+
+
+# -- beyond the paper: does training make the CD segment a stain deconvolution on real H&E? ---------------------------
+
+#: Tiles of the real CMU-1-Small-Region H&E slide the check reads: the first (row by row) full
+#: REAL_HE_TILE-pixel tiles of level 0 whose mean RGB is darker than REAL_HE_MAX_BRIGHTNESS (glass is ~240).
+REAL_HE_TILE = 256
+REAL_HE_TILES = 16
+REAL_HE_MAX_BRIGHTNESS = 200
+REAL_HE_METRICS = {"haematoxylin": metrics.RGB2HED_BEST_R_HAEMATOXYLIN, "eosin": metrics.RGB2HED_BEST_R_EOSIN}
+#: The rule, fixed before any run: on real H&E, the trained segment's best output correlates with
+#: rgb2hed's haematoxylin, and its best output with rgb2hed's eosin, more than the untrained segment of
+#: the same seed does (its initial weights), in every seed.
+REAL_HE_RULE = Dominates("trained", "untrained", tuple(REAL_HE_METRICS.values()))
+REAL_HE_CHECK = Claim("A-C6, real H&E", "A", "Beyond the paper: on real H&E (CMU-1-Small-Region), training makes the "
+                      "CD segment's outputs follow the textbook haematoxylin and eosin maps (rgb2hed) more closely "
+                      "than its initial weights do.", REAL_HE_RULE)
+
+
+def real_he_tiles() -> tuple[np.ndarray, Any]:
+    """The check's tissue tiles ``(N, T, T, 3)`` of the CMU-1-Small-Region slide, and the slide's path."""
+    from cpath_repro.wsi.reader import cmu_small_region, open_slide
+
+    path = cmu_small_region()
+    with open_slide(path) as slide:
+        tiles = [t.image for t in slide.iter_tiles(0, REAL_HE_TILE)
+                 if t.width == t.height == REAL_HE_TILE and t.image.mean() < REAL_HE_MAX_BRIGHTNESS]
+    return np.stack(tiles[:REAL_HE_TILES]), path
+
+
+def real_he_check(models: dict[tuple[str, int], store.StoredModel], s: Settings, tiles: np.ndarray) -> pd.DataFrame:
+    """Per seed, trained and untrained: the best |r| of any CD output with rgb2hed's haematoxylin and eosin."""
+    references = textbook_stain_maps(tiles)
+    rows = []
+    for (arm, seed), stored in models.items():
+        if arm != "cdunet-multistain":
+            continue
+        torch.manual_seed(seed)  # the trained model's initial weights (training.train_arm does the same)
+        untrained = build("cd-unet", s.base, s.depth)
+        for label, net in (("trained", stored.model), ("untrained", untrained)):
+            r = abs_correlations(cd_outputs(net, tiles), references)
+            rows += [{"seed": seed, "arm": label, "metric": REAL_HE_METRICS[stain], "value": float(r[stain].max())}
+                     for stain in REAL_HE_METRICS]
+    return pd.DataFrame(rows)
+
+
+#: A-C7: pixels sampled per class and seed, at least this far (pixels) from the image's edge
+#: (a quarter of the side on real tiles smaller than 4 x ERF_MARGIN).
 ERF_PIXELS_PER_CLASS = 6
 ERF_MARGIN = 24
 
 
+def labelled_he_images(s: Settings, seed: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """``(rgb, labels)`` of the seed's H&E test images: synthetic slides, or the real H&E test tiles."""
+    if s.data_root:
+        tiles = split_tiles(s, seed, "he", "test")
+        yield from zip(tiles.images, tiles.labels, strict=True)
+        return
+    for k in range(len(stains.ASSAYS) * s.test_slides):
+        slide = he_slide(s, seed) if k == 0 else tissue.make_slide((seed, tissue.SPLITS["test"], 100, k), "H&E",
+                                                                   s.tissue())
+        yield slide.rgb, slide.labels
+
+
 def erf_table(stored: store.StoredModel, s: Settings, seed: int, samples: int = 12):  # type: ignore[no-untyped-def]
     """A-F9 / A-C7: SmoothGrad of tumour, tissue and necrosis pixels (by ground truth, away from the edge)
-    on the seed's H&E test slides, and the radius holding 90 % of each gradient's mass (the effective
-    receptive field). Pixels are drawn from successive slides until each class has its sample."""
+    on the seed's H&E test images, and the radius holding 90 % of each gradient's mass (the effective
+    receptive field). Pixels are drawn from successive images until each class has its sample. It needs
+    labels, not stain ground truth, so it is measured on real tiles as on synthetic slides."""
     from cpath_repro.explain.attribution import mass_radius, smoothgrad_pixel
 
     rng = np.random.default_rng(seed)
     radii: dict[int, list[float]] = {1: [], 2: [], 3: []}
     examples: dict[str, tuple[np.ndarray, int, int]] = {}
-    first = he_slide(s, seed)
-    for k in range(len(stains.ASSAYS) * s.test_slides):
-        slide = first if k == 0 else tissue.make_slide((seed, tissue.SPLITS["test"], 100, k), "H&E", s.tissue())
-        image = _as_input(slide.rgb)[0]
-        size = slide.labels.shape[0]
-        inner = np.zeros_like(slide.labels, dtype=bool)
-        inner[ERF_MARGIN:size - ERF_MARGIN, ERF_MARGIN:size - ERF_MARGIN] = True
+    first: np.ndarray | None = None
+    for k, (rgb, labels) in enumerate(labelled_he_images(s, seed)):
+        first = rgb if first is None else first
+        image = _as_input(rgb)[0]
+        size = labels.shape[0]
+        margin = min(ERF_MARGIN, size // 4)
+        inner = np.zeros_like(labels, dtype=bool)
+        inner[margin:size - margin, margin:size - margin] = True
         for cls, found in radii.items():
-            ys, xs = np.nonzero((slide.labels == cls) & inner)
+            ys, xs = np.nonzero((labels == cls) & inner)
             want = ERF_PIXELS_PER_CLASS - len(found)
             for i in rng.choice(len(ys), min(want, len(ys)), replace=False) if want > 0 and len(ys) else []:
                 grad = smoothgrad_pixel(stored.model, image, cls, int(ys[i]), int(xs[i]), samples=samples, seed=seed)
@@ -114,31 +237,16 @@ def erf_table(stored: store.StoredModel, s: Settings, seed: int, samples: int = 
     return pd.DataFrame(rows), examples, first
 
 
-def separation_table(models: dict[tuple[str, int], store.StoredModel], s: Settings):  # type: ignore[no-untyped-def]
-    """A-C6 over seeds, plus seed 0's correlation table, CD outputs and slide for Fig. 7."""
-    rows, first = [], None
-    for (arm, seed), stored in models.items():
-        if arm != "cdunet-multistain":
-            continue
-        slide = he_slide(s, seed)
-        outputs = cd_outputs(stored.model, slide)
-        table, best = stain_separation(outputs, slide)
-        rows.append({"seed": seed, "arm": "cd-unet", "metric": metrics.BEST_STAIN_MAP_CORRELATION, "value": best})
-        if first is None:
-            first = (table, outputs, slide)
-    return pd.DataFrame(rows), first
-
-
 def erf_all(models: dict[tuple[str, int], store.StoredModel], s: Settings):  # type: ignore[no-untyped-def]
-    """A-C7 over seeds, plus seed 0's SmoothGrad examples and slide for Fig. 9."""
+    """A-C7 over seeds, plus seed 0's SmoothGrad examples and image for Fig. 9."""
     frames, first = [], None
     for (arm, seed), stored in models.items():
         if arm != "cdunet-multistain":
             continue
-        table, found, slide = erf_table(stored, s, seed)
+        table, found, image = erf_table(stored, s, seed)
         frames.append(table)
         if first is None:
-            first = (found, slide)
+            first = (found, image)
     return pd.concat(frames, ignore_index=True), first
 
 
