@@ -73,3 +73,16 @@ def test_mean_sd_over_seeds():
     frame = pd.DataFrame({"arm": ["x", "x", "y"], "v": [1.0, 3.0, 5.0]})
     out = common.mean_sd(frame, "arm", ["v"]).set_index("arm")
     assert out.v_mean.tolist() == [2.0, 5.0] and out.v_sd["x"] == pytest.approx(np.sqrt(2)) and out.v_sd["y"] == 0.0
+
+
+def test_the_synthetic_nuclei_the_unet_trains_on_owe_nothing_to_the_real_evaluation_image():
+    """E-K2's training images use the generator's own settings; the real mask is read only to score."""
+    from cpath_repro.chapters.paper_e import k2
+    from cpath_repro.data import nuclei as real_nuclei
+    from cpath_repro.synth.nuclei import nuclei_image
+
+    x, y = k2._nuclei_batch(2, 64, 5)
+    for i in range(2):
+        own = nuclei_image(64, 5 + i)
+        assert torch.equal(y[i], torch.from_numpy(own.labels > 0).long())
+        assert torch.equal(x[i, 0], torch.from_numpy(real_nuclei.percentile_normalize(own.image)))
