@@ -7,6 +7,7 @@ retrains nothing (a model's store key follows the import closure of :mod:`.train
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any, cast
 
 import numpy as np
@@ -135,11 +136,12 @@ def separation_table(models: dict[tuple[str, int], store.StoredModel], s: Settin
             rgb, references = slide.rgb, true_stain_maps(slide)
         outputs = cd_outputs(stored.model, rgb)
         table = abs_correlations(outputs, references)
-        rows.append({"seed": seed, "arm": "cd-unet", "metric": metrics.BEST_STAIN_MAP_CORRELATION,
-                     "value": best_matching(table)})
+        if not s.data_root:
+            rows.append({"seed": seed, "arm": "cd-unet", "metric": metrics.BEST_STAIN_MAP_CORRELATION,
+                         "value": best_matching(table)})
         if first is None:
             first = (table, outputs, rgb)
-    return (pd.DataFrame(rows) if not s.data_root else pd.DataFrame(columns=["seed", "arm", "metric", "value"])), first
+    return pd.DataFrame(rows, columns=["seed", "arm", "metric", "value"]), first
 
 
 # -- beyond the paper: does training make the CD segment a stain deconvolution on real H&E? ---------------------------
@@ -159,7 +161,7 @@ REAL_HE_CHECK = Claim("A-C6, real H&E", "A", "Beyond the paper: on real H&E (CMU
                       "than its initial weights do.", REAL_HE_RULE)
 
 
-def real_he_tiles() -> tuple[np.ndarray, Any]:
+def real_he_tiles() -> tuple[np.ndarray, Path]:
     """The check's tissue tiles ``(N, T, T, 3)`` of the CMU-1-Small-Region slide, and the slide's path."""
     from cpath_repro.wsi.reader import cmu_small_region, open_slide
 
