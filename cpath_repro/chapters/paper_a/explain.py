@@ -49,7 +49,9 @@ def stain_colour_table(models: dict[tuple[str, int], store.StoredModel], s: Sett
             segment = cast(nn.Sequential, net.cd)
             colours = first_layer_colours(cast(nn.Conv2d, segment[0]), cast(nn.BatchNorm2d, segment[1]), seed=seed)
             swatches[(label, seed)] = colours
-            angles = colours.stain_angles(TRUE_STAIN_VECTORS) if not s.data_root else []  # real: no true vectors
+            if s.data_root:  # real tiles: no true stain vectors to measure against
+                continue
+            angles = colours.stain_angles(TRUE_STAIN_VECTORS)
             if len(angles):
                 rows.append({"seed": seed, "arm": label, "metric": metrics.STAIN_OD_ANGLE_DEG,
                              "value": float(angles.mean())})
