@@ -327,3 +327,35 @@ def paired_seeds(frame: object, unit: str, arm: str, value: str, arms: Sequence[
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     return fig
+
+
+def paper_vs_ours(table: object, by: str, ylabel: str = "", title: str = "",
+                  ylim: tuple[float, float] = (-0.02, 1.02)) -> Figure:
+    """A :func:`cpath_repro.results.tables.paper_vs_ours` table drawn: per ``by`` value and arm, our mean ± sd
+    over seeds (filled dot, bar) with the paper's value marked (open diamond, same colour)."""
+    import pandas as pd
+
+    from cpath_repro.results import tables
+
+    assert isinstance(table, pd.DataFrame)
+    names = tables.arms(table)
+    fig, ax = plt.subplots(figsize=(max(5.0, 1.5 * len(table)), 3.6))
+    width = 0.7 / len(names)
+    for j, (arm, colour) in enumerate(zip(names, plt.rcParams["axes.prop_cycle"].by_key()["color"], strict=False)):
+        x = np.arange(len(table)) + (j - (len(names) - 1) / 2) * width
+        column = f"{arm}{tables.GROUP}"
+        ax.errorbar(x, table[column + tables.OURS + tables.MEAN], yerr=table[column + tables.OURS + tables.SD],
+                    fmt="o", color=colour, capsize=3, label=f"{arm}: ours (mean ± sd)")
+        ax.scatter(x, table[column + tables.PAPER], marker="D", s=46, facecolors="none", edgecolors=colour, lw=1.5,
+                   label=f"{arm}: paper", zorder=3)
+    ax.set_xticks(range(len(table)), [str(v) for v in table[by]])
+    ax.set_ylim(*ylim)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=10)
+    ax.grid(axis="y", alpha=0.3)
+    handles, labels = ax.get_legend_handles_labels()
+    order = sorted(range(len(labels)), key=lambda i: (names.index(labels[i].split(":")[0]), "paper" in labels[i]))
+    ax.legend([handles[i] for i in order], [labels[i] for i in order], fontsize=7, loc="center left",
+              bbox_to_anchor=(1.01, 0.5), frameon=False)
+    fig.tight_layout()
+    return fig

@@ -78,31 +78,77 @@ _BADGE = {
 }
 
 
+#: The front page's grid: one coloured cell per claim, the claim's rule and evidence folded beneath.
+_GRID_CSS = (
+    ".scorecard-grid{border-collapse:collapse;margin:0.5em 0 1.5em}"
+    ".scorecard-grid th,.scorecard-grid td{padding:0.3em 0.6em;border:none;text-align:left;vertical-align:middle}"
+    ".scorecard-grid tr+tr th,.scorecard-grid tr+tr td{border-top:1px solid rgba(127,127,127,0.25)}"
+    ".scorecard-grid th,.scorecard-grid .counts{white-space:nowrap}.scorecard-grid .counts{font-size:0.85em}"
+    ".claim-cell{display:inline-block;min-width:3.4em;margin:2px;padding:0.15em 0.3em;border-radius:3px;"
+    "color:#fff!important;text-align:center;font-size:0.85em;font-weight:600;text-decoration:none!important}"
+    ".scorecard-legend .claim-cell{min-width:0;padding:0.15em 0.5em}"
+    ".claim-detail{margin:0.2em 0;padding:0.2em 0.6em;scroll-margin-top:4em}"
+    ".claim-detail summary{cursor:pointer}"
+    ".claim-detail p{margin:0.3em 0 0.6em 1.2em;font-size:0.9em}"
+)
+
+
+def counts(items: list[Verdict]) -> dict[Status, int]:
+    """How many claims have each verdict (every status, in the enum's order)."""
+    return {status: sum(v.status is status for v in items) for status in Status}
+
+
 def as_html(items: list[Verdict]) -> str:
-    """The front page's table (raw HTML, embedded in the book's Markdown)."""
-    parts = []
+    """The front page's scorecard (raw HTML in the book's Markdown): every claim of every paper at a glance
+    as one grid, a cell per claim coloured by its verdict, with counts per paper; beneath it, per paper,
+    each claim's statement, its rule and the evidence, folded."""
+    legend = " ".join(_cell(status.value, status, status.value) for status in Status)
+    rows, details = [], []
     for paper, title in PAPERS.items():
-        rows = [v for v in items if v.claim.paper == paper]
-        if not rows:
-            parts.append(f"<h3>Paper {paper}: {html.escape(title)}</h3><p>This paper's chapter reproduces "
-                         "figures and concepts; it makes no claims to score.</p>")
+        claims = [v for v in items if v.claim.paper == paper]
+        author = html.escape(title.split(" - ")[0])
+        if not claims:
+            rows.append(f"<tr><th>Paper {paper}</th><td>{author}</td><td colspan='2'><i>figures and concepts, "
+                        "no claims to score</i></td></tr>")
             continue
-        body = []
-        for v in rows:
-            colour = _BADGE[v.status]
-            detail = (f"<br><small><b>Rule:</b> {html.escape(v.rule)}<br><b>Evidence</b> ({html.escape(v.data)}, "
-                      f"page {html.escape(v.notebook or '')}): "
-                      f"{html.escape(v.evidence)}</small>" if v.status is not Status.NOT_YET else "")
-            body.append(
-                f"<tr><td>{v.claim.id}</td><td>{html.escape(v.claim.statement)}{detail}</td>"
-                f"<td><span style='color:{colour};font-weight:bold'>{v.status.value}</span></td></tr>"
-            )
-        parts.append(
-            f"<h3>Paper {paper}: {html.escape(title)}</h3><table class='scorecard'>"
-            "<thead><tr><th>Claim</th><th>The paper says</th><th>Our verdict</th></tr></thead>"
-            f"<tbody>{''.join(body)}</tbody></table>"
-        )
-    return "\n".join(parts)
+        cells = "".join(_cell(v.claim.id, v.status, f"{v.claim.statement} ({v.status.value})",
+                              f"#claim-{v.claim.id}") for v in claims)
+        tally = " · ".join(f"{n} {status.value}" for status, n in counts(claims).items() if n)
+        rows.append(f"<tr><th>Paper {paper}</th><td>{author}</td><td>{cells}</td><td class='counts'>{tally}</td></tr>")
+        details.append(f"<h3>Paper {paper}: {html.escape(title)}</h3>" + "".join(_detail(v) for v in claims))
+    total = " · ".join(f"{n} {status.value}" for status, n in counts(items).items() if n)
+    return (f"<style>{_GRID_CSS}</style><div class='scorecard'>"
+            f"<p class='scorecard-legend'>{legend}</p>"
+            f"<table class='scorecard-grid'><tbody>{''.join(rows)}</tbody></table>"
+            f"<p><b>{len(items)} claims:</b> {total}. Each claim below opens to its rule and evidence.</p>"
+            f"{''.join(details)}</div>")
+
+
+def _cell(text: str, status: Status, title: str, href: str | None = None) -> str:
+    """One coloured cell of the grid (a link to the claim's detail when ``href``)."""
+    style = f"background:{_BADGE[status]}"
+    attrs = f"class='claim-cell' data-status='{status.value}' style='{style}' title='{html.escape(title, quote=True)}'"
+    if href is None:
+        return f"<span {attrs}>{html.escape(text)}</span>"
+    target = href.removeprefix("#")
+    return (f"<a {attrs} href='{href}' onclick=\"document.getElementById('{target}').open=true\">"
+            f"{html.escape(text)}</a>")
+
+
+def _detail(v: Verdict) -> str:
+    """A claim's statement and verdict; its rule and evidence one click beneath."""
+    colour = _BADGE[v.status]
+    summary = (f"<summary><b>{v.claim.id}</b> {html.escape(v.claim.statement)} "
+               f"<span style='color:{colour};font-weight:bold'>{v.status.value}</span></summary>")
+    if v.status is Status.NOT_YET:
+        body = f"<p><b>Rule:</b> {html.escape(v.rule)}<br><b>Evidence:</b> none yet ({html.escape(v.evidence)}).</p>"
+    else:
+        page = (f", page <a href='../notebooks/{html.escape(v.notebook)}.html'>{html.escape(v.notebook)}</a>"
+                if v.notebook else "")
+        body = (f"<p><b>Rule:</b> {html.escape(v.rule)}<br><b>Evidence</b> ({html.escape(v.data)}{page}): "
+                f"{html.escape(v.evidence)}</p>")
+    return (f"<details class='claim-detail' id='claim-{v.claim.id}' data-status='{v.status.value}' "
+            f"style='border-left:4px solid {colour}'>{summary}{body}</details>")
 
 
 def verdict_box(claim: str | Claim, table: pd.DataFrame, data: str) -> VerdictBox:

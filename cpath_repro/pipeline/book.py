@@ -15,8 +15,11 @@ import sys
 import uuid
 from pathlib import Path
 
+import nbformat
+import yaml
+
 from cpath_repro import catalog
-from cpath_repro.claims import scorecard
+from cpath_repro.claims import registry, scorecard
 from cpath_repro.errors import IncompleteRunError, UserError
 from cpath_repro.pipeline.execute import EXECUTED, cache_key, is_current, notebook_problem
 from cpath_repro.profiles import Resolved
@@ -27,6 +30,12 @@ from cpath_repro.train import store
 
 BOOK_FILES = ("_config.yml", "_toc.yml")
 GENERATED = "book/_generated"
+#: papermill's cell holding the values it was given: the footer lists them, so the page drops the cell
+INJECTED = "injected-parameters"
+#: Jupyter Book folds a code cell with this tag: its output shows, its source is one click away
+FOLDED = "hide-input"
+#: Where, beside the staged notebooks, each page's tables and figures are copied for download
+FILES = "files"
 
 
 def check_run(run_dir: Path) -> dict[str, Path]:
@@ -76,7 +85,7 @@ def check_run(run_dir: Path) -> dict[str, Path]:
 
 
 def stage(run_dir: Path, results: dict[str, Path], stage_dir: Path) -> None:
-    """Lay out the book's sources: config, written chapters, executed notebooks, the scorecard."""
+    """Lay out the book's sources: config, written chapters, executed notebooks, the generated pages."""
     shutil.rmtree(stage_dir, ignore_errors=True)
     stage_dir.mkdir(parents=True)
     for name in BOOK_FILES:
@@ -84,7 +93,9 @@ def stage(run_dir: Path, results: dict[str, Path], stage_dir: Path) -> None:
     shutil.copytree(PROJECT_ROOT / "book", stage_dir / "book", ignore=shutil.ignore_patterns("_generated"))
     (stage_dir / "notebooks").mkdir()
     for name, result in results.items():
-        shutil.copy2(result / EXECUTED, stage_dir / "notebooks" / f"{name}.ipynb")
+        links = _copy_files(result, stage_dir / "notebooks" / FILES / name, f"{FILES}/{name}")
+        page = for_reading(nbformat.read(result / EXECUTED, as_version=4), links)
+        atomic.write_text(stage_dir / "notebooks" / f"{name}.ipynb", nbformat.writes(page))
     missing = [spec for spec in catalog.NOTEBOOKS.values() if spec.name not in results]
     for spec in missing:
         atomic.write_text(stage_dir / "notebooks" / f"{spec.name}.md", _not_run_page(spec, run_dir))
@@ -95,6 +106,87 @@ def stage(run_dir: Path, results: dict[str, Path], stage_dir: Path) -> None:
                f"({', '.join(s.name for s in missing)} were not; their pages say so and their claims are "
                "*not yet reproduced*).\n\n" if missing else "")
     atomic.write_text(generated / "scorecard.md", partial + "```{raw} html\n" + scorecard.as_html(verdicts) + "\n```\n")
+    atomic.write_text(generated / "chapters.md", chapters_page(book_order(PROJECT_ROOT / "_toc.yml")))
+
+
+def for_reading(nb: nbformat.NotebookNode, files: str = "") -> nbformat.NotebookNode:
+    """An executed notebook as a page that reads narrative, figure, table, verdict.
+
+    papermill's injected-parameters cell is dropped (the provenance footer lists every parameter the
+    page ran with); every code cell is folded, its outputs shown and its source one click away; ``files``
+    (Markdown) is appended as a last paragraph.
+    """
+    page = nbformat.from_dict(nb)
+    page.cells = [c for c in page.cells if INJECTED not in c.metadata.get("tags", [])]
+    for cell in page.cells:
+        if cell.cell_type == "code":
+            tags = cell.metadata.setdefault("tags", [])
+            if FOLDED not in tags:
+                tags.append(FOLDED)
+    if files:
+        page.cells.append(nbformat.v4.new_markdown_cell(files))
+    return page
+
+
+def _copy_files(result: Path, into: Path, link: str) -> str:
+    """Copy a result's tables, claim tables and figures beside its page; a list of download links to them."""
+    groups = (("Tables (CSV)", "tables", "csv"), ("Per-seed tables the verdicts are computed from (CSV)", "claims", "csv"),
+              ("Figures (PNG, SVG)", "figures", "png"))
+    lines = []
+    for label, folder, ext in groups:
+        found = sorted((result / folder).glob(f"*.{ext}"))
+        if not found:
+            continue
+        shutil.copytree(result / folder, into / folder)
+        items = []
+        for path in found:
+            item = f"[{path.stem}]({link}/{folder}/{path.name})"
+            if (svg := path.with_suffix(".svg")).is_file():
+                item += f" ([SVG]({link}/{folder}/{svg.name}))"
+            items.append(item)
+        lines.append(f"- {label}: " + " · ".join(items))
+    return "**This page's results as files**, from the run the book was built from:\n\n" + "\n".join(lines) if lines else ""
+
+
+def book_order(toc: Path) -> list[catalog.NotebookSpec]:
+    """The catalog's notebooks in the order the table of contents shows them (any it leaves out, last)."""
+    files: list[str] = []
+
+    def walk(node: object) -> None:
+        if isinstance(node, dict):
+            if isinstance(node.get("file"), str):
+                files.append(node["file"])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(yaml.safe_load(toc.read_text(encoding="utf-8")))
+    position = {f: i for i, f in enumerate(files)}
+    return sorted(catalog.NOTEBOOKS.values(), key=lambda s: position.get(f"notebooks/{s.name}", len(files)))
+
+
+def chapters_page(specs: list[catalog.NotebookSpec]) -> str:
+    """What each chapter reproduces, in the project's own words (the notebooks' declarations and the claim
+    registry), so that the "how to read" page cannot drift from the catalog."""
+    lines: list[str] = []
+    for part in dict.fromkeys(s.part for s in specs):
+        lines += [f"### {part}", ""]
+        for spec in (s for s in specs if s.part == part):
+            judged = f"; claims {', '.join(spec.claims)}" if spec.claims else ""
+            lines.append(f"- {{doc}}`/notebooks/{spec.name}` ({', '.join(spec.artifacts)}{judged}): {spec.description}")
+        lines.append("")
+    declared = {c for s in specs for c in s.claims}
+    waiting = []
+    for paper, title in registry.PAPERS.items():
+        ids = [c.id for c in registry.CLAIMS.values() if c.paper == paper]
+        if ids and not declared & set(ids):
+            waiting.append(f"- Paper {paper}, {title}: claims {ids[0]} to {ids[-1]}")
+    if waiting:
+        lines += ["### Papers without a chapter yet", "",
+                  "Their claims are on the front page, each with its rule, as *not yet reproduced*:", "", *waiting, ""]
+    return "\n".join(lines) + "\n"
 
 
 def _not_run_page(spec: catalog.NotebookSpec, run_dir: Path) -> str:

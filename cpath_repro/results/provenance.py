@@ -128,9 +128,18 @@ class Footer:
             ("Run", f"started {p['started']}, wall time {p['wall_time_s']:.1f} s"),
         ]
 
+    def parameters_html(self) -> str:
+        """Every parameter the page ran with, one ``name = value`` each (the parameters cell shows ``None``
+        for "the profile's value"; this is the value used)."""
+        params = self.manifest["params"]
+        return " · ".join(f"<code style='white-space:nowrap'>{html.escape(f'{k}={v!r}')}</code>"
+                          for k, v in params.items()) or "none"
+
     def _repr_html_(self) -> str:
+        cells = {"Parameters": self.parameters_html()}
         body = "".join(
-            f"<tr><th style='text-align:left'>{html.escape(k)}</th><td style='text-align:left'>{html.escape(v)}</td></tr>"
+            f"<tr><th style='text-align:left;vertical-align:top;padding-right:1em'>{html.escape(k)}</th>"
+            f"<td style='text-align:left'>{cells.get(k, html.escape(v))}</td></tr>"
             for k, v in self.rows()
         )
         return f"<div class='provenance'><p><b>Provenance of the numbers on this page</b></p><table>{body}</table></div>"

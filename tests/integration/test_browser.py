@@ -1,13 +1,20 @@
-"""The built book in headless Debian chromium: every page loads, figures decode, no traceback."""
+"""The built book in headless Debian chromium: every page loads, figures decode, no traceback; each notebook
+page shows what a reader needs (no papermill cell, code folded, every figure and table, the parameters)."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
 from pathlib import Path
+from urllib.parse import unquote, urlparse
 
+import numpy as np
 import pytest
+from PIL import Image
+
+from cpath_repro import catalog
 
 pytestmark = pytest.mark.integration
 
@@ -65,3 +72,94 @@ def test_every_page_loads_and_renders(built_book: Path):
     assert not problems, problems
     assert not errors, errors
     assert images >= 4  # the notebooks' figures
+
+
+def _thumbnail(path: Path) -> np.ndarray:
+    """A figure at 96 x 96 grey levels: the same figure drawn at another resolution looks the same."""
+    with Image.open(path) as image:
+        return np.asarray(image.convert("L").resize((96, 96), Image.Resampling.BOX), dtype=float)
+
+
+def _unshown(saved: dict[str, Path], shown: list[Path]) -> list[str]:
+    """The saved figures no image on the page is a drawing of, each image standing for one figure at most (the
+    closest pairs first; the same figure at another resolution and a different figure differ by far more)."""
+    aspect, thumbs = {}, {}
+    for path in [*saved.values(), *shown]:
+        with Image.open(path) as image:
+            aspect[path] = image.width / image.height
+        thumbs[path] = _thumbnail(path)
+    pairs = sorted((float(np.abs(thumbs[img] - thumbs[path]).mean()), name, img) for name, path in saved.items()
+                   for img in shown if abs(aspect[img] - aspect[path]) < 0.03 * aspect[path])
+    matched: dict[str, Path] = {}
+    for diff, name, img in pairs:
+        if diff < 8.0 and name not in matched and img not in matched.values():
+            matched[name] = img
+    return [name for name in saved if name not in matched]
+
+
+def test_each_notebook_page_shows_what_a_reader_needs(built_book: Path, ci_run: Path):
+    """No injected-parameters cell; the code folded, one click away; every figure of the manifest drawn on the
+    page; every saved table linked (and every shown table drawn); the parameters in the footer."""
+    from playwright.sync_api import sync_playwright
+
+    problems: list[str] = []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=_chromium(), args=CHROMIUM_FLAGS)
+        page = browser.new_page()
+        page.set_default_timeout(10_000)
+        for name in catalog.NOTEBOOKS:
+            manifest = json.loads((ci_run / name / "manifest.json").read_text())
+            page.goto((built_book / "notebooks" / f"{name}.html").as_uri(), wait_until="load")
+            text = page.inner_text("body")  # what is rendered: a folded cell's source is not
+            if page.locator(".tag_injected-parameters").count() or "# Parameters" in text:
+                problems.append(f"{name}: shows papermill's injected-parameters cell")
+            if 'profile = "default"' in text:
+                problems.append(f"{name}: the parameters cell is not folded")
+            folded = page.locator("details.hide.above-input summary")
+            if folded.count():
+                folded.first.click()
+            if 'profile = "default"' not in page.inner_text("body"):
+                problems.append(f"{name}: one click does not show the parameters cell")
+            shown = [Path(unquote(urlparse(src).path)) for src in page.evaluate(
+                "[...document.querySelectorAll('.cell_output img')].filter(i => i.complete && i.naturalWidth > 0)"
+                ".map(i => i.src)")]
+            saved = {f: ci_run / name / "figures" / f"{f}.png" for f in manifest["figures"]}
+            problems += [f"{name}: figure {f!r} is saved but not shown" for f in _unshown(saved, shown)]
+            links = {Path(unquote(urlparse(href).path)).name: Path(unquote(urlparse(href).path)) for href in
+                     page.evaluate("[...document.querySelectorAll('a.download')].map(a => a.href)")}
+            for table in manifest["tables"]:
+                link = links.get(f"{table}.csv")
+                if link is None or link.read_bytes() != (ci_run / name / "tables" / f"{table}.csv").read_bytes():
+                    problems.append(f"{name}: table {table!r} is not linked for download")
+            executed = json.loads((ci_run / name / "notebook.ipynb").read_text())
+            html_tables = sum("<table" in "".join(o.get("data", {}).get("text/html", "")) for c in executed["cells"]
+                              for o in c.get("outputs", []))
+            if page.locator(".cell_output table").count() < html_tables:
+                problems.append(f"{name}: {html_tables} tables in the notebook, fewer on the page")
+            footer = " ".join(page.locator(".provenance").all_inner_texts())
+            problems += [f"{name}: the footer does not list {k}={v!r}" for k, v in manifest["params"].items()
+                         if f"{k}={v!r}" not in footer]
+        browser.close()
+    assert not problems, problems
+
+
+def test_the_front_page_opens_with_every_claim_at_a_glance(built_book: Path):
+    from playwright.sync_api import sync_playwright
+
+    from cpath_repro.claims.registry import CLAIMS
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=_chromium(), args=CHROMIUM_FLAGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 1000})
+        page.goto((built_book / "book" / "index.html").as_uri(), wait_until="load")
+        grid = page.locator("table.scorecard-grid")
+        assert grid.count() == 1 and grid.is_visible()
+        cells = grid.locator("a.claim-cell")
+        assert cells.all_inner_texts() == list(CLAIMS)
+        grid_box, first_detail = grid.bounding_box(), page.locator("details.claim-detail").first.bounding_box()
+        assert grid_box and first_detail and grid_box["y"] < first_detail["y"]  # the grid opens the page
+        rule = CLAIMS["A-C3"].rule.description
+        assert rule not in page.inner_text("body")  # folded beneath the grid
+        cells.nth(list(CLAIMS).index("A-C3")).click()  # a cell opens its claim's rule and evidence
+        assert rule in page.inner_text("body")
+        browser.close()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import html
 import json
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -120,6 +122,34 @@ def test_front_page_is_the_scorecard(built_book: Path):
     assert "not yet reproduced" in index
 
 
+def test_front_page_opens_with_one_grid_of_every_claim(built_book: Path):
+    from cpath_repro.claims.registry import CLAIMS
+
+    index = (built_book / "book" / "index.html").read_text()
+    assert index.count("class='scorecard-grid'") == 1
+    assert index.index("scorecard-grid") < index.index("claim-detail")
+    assert len(re.findall(r"<a class='claim-cell'", index)) == len(CLAIMS)
+    assert index.count("<details class='claim-detail'") == len(CLAIMS)
+
+
+def test_staged_pages_drop_the_injected_cell_and_fold_the_code(built_book: Path):
+    for name in NOTEBOOKS:
+        page = nbformat.read(built_book.parent / "stage" / "notebooks" / f"{name}.ipynb", as_version=4)
+        tags = [c.metadata.get("tags", []) for c in page.cells if c.cell_type == "code"]
+        assert not any("injected-parameters" in t for t in tags), name
+        assert "parameters" in tags[0] and "hide-input" in tags[0] and "hide-input" in tags[1], name
+        assert all("hide-input" in t for t in tags), name
+        assert "This page's results as files" in page.cells[-1].source, name
+
+
+def test_how_to_read_says_what_each_chapter_reproduces(built_book: Path):
+    page = html.unescape(re.sub(r"<[^>]+>", "", (built_book / "book" / "how-to-read.html").read_text()))
+    text = re.sub(r"\s+", " ", page).replace("\u2019", "'")  # Sphinx's smart quotes
+    for spec in catalog.NOTEBOOKS.values():
+        assert " ".join(spec.description.split()) in text, spec.name
+    assert "not yet reproduced" in text and "supported" in text
+
+
 @pytest.mark.parametrize("name", NOTEBOOKS)
 def test_every_notebook_page_shows_provenance(built_book: Path, name: str):
     page = (built_book / "notebooks" / f"{name}.html").read_text()
@@ -188,7 +218,6 @@ def test_a_run_of_some_notebooks_builds_a_partial_book_that_says_so(ci_run: Path
     index = book.build(run_dir, tmp_path / "out")
     front = (index.parent / "book" / "index.html").read_text()
     assert "A partial book" in front and f"2 of {len(NOTEBOOKS)} notebooks were run" in front
-    import re
 
     not_run = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", (index.parent / "notebooks" / "A-T1.html").read_text()))
     assert "Not run for this book" in not_run and "cpath-repro run A-T1" in not_run

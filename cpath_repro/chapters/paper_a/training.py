@@ -187,19 +187,6 @@ def test_table(models: dict[tuple[str, int], store.StoredModel], s: Settings, te
     return pd.DataFrame(rows)
 
 
-def side_by_side(per_seed: pd.DataFrame, paper: dict[str, tuple[float, ...]], data_label: str) -> pd.DataFrame:
-    """Mean ± std over seeds next to the paper's value, per arm and class."""
-    stats = per_seed.groupby(["arm", "metric"]).value.agg(["mean", "std", "count"]).reset_index()
-    rows = []
-    for arm, values in paper.items():
-        for name, paper_value in zip(F1_NAMES, values, strict=True):
-            ours = stats[(stats.arm == arm) & (stats.metric == name)]
-            mean, std, n = (ours.iloc[0][["mean", "std", "count"]] if len(ours) else (np.nan, np.nan, 0))
-            rows.append({"model": arm, "class": name.removeprefix("f1_"), "paper F1": paper_value,
-                         f"ours F1 ({data_label}, {int(n)} seeds)": f"{mean:.2f} ± {0 if np.isnan(std) else std:.2f}"})
-    return pd.DataFrame(rows)
-
-
 def curves(stored: store.StoredModel) -> pd.DataFrame:
     """Validation F1 per class over epochs (long format)."""
     rows = [{"epoch": e["epoch"], "class": name.removeprefix("f1_"), "f1": e["val"][name]}

@@ -1,0 +1,170 @@
+"""Tables as a reader sees them: fixed decimals per column, named columns, numbers right-aligned.
+
+A notebook saves its tables raw (the CSV keeps every digit) and shows them through
+:func:`readable`, so that every page formats numbers the same way. Two naming conventions make
+the shown table compact: a pair of columns ``X_mean`` and ``X_sd`` (what ``mean_sd`` and
+:func:`paper_vs_ours` make) reads as one column ``X``, "mean ± sd"; a column named
+``"group: column"`` goes under a two-level header (``"unet: paper"`` and ``"unet: ours"`` side
+by side under ``unet``).
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+if TYPE_CHECKING:
+    from pandas.io.formats.style import Styler
+
+MEAN, SD = "_mean", "_sd"
+#: Separates a column's group from its name: ``"unet: paper"``.
+GROUP = ": "
+PAPER, OURS = "paper", "ours"
+#: Decimals of a float column no one named (``decimals`` may name columns, or give one number for all).
+DEFAULT_DECIMALS = 3
+#: The one style of every shown table (the same in Jupyter and in the book).
+STYLES: list[dict[str, Any]] = [
+    {"selector": "", "props": "border-collapse: collapse; margin: 0.5em 0 1em; font-size: 0.9em;"},
+    {"selector": "th, td", "props": "padding: 0.25em 0.5em; border: none; white-space: nowrap;"},
+    {"selector": "thead tr:last-child th", "props": "border-bottom: 1px solid #888;"},
+    {"selector": "thead th", "props": "font-weight: 600; white-space: normal; vertical-align: bottom;"},
+    {"selector": "tbody tr:nth-child(even)", "props": "background: rgba(127, 127, 127, 0.08);"},
+    {"selector": "caption", "props": "caption-side: top; text-align: left; font-size: 0.95em; padding: 0 0 0.4em;"},
+]
+#: More columns than this and the table is set smaller, so that it fits the page's text column.
+WIDE = 7
+COMPACT = [{"selector": "", "props": "font-size: 0.8em;"}]
+#: A group's header (``unet`` over ``paper | ours``): centred, underlined.
+GROUP_HEADER = [{"selector": "th[colspan]", "props": "text-align: center; border-bottom: 1px solid #bbb;"}]
+NUMERIC = "text-align: right; font-variant-numeric: tabular-nums;"
+TEXT = "text-align: left;"
+
+
+def readable(table: pd.DataFrame, decimals: int | Mapping[str, int | str] = DEFAULT_DECIMALS,
+             names: Mapping[str, str] | None = None, caption: str | None = None, index: bool = False) -> Styler:
+    """``table`` formatted for reading (the saved table is unchanged).
+
+    ``decimals``: one number for every float column, or per column (its name in ``table``, or the
+    ``X`` of an ``X_mean``/``X_sd`` pair), where a string is a format spec (``".2e"``); unnamed float
+    columns get :data:`DEFAULT_DECIMALS`. ``names`` renames shown columns; other names lose their
+    underscores. ``index``: show the index (a pivot table's rows) as the first columns. The caption
+    defaults to ``table.attrs["caption"]`` (set by the function that made the table).
+    """
+    frame = table.reset_index() if index else table.reset_index(drop=True)
+    if isinstance(frame.columns, pd.MultiIndex):  # a pivot table: its upper levels become the group
+        frame.columns = [_flat(c) for c in frame.columns]
+    shown: dict[str, pd.Series] = {}
+    numeric: set[str] = set()
+    for column in frame.columns:
+        column = str(column)
+        if column.endswith(SD) and column.removesuffix(SD) + MEAN in frame.columns:
+            continue  # shown with its mean
+        base = column.removesuffix(MEAN)
+        spec = _spec(decimals, column, base)
+        if column.endswith(MEAN) and base + SD in frame.columns:
+            values = [_pm(m, s, spec) for m, s in zip(frame[column], frame[base + SD], strict=True)]
+            shown[base] = pd.Series(values, dtype=object)
+            numeric.add(base)
+            continue
+        shown[column] = frame[column].map(lambda v, spec=spec: _cell(v, spec)).astype(object)
+        if all(_is_number(v) for v in frame[column] if not _missing(v)):
+            numeric.add(column)
+    names = dict(names or {})
+    label = {c: names.get(c, _default_name(c)) for c in shown}
+    out = pd.DataFrame({label[c]: v for c, v in shown.items()})
+    numeric_labels = [label[c] for c in shown if c in numeric]
+    if any(GROUP in c for c in out.columns):
+        out.columns = pd.MultiIndex.from_tuples([_split(c) for c in out.columns])
+        numeric_labels = [_split(c) for c in numeric_labels]  # type: ignore[misc]
+    styler = out.style.hide(axis="index").set_table_styles(STYLES)
+    text = [c for c in out.columns if c not in numeric_labels]
+    styler = styler.set_properties(subset=numeric_labels, **_css(NUMERIC)).set_properties(subset=text, **_css(TEXT))
+    styler = styler.set_table_styles({c: [{"selector": "th", "props": NUMERIC if c in numeric_labels else TEXT}]
+                                      for c in out.columns}, overwrite=False)
+    styler = styler.set_table_styles(GROUP_HEADER, overwrite=False)  # after the columns' own: a group is centred
+    if len(out.columns) > WIDE:
+        styler = styler.set_table_styles(COMPACT, overwrite=False)
+    caption = caption if caption is not None else table.attrs.get("caption")
+    return styler.set_caption(caption) if caption else styler
+
+
+def paper_vs_ours(ours: pd.DataFrame, paper: Mapping[str, Mapping[str, float]], by: str, arm: str = "arm",
+                  value: str = "value") -> pd.DataFrame:
+    """One row per value of ``by``; per arm, the paper's value beside our mean and sd over seeds.
+
+    ``ours`` is long (one row per seed, arm and ``by``); ``paper[arm][key]`` is the paper's number. The
+    columns ``"ARM: paper"``, ``"ARM: ours_mean"``, ``"ARM: ours_sd"`` show as "paper | ours" under ARM.
+    """
+    stats = ours.groupby([arm, by])[value].agg(["mean", "std"])
+    keys = list(dict.fromkeys(k for values in paper.values() for k in values))
+    rows = []
+    for key in keys:
+        row: dict[str, Any] = {by: key}
+        for name, values in paper.items():
+            mean, sd = stats.loc[(name, key)] if (name, key) in stats.index else (np.nan, np.nan)
+            row[f"{name}{GROUP}{PAPER}"] = values.get(key, np.nan)
+            row[f"{name}{GROUP}{OURS}{MEAN}"] = mean
+            row[f"{name}{GROUP}{OURS}{SD}"] = 0.0 if pd.isna(sd) and not pd.isna(mean) else sd
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def arms(table: pd.DataFrame) -> list[str]:
+    """The arms of a :func:`paper_vs_ours` table, in its column order."""
+    return [c.removesuffix(f"{GROUP}{PAPER}") for c in table.columns if str(c).endswith(f"{GROUP}{PAPER}")]
+
+
+def _spec(decimals: int | Mapping[str, int | str], column: str, base: str) -> str:
+    if not isinstance(decimals, Mapping):
+        return f".{decimals}f"
+    chosen = decimals.get(column, decimals.get(base, DEFAULT_DECIMALS))
+    return chosen if isinstance(chosen, str) else f".{chosen}f"
+
+
+def _missing(v: Any) -> bool:
+    return v is None or (isinstance(v, float) and np.isnan(v))
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, numbers.Number | np.bool_)
+
+
+def _cell(v: Any, spec: str) -> str:
+    """One value as shown: floats to ``spec``, integers whole, booleans yes/no, missing as a dash."""
+    if _missing(v):
+        return "–"
+    if isinstance(v, bool | np.bool_):
+        return "yes" if v else "no"
+    if isinstance(v, numbers.Integral):
+        return f"{int(v):,}"
+    if isinstance(v, numbers.Real):
+        return f"{float(v):{spec}}"
+    return str(v)
+
+
+def _pm(mean: Any, sd: Any, spec: str) -> str:
+    if _missing(mean):
+        return "–"
+    return f"{float(mean):{spec}} ± {0.0 if _missing(sd) else float(sd):{spec}}"
+
+
+def _default_name(column: str) -> str:
+    return column.replace("_", " ")
+
+
+def _flat(column: Sequence[Any]) -> str:
+    parts = [str(p) for p in column if str(p) != ""]
+    return GROUP.join([", ".join(parts[:-1]), parts[-1]]) if len(parts) > 1 else "".join(parts)
+
+
+def _split(column: str) -> tuple[str, str]:
+    group, _, name = column.rpartition(GROUP)
+    return group, name
+
+
+def _css(props: str) -> dict[str, str]:
+    return dict(p.strip().split(": ", 1) for p in props.split(";") if p.strip())

@@ -1,0 +1,57 @@
+"""The front page's scorecard: every claim in one grid coloured by verdict, counts per paper, details folded."""
+
+from __future__ import annotations
+
+import html as escaping
+import re
+
+from cpath_repro.claims import scorecard
+from cpath_repro.claims.registry import CLAIMS, PAPERS
+from cpath_repro.claims.rules import Status
+from cpath_repro.claims.scorecard import Verdict
+
+
+def _verdicts() -> list[Verdict]:
+    statuses = {"A-C1": Status.SUPPORTED, "A-C2": Status.NOT_SUPPORTED, "A-C3": Status.NOT_TESTABLE}
+    return [Verdict(c, statuses.get(c.id, Status.NOT_YET), c.rule.description,
+                    f"evidence of {c.id}" if c.id in statuses else "its chapter has not been run",
+                    "synthetic data" if c.id in statuses else "", "A-T1" if c.id in statuses else None)
+            for c in CLAIMS.values()]
+
+
+def test_one_grid_with_a_cell_per_claim_coloured_by_its_verdict():
+    html = scorecard.as_html(_verdicts())
+    grids = re.findall(r"<table class='scorecard-grid'>(.*?)</table>", html, re.S)
+    assert len(grids) == 1
+    cells = re.findall(r"<a class='claim-cell' data-status='([^']+)' style='background:([^']+)'[^>]*>([^<]+)</a>",
+                       grids[0])
+    assert [c[2] for c in cells] == list(CLAIMS)
+    by_id = {cid: (status, colour) for status, colour, cid in cells}
+    assert by_id["A-C1"] == ("supported", scorecard._BADGE[Status.SUPPORTED])
+    assert by_id["A-C2"][0] == "not supported" and by_id["B-C1"][0] == "not yet reproduced"
+    assert len({colour for _, colour in by_id.values()}) == 4
+
+
+def test_counts_per_paper_and_in_all():
+    html = scorecard.as_html(_verdicts())
+    rows = dict(re.findall(r"<tr><th>Paper (\w)</th>(.*?)</tr>", html, re.S))
+    assert set(rows) == set(PAPERS)
+    n_a = sum(c.paper == "A" for c in CLAIMS.values())
+    assert f"1 supported · 1 not supported · 1 not testable here · {n_a - 3} not yet reproduced" in rows["A"]
+    n_b = sum(c.paper == "B" for c in CLAIMS.values())
+    assert f"<td class='counts'>{n_b} not yet reproduced</td>" in rows["B"]
+    assert "no claims to score" in rows["E"]
+    assert f"<b>{len(CLAIMS)} claims:</b> 1 supported · 1 not supported · 1 not testable here" in html
+
+
+def test_each_claims_rule_and_evidence_are_folded_beneath_the_grid():
+    html = scorecard.as_html(_verdicts())
+    details = re.findall(r"<details class='claim-detail' id='claim-([^']+)'[^>]*><summary>(.*?)</summary>(.*?)</details>",
+                         html, re.S)
+    assert [d[0] for d in details] == list(CLAIMS)
+    summary, body = {d[0]: d[1:] for d in details}["A-C1"]
+    assert escaping.escape(CLAIMS["A-C1"].statement) in summary and "supported" in summary
+    assert escaping.escape(CLAIMS["A-C1"].rule.description) in body and "evidence of A-C1" in body
+    assert "href='../notebooks/A-T1.html'" in body
+    assert html.index("scorecard-grid") < html.index("claim-detail")
+    assert "href='#claim-A-C1'" in html  # a cell links to its claim's detail
