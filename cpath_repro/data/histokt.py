@@ -79,7 +79,7 @@ class SourceDataset:
     mpp: float
     multilabel: bool
     images: Sequence[SourceImage]
-    folder: Path
+    folder: Path | None = None  # None: generated, not read (cpath_repro.synth.histokt)
     skipped: list[tuple[str, str]] = field(default_factory=list)
 
     def readable(self, images: Iterable[SourceImage] | None = None) -> Iterator[tuple[SourceImage, np.ndarray]]:

@@ -278,6 +278,18 @@ def standardize(
     return Standardized(np.array(positions, dtype=int).reshape(-1, 2), flags, kept, contrast, stack, rescaled.shape)
 
 
+def crop_mask(mask: np.ndarray, result: Standardized, size: int = SIZE) -> np.ndarray:
+    """A class mask of the image ``result`` came from, cut exactly as the image was: resized to the rescaled
+    shape by nearest neighbour (no new class values), reflection-padded, cropped at the same positions;
+    ``(made, size, size)`` in the order of :attr:`Standardized.positions` (select with :attr:`Standardized.kept`)."""
+    from skimage.transform import resize
+
+    _check_image(mask)
+    resized = resize(mask, result.shape[:2], order=0, preserve_range=True, anti_aliasing=False).astype(mask.dtype)
+    padded = pad_reflect(resized, size)
+    return np.stack([padded[y:y + size, x:x + size] for y, x in result.positions])
+
+
 def crops_per_image(height: int, width: int, mpp: float, *, size: int = SIZE, stride: int = CODE_STRIDE,
                     target_mpp: float = TARGET_MPP) -> int:
     """Crops one height×width image at ``mpp`` µm/px yields, before any is dropped for low contrast."""

@@ -10,8 +10,9 @@ assays and its own stain jitter; tiles are cut from slides, so splits are by sli
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, TypeVar, overload
 
 import numpy as np
 from skimage import draw, filters
@@ -43,9 +44,22 @@ MORPHOLOGY: dict[int, Morphology] = {
 }
 
 
-def morphology_at(difficulty: float) -> dict[int, Morphology]:
-    """Each class's morphology moved ``difficulty`` of the way toward the mean of the three."""
-    ms = list(MORPHOLOGY.values())
+K = TypeVar("K")
+
+
+@overload
+def morphology_at(difficulty: float) -> dict[int, Morphology]: ...
+
+
+@overload
+def morphology_at(difficulty: float, morphology: Mapping[K, Morphology]) -> dict[K, Morphology]: ...
+
+
+def morphology_at(difficulty: float, morphology: Mapping[Any, Morphology] | None = None) -> dict[Any, Morphology]:
+    """Each class's morphology moved ``difficulty`` of the way toward the mean of the three (or, given
+    ``morphology``, another generator's table, toward the mean of all of its entries)."""
+    table: Mapping[Any, Morphology] = MORPHOLOGY if morphology is None else morphology
+    ms = list(table.values())
 
     def mix(value: Any, mean: Any) -> Any:
         if isinstance(value, tuple):
@@ -57,7 +71,7 @@ def morphology_at(difficulty: float) -> dict[int, Morphology]:
         if isinstance(getattr(ms[0], name), tuple) else float(np.mean([getattr(m, name) for m in ms]))
         for name in Morphology.__dataclass_fields__
     }
-    return {c: replace(m, **{k: mix(getattr(m, k), mean[k]) for k in mean}) for c, m in MORPHOLOGY.items()}
+    return {c: replace(m, **{k: mix(getattr(m, k), mean[k]) for k in mean}) for c, m in table.items()}
 
 
 @dataclass(frozen=True)
@@ -110,18 +124,33 @@ def _layout(rng: np.random.Generator, size: int, cfg: TissueConfig) -> np.ndarra
     return classes[np.argmin(dist + rough, axis=-1)].astype(np.uint8)
 
 
-def _draw_cells(rng: np.random.Generator, labels: np.ndarray, morph: dict[int, Morphology]) -> dict[str, np.ndarray]:
-    size = labels.shape[0]
-    shape = (size, size)
+def draw_nuclei(rng: np.random.Generator, labels: np.ndarray, morph: Mapping[int, Morphology], *,
+                blur: float = 0.6, orientation: Mapping[int, float | np.ndarray] | None = None,
+                spread: float = 0.3) -> dict[str, np.ndarray]:
+    """Nuclei of each class's morphology, at random places in its region of ``labels`` (any H×W array of class ids).
+
+    A class's nuclei are a Poisson number (``density`` × its area) of filled ellipses; the cells carrying the
+    IHC marker (``marked_fraction``) also get a membrane ring and a marked nucleus. Returns the maps
+    "nuclei", "membrane" and "marked_nuclei" (OD), blurred by ``blur`` pixels (0: not blurred). A class listed
+    in ``orientation`` has its nuclei's long axis turned toward that angle (radians from the row axis toward the
+    column axis; or an H×W array of angles, read at each nucleus's centre), within ``spread`` of a half turn
+    (muscle fibres, radial columnar cells); the others are turned at random. Paper A's slides use the defaults.
+    """
+    shape = labels.shape
     maps = {k: np.zeros(shape) for k in ("nuclei", "membrane", "marked_nuclei")}
     for cls, m in morph.items():
-        area = int((labels == cls).sum())
+        inside = labels == cls
+        area = int(inside.sum())
         count = rng.poisson(m.density * area) if area else 0
-        ys, xs = np.nonzero(labels == cls)
+        ys, xs = np.nonzero(inside)
         for i in rng.integers(0, len(ys), count) if count else []:
             r = rng.uniform(*m.radius)
             ratio = rng.uniform(1.0, m.elongation)
             angle = rng.uniform(0, np.pi)
+            if orientation is not None and cls in orientation:
+                towards = orientation[cls]
+                base = towards[ys[i], xs[i]] if isinstance(towards, np.ndarray) else towards
+                angle = float(base) + spread * (angle - np.pi / 2)
             od = rng.uniform(*m.nucleus_od)
             rr, cc = draw.ellipse(ys[i], xs[i], r * ratio, r, shape=shape, rotation=angle)
             maps["nuclei"][rr, cc] = np.maximum(maps["nuclei"][rr, cc], od)
@@ -131,7 +160,13 @@ def _draw_cells(rng: np.random.Generator, labels: np.ndarray, morph: dict[int, M
                 outer[rr, cc] = False
                 maps["membrane"][outer] = np.maximum(maps["membrane"][outer], rng.uniform(0.4, 0.8))
                 maps["marked_nuclei"][rr, cc] = np.maximum(maps["marked_nuclei"][rr, cc], 0.8 * od)
-    return {k: filters.gaussian(v, sigma=0.6) for k, v in maps.items()}
+    if not blur:
+        return maps
+    return {k: filters.gaussian(v, sigma=blur) for k, v in maps.items()}
+
+
+def _draw_cells(rng: np.random.Generator, labels: np.ndarray, morph: dict[int, Morphology]) -> dict[str, np.ndarray]:
+    return draw_nuclei(rng, labels, morph)
 
 
 def make_slide(seed: tuple[int, ...], assay: str, cfg: TissueConfig) -> Slide:

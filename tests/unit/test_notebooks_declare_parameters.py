@@ -29,5 +29,8 @@ def test_notebook_is_thin(name):
     """No training loop, dataset class or metric is defined in a notebook."""
     source = "\n".join(c.source for c in nbformat.read(catalog.NOTEBOOKS[name].path, as_version=4).cells
                        if c.cell_type == "code")
-    for forbidden in ("def ", "class ", ".backward(", "optimizer.step("):
+    defined = [n for n in ast.walk(ast.parse(source))
+               if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))]
+    assert not defined, f"{name} defines {defined[0].name}"  # type: ignore[union-attr]
+    for forbidden in (".backward(", "optimizer.step("):
         assert forbidden not in source

@@ -1,0 +1,7 @@
+"""Paper B (Zhang et al., HistoKT): standardized datasets, cross transfer, tuning, weight distillation.
+
+``settings`` holds the chapter's parameters (shared by its notebooks, so they share models);
+``data`` turns a dataset (synthetic or real) into standardized crops split by source image;
+``training`` is the recipe (baselines, deep/fine-tuning, two-stage, distilled) with every model in
+the store; ``analysis`` builds the tables, claim tables and figures; ``notebooks`` declares them.
+"""

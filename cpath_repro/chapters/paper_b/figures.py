@@ -1,0 +1,143 @@
+"""Paper B's figures: transfer matrices beside the paper's, tuning modes, t-SNE maps, Grad-CAM, distillation."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.colors import ListedColormap
+from matplotlib.figure import Figure
+
+#: The paper's colours: green better than the target's diagonal, red worse; grey the diagonal itself.
+BETTER, WORSE, DIAGONAL, MISSING = "#a5d6a7", "#ef9a9a", "#e0e0e0", "#ffffff"
+AGREE, DISAGREE = "#81c784", "#e57373"
+
+
+def _grid(cells: pd.DataFrame) -> tuple[list[str], list[str]]:
+    sources = list(dict.fromkeys(cells.source))
+    targets = list(dict.fromkeys(cells.target))
+    return sources, targets
+
+
+def _panel(ax: plt.Axes, cells: pd.DataFrame, value: str, better: str, sources: list[str], targets: list[str],
+           title: str) -> None:
+    colours = {True: 0, False: 1, "diagonal": 2, None: 3}
+    grid = np.full((len(sources), len(targets)), 3)
+    for r in cells.itertuples():
+        i, j = sources.index(r.source), targets.index(r.target)
+        v = getattr(r, value)
+        flag = "diagonal" if r.source == r.target else getattr(r, better)
+        grid[i, j] = colours[flag] if not (isinstance(v, float) and np.isnan(v)) else 3
+        if not (isinstance(v, float) and np.isnan(v)):
+            ax.text(j, i, f"{v:.1f}", ha="center", va="center", fontsize=8)
+    ax.imshow(grid, cmap=ListedColormap([BETTER, WORSE, DIAGONAL, MISSING]), vmin=0, vmax=3)
+    ax.set_xticks(range(len(targets)), targets, rotation=45, ha="right", fontsize=8)
+    ax.set_yticks(range(len(sources)), sources, fontsize=8)
+    ax.set_xlabel("target")
+    ax.set_title(title, fontsize=9)
+
+
+def matrices(cells: pd.DataFrame, ours: str, theirs: str) -> Figure:
+    """Our matrix, the paper's (same cells, layout and colours) and where the two agree in sign."""
+    sources, targets = _grid(cells)
+    fig, axes = plt.subplots(1, 3, figsize=(4 + 2.4 * len(targets), 1.2 + 0.55 * len(sources)), squeeze=False)
+    _panel(axes[0, 0], cells, "ours_mean", "ours_better", sources, targets, ours)
+    _panel(axes[0, 1], cells, "paper_mean", "paper_better", sources, targets, theirs)
+    ax = axes[0, 2]
+    grid = np.full((len(sources), len(targets)), 2)
+    for r in cells.itertuples():
+        if r.source != r.target and r.agree is not None:
+            grid[sources.index(r.source), targets.index(r.target)] = 0 if r.agree else 1
+    ax.imshow(grid, cmap=ListedColormap([AGREE, DISAGREE, DIAGONAL]), vmin=0, vmax=2)
+    for r in cells.itertuples():
+        if r.source != r.target and r.agree is not None:
+            ax.text(targets.index(r.target), sources.index(r.source), "agree" if r.agree else "differ", ha="center",
+                    va="center", fontsize=7)
+    ax.set_xticks(range(len(targets)), targets, rotation=45, ha="right", fontsize=8)
+    ax.set_yticks(range(len(sources)), sources, fontsize=8)
+    ax.set_title("better/worse than the diagonal:\nours vs the paper", fontsize=9)
+    axes[0, 0].set_ylabel("source")
+    fig.tight_layout()
+    return fig
+
+
+def tuning(table: pd.DataFrame) -> Figure:
+    """Deep vs fine per target: our means (bars, sd as error bars) with the paper's values marked."""
+    fig, ax = plt.subplots(figsize=(1.6 + 1.3 * len(table), 3.2))
+    x = np.arange(len(table))
+    for k, (arm, colour) in enumerate((("deep-tuning", "#1565c0"), ("fine-tuning", "#ef6c00"))):
+        ax.bar(x + (k - 0.5) * 0.38, table[f"{arm}: ours_mean"], 0.36, yerr=table[f"{arm}: ours_sd"], color=colour,
+               alpha=0.75, label=f"{arm} (ours)")
+        ax.scatter(x + (k - 0.5) * 0.38, table[f"{arm}: paper_mean"], marker="D", color="black", zorder=3, s=18,
+                   label="paper" if k == 0 else None)
+    ax.set_xticks(x, table.target)
+    ax.set_ylabel("top-1 test accuracy (%)")
+    ax.set_ylim(0, 100)
+    ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    return fig
+
+
+def tsne_maps(maps: Mapping[str, tuple[np.ndarray, np.ndarray]], classes: Sequence[str]) -> Figure:
+    """One t-SNE panel per model: test crops coloured by their true class."""
+    fig, axes = plt.subplots(1, len(maps), figsize=(3.1 * len(maps), 3.2), squeeze=False)
+    for ax, (title, (xy, labels)) in zip(axes[0], maps.items(), strict=True):
+        y = labels.argmax(1) if labels.ndim == 2 else labels
+        for c, name in enumerate(classes):
+            ax.scatter(*xy[y == c].T, s=8, label=name)
+        ax.set_title(title, fontsize=9)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    axes[0, 0].legend(fontsize=7, loc="best")
+    fig.tight_layout()
+    return fig
+
+
+def grad_cams(images: np.ndarray, maps: Mapping[str, np.ndarray]) -> Figure:
+    """Crops (top row) and each model's Grad-CAM laid over them."""
+    n = len(images)
+    fig, axes = plt.subplots(1 + len(maps), n, figsize=(1.4 * n, 1.5 * (1 + len(maps))), squeeze=False)
+    for j in range(n):
+        axes[0, j].imshow(images[j])
+        for i, (name, cams) in enumerate(maps.items(), start=1):
+            axes[i, j].imshow(images[j])
+            axes[i, j].imshow(cams[j], cmap="jet", alpha=0.45, vmin=0, vmax=1)
+            if j == 0:
+                axes[i, j].set_ylabel(name, fontsize=8)
+    for ax in axes.ravel():
+        ax.set_xticks([])
+        ax.set_yticks([])
+    axes[0, 0].set_ylabel("crop", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def accuracies(table: pd.DataFrame, label: str, value: str = "ours_mean", sd: str = "ours_sd") -> Figure:
+    """Horizontal bars of mean accuracy ± sd, one per model (B-F4)."""
+    fig, ax = plt.subplots(figsize=(6, 0.5 + 0.45 * len(table)))
+    y = np.arange(len(table))[::-1]
+    ax.barh(y, table[value], xerr=table[sd], color="#5c6bc0", alpha=0.8)
+    ax.set_yticks(y, table[label], fontsize=8)
+    ax.set_xlabel("top-1 test accuracy (%)")
+    ax.set_xlim(0, 100)
+    fig.tight_layout()
+    return fig
+
+
+def crops_per_dataset(examples: Mapping[str, np.ndarray]) -> Figure:
+    """A few standardized crops of each dataset, one row per dataset (all at one µm/px)."""
+    n = max(len(v) for v in examples.values())
+    fig, axes = plt.subplots(len(examples), n, figsize=(1.1 * n, 1.15 * len(examples)), squeeze=False)
+    for i, (name, crops) in enumerate(examples.items()):
+        for j in range(n):
+            ax = axes[i, j]
+            if j < len(crops):
+                ax.imshow(crops[j])
+            ax.set_xticks([])
+            ax.set_yticks([])
+            ax.axis("on" if j < len(crops) else "off")
+        axes[i, 0].set_ylabel(name, fontsize=8, rotation=0, ha="right", va="center")
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,145 @@
+"""Paper B's recipe: accuracy in percent, splits by source image, paired seeds through transfer, the claim tables."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from cpath_repro.chapters.paper_b import analysis, data, training
+from cpath_repro.chapters.paper_b.notebooks import NOTEBOOKS, shared_params
+from cpath_repro.chapters.paper_b.settings import Settings
+from cpath_repro.claims import metrics, registry
+from cpath_repro.claims.rules import Status
+from cpath_repro.data.histokt import SourceDataset, SourceImage
+from cpath_repro.errors import ParameterError
+
+CI = Settings.from_params({k: p.default("ci") for k, p in shared_params().items()}, "ci")
+
+
+def test_top1_is_in_percent_and_multilabel_counts_the_top_class_among_the_labels():
+    logits = torch.tensor([[2.0, 1.0, 0.0], [0.0, 3.0, 1.0], [0.0, 1.0, 5.0], [4.0, 0.0, 0.0]])
+    assert training.top1_percent(logits, torch.tensor([0, 1, 0, 0])) == pytest.approx(75.0)
+    multi = torch.tensor([[1, 1, 0], [1, 0, 0], [0, 1, 1], [0, 0, 1]], dtype=torch.float32)
+    assert training.top1_percent(logits, multi) == pytest.approx(50.0)  # rows 1 and 3: top class not a label
+    assert metrics.TOP1_ACCURACY == training.TOP1
+
+
+def _dataset(name: str, n: int, split: str | None = None) -> SourceDataset:
+    images = [SourceImage(f"{i}.png", (0,), split, lambda: np.zeros((4, 4, 3), np.uint8)) for i in range(n)]
+    return SourceDataset(name, ("a", "b"), 1.0, False, images)
+
+
+def test_splits_are_drawn_by_source_image_in_table_1_shares_each_split_non_empty():
+    splits = data.assign_splits(_dataset("BACH", 40), seed=0)
+    counts = {k: splits.count(k) for k in data.SPLITS}
+    assert counts == {"train": 16, "val": 4, "test": 20}  # Table 1: 958 / 240 / 1199
+    assert data.assign_splits(_dataset("BACH", 40), seed=0) == splits  # deterministic
+    assert data.assign_splits(_dataset("BACH", 40), seed=1) != splits
+    tiny = data.assign_splits(_dataset("BACH", 3), seed=0)
+    assert sorted(tiny) == ["test", "train", "val"]
+
+
+def test_a_published_train_test_split_is_kept_and_validation_drawn_from_training_images():
+    published = _dataset("MHIST", 10, "train")
+    images = list(published.images) + [dataclasses.replace(published.images[0], id="t.png", split="test")]
+    splits = data.assign_splits(dataclasses.replace(published, images=images), seed=0)
+    assert splits[-1] == "test" and "val" in splits[:-1] and splits.count("test") == 1
+
+
+def test_crops_of_one_source_image_never_sit_in_two_splits():
+    prepared = data.prepare(CI, "BACH", 0)  # 6 crops per image
+    owners = {split: set(c.sources.tolist()) for split, c in prepared.splits.items()}
+    assert not (owners["train"] & owners["val"]) and not (owners["train"] & owners["test"])
+    assert not (owners["val"] & owners["test"])
+    assert prepared.counts["made"] == 6 * prepared.counts["images"]
+
+
+def test_seeds_stay_paired_through_transfer_and_the_source_model_is_in_the_key():
+    deep = training.tuned(CI, "BACH", 0, training.Start("baseline", ("GlaS",)), "deep", progress=False)
+    start = deep.stored.meta["config"]["start"]
+    assert start["kind"] == "baseline" and start["source"] == "GlaS"
+    assert start["key"] == training.baseline(CI, "GlaS", 0, progress=False).key
+    assert deep.stored.meta["config"]["seed"] == 0
+    assert 0.0 <= deep.test <= 100.0
+
+
+def test_fine_tuning_trains_the_head_only_and_keeps_the_encoders_statistics():
+    model = training.backbones.build("resnet18", "none", 3, seed=0).model
+    fine = training.FineTuned(model).train()
+    before = {k: v.clone() for k, v in model.state_dict().items() if not k.startswith("fc.")}
+    optimizer = torch.optim.SGD([p for p in fine.parameters() if p.requires_grad], lr=0.1)
+    torch.nn.functional.cross_entropy(fine(torch.rand(4, 3, 32, 32)), torch.tensor([0, 1, 2, 0])).backward()
+    optimizer.step()
+    after = model.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before), "the frozen encoder changed"
+    assert [n for n, p in fine.named_parameters() if p.requires_grad] == ["model.fc.weight", "model.fc.bias"]
+
+
+def _single(rows: list[tuple[int, str, str, str, float, float]]) -> pd.DataFrame:
+    return pd.DataFrame([{"seed": s, "source": a, "target": b, "arm": arm, "val": v, "test": t, "key": ""}
+                         for s, a, b, arm, v, t in rows])
+
+
+SINGLE = _single([
+    (0, "BACH", "BACH", "baseline", 50, 60), (1, "BACH", "BACH", "baseline", 52, 58),
+    (0, "ADP", "BACH", "deep-tuned", 70, 55), (1, "ADP", "BACH", "deep-tuned", 71, 57),
+    (0, "CRC", "BACH", "deep-tuned", 60, 90), (1, "CRC", "BACH", "deep-tuned", 61, 91),
+])
+
+
+def test_the_best_source_is_ranked_on_validation_never_on_test():
+    assert analysis.best_source(SINGLE) == "ADP"  # CRC has the better test accuracy, ADP the better validation
+
+
+def test_b_c1_pairs_the_deep_tuned_target_with_its_own_baseline_per_trial():
+    table = analysis.pair_claim(SINGLE, ("ADP",))
+    assert set(table.unit) == {"ADP → BACH"} and set(table.arm) == {"deep-tuned", "baseline"}
+    base = table[table.arm == "baseline"].set_index("seed").value
+    assert base.to_dict() == {0: 60, 1: 58}
+    rule = registry.get("B-C1").rule
+    assert rule.evaluate(table).status is Status.NOT_TESTABLE  # two trials: the rule needs three
+
+
+def test_b_c5_single_source_is_the_constituent_best_on_validation_in_each_trial():
+    distilled = pd.DataFrame([{"seed": s, "source": "ADP + CRC", "target": "BACH", "arm": "distilled", "val": 0,
+                               "test": 80, "key": ""} for s in (0, 1)])
+    table = analysis.distillation_claim(distilled, SINGLE, [("ADP", "CRC")])
+    single = table[table.arm == "single-source"].set_index("seed").value
+    assert single.to_dict() == {0: 55, 1: 57}  # ADP's test accuracy: ADP wins on validation
+
+
+def test_b_t4_and_the_matrix_keep_paper_and_ours_apart():
+    cells = analysis.matrix(SINGLE, {("ADP", "BACH"): (93.11, 0.05), ("BACH", "BACH"): (90.44, 0.5)})
+    adp = cells[(cells.source == "ADP") & (cells.target == "BACH")].iloc[0]
+    assert adp.ours_mean == pytest.approx(56.0) and adp.paper_mean == pytest.approx(93.11)
+    assert bool(adp.ours_better) is False and bool(adp.paper_better) is True and bool(adp.agree) is False
+
+
+def test_disentanglement_rewards_separated_classes():
+    rng = np.random.default_rng(0)
+    labels = np.repeat([0, 1, 2], 20)
+    apart = np.eye(3)[labels] * 5 + rng.normal(0, 0.1, (60, 3))
+    mixed = rng.normal(0, 1, (60, 3))
+    good, bad = analysis.disentanglement(apart, labels), analysis.disentanglement(mixed, labels)
+    assert good[metrics.KNN_ACCURACY] > 90 > bad[metrics.KNN_ACCURACY]
+    assert good[metrics.SILHOUETTE] > 0.5 > bad[metrics.SILHOUETTE]
+
+
+def test_grad_cam_reads_a_map_of_at_least_four_cells_a_side():
+    model = training.backbones.build("resnet18", "none", 2, seed=0).model
+    assert analysis.cam_layer(model, 32)[0] == "layer2"
+    assert analysis.cam_layer(model, 272)[0] == "layer4"
+
+
+def test_a_cell_the_claims_need_is_refused_before_any_work():
+    spec = NOTEBOOKS[0]
+    with pytest.raises(ParameterError, match="sources must include ADP"):
+        spec.resolve("ci", {"sources": "CRC,GlaS", "distilled": "CRC+GlaS"})
+    with pytest.raises(ParameterError, match="must be made of sources"):
+        spec.resolve("ci", {"distilled": "ADP+CRC"})
+    with pytest.raises(ParameterError, match="unknown dataset 'ImageNet'"):
+        spec.resolve("ci", {"sources": "ADP,ImageNet"})
