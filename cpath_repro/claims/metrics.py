@@ -16,7 +16,7 @@ ERF_RADIUS_90PCT_PX = "erf_radius_90pct_px"
 RGB2HED_BEST_R_HAEMATOXYLIN = "rgb2hed_best_abs_r_haematoxylin"  # the real-H&E check beside A-C6
 RGB2HED_BEST_R_EOSIN = "rgb2hed_best_abs_r_eosin"
 # Paper B
-TOP1_ACCURACY = "top1_accuracy"
+TOP1_ACCURACY = "top1_accuracy"  # percent (0-100), as in paper B: B-C5's tolerance of 1.0 is one point
 KNN_ACCURACY = "knn_accuracy"
 SILHOUETTE = "silhouette"
 # Paper C

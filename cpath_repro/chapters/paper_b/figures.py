@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -15,10 +16,28 @@ BETTER, WORSE, DIAGONAL, MISSING = "#a5d6a7", "#ef9a9a", "#e0e0e0", "#ffffff"
 AGREE, DISAGREE = "#81c784", "#e57373"
 
 
+DIAGONAL_ROW = "target's own (diagonal)"
+
+
 def _grid(cells: pd.DataFrame) -> tuple[list[str], list[str]]:
-    sources = list(dict.fromkeys(cells.source))
-    targets = list(dict.fromkeys(cells.target))
+    """Rows: the targets' own diagonal first, then the sources; columns: the datasets some source transfers to."""
+    targets = list(dict.fromkeys(cells[cells.source != cells.target].target))
+    sources = [DIAGONAL_ROW, *dict.fromkeys(cells[cells.source != cells.target].source)]
     return sources, targets
+
+
+def _place(r: Any, sources: list[str], targets: list[str]) -> tuple[int, int] | None:
+    if r.target not in targets:
+        return None
+    row = DIAGONAL_ROW if r.source == r.target else r.source
+    return sources.index(row), targets.index(r.target)
+
+
+def _axes(ax: plt.Axes, sources: list[str], targets: list[str], title: str) -> None:
+    ax.set_xticks(range(len(targets)), targets, fontsize=9)
+    ax.set_yticks(range(len(sources)), sources, fontsize=9)
+    ax.set_xlabel("target")
+    ax.set_title(title, fontsize=10)
 
 
 def _panel(ax: plt.Axes, cells: pd.DataFrame, value: str, better: str, sources: list[str], targets: list[str],
@@ -26,38 +45,32 @@ def _panel(ax: plt.Axes, cells: pd.DataFrame, value: str, better: str, sources: 
     colours = {True: 0, False: 1, "diagonal": 2, None: 3}
     grid = np.full((len(sources), len(targets)), 3)
     for r in cells.itertuples():
-        i, j = sources.index(r.source), targets.index(r.target)
-        v = getattr(r, value)
-        flag = "diagonal" if r.source == r.target else getattr(r, better)
-        grid[i, j] = colours[flag] if not (isinstance(v, float) and np.isnan(v)) else 3
-        if not (isinstance(v, float) and np.isnan(v)):
-            ax.text(j, i, f"{v:.1f}", ha="center", va="center", fontsize=8)
-    ax.imshow(grid, cmap=ListedColormap([BETTER, WORSE, DIAGONAL, MISSING]), vmin=0, vmax=3)
-    ax.set_xticks(range(len(targets)), targets, rotation=45, ha="right", fontsize=8)
-    ax.set_yticks(range(len(sources)), sources, fontsize=8)
-    ax.set_xlabel("target")
-    ax.set_title(title, fontsize=9)
+        at, v = _place(r, sources, targets), getattr(r, value)
+        if at is None or (isinstance(v, float) and np.isnan(v)):
+            continue
+        grid[at] = colours["diagonal" if r.source == r.target else getattr(r, better)]
+        ax.text(at[1], at[0], f"{v:.1f}", ha="center", va="center", fontsize=9)
+    ax.imshow(grid, cmap=ListedColormap([BETTER, WORSE, DIAGONAL, MISSING]), vmin=0, vmax=3, aspect="auto")
+    _axes(ax, sources, targets, title)
 
 
 def matrices(cells: pd.DataFrame, ours: str, theirs: str) -> Figure:
     """Our matrix, the paper's (same cells, layout and colours) and where the two agree in sign."""
     sources, targets = _grid(cells)
-    fig, axes = plt.subplots(1, 3, figsize=(4 + 2.4 * len(targets), 1.2 + 0.55 * len(sources)), squeeze=False)
+    fig, axes = plt.subplots(1, 3, figsize=(13, 1.3 + 0.5 * len(sources)), squeeze=False)
     _panel(axes[0, 0], cells, "ours_mean", "ours_better", sources, targets, ours)
     _panel(axes[0, 1], cells, "paper_mean", "paper_better", sources, targets, theirs)
     ax = axes[0, 2]
     grid = np.full((len(sources), len(targets)), 2)
     for r in cells.itertuples():
-        if r.source != r.target and r.agree is not None:
-            grid[sources.index(r.source), targets.index(r.target)] = 0 if r.agree else 1
-    ax.imshow(grid, cmap=ListedColormap([AGREE, DISAGREE, DIAGONAL]), vmin=0, vmax=2)
-    for r in cells.itertuples():
-        if r.source != r.target and r.agree is not None:
-            ax.text(targets.index(r.target), sources.index(r.source), "agree" if r.agree else "differ", ha="center",
-                    va="center", fontsize=7)
-    ax.set_xticks(range(len(targets)), targets, rotation=45, ha="right", fontsize=8)
-    ax.set_yticks(range(len(sources)), sources, fontsize=8)
-    ax.set_title("better/worse than the diagonal:\nours vs the paper", fontsize=9)
+        at = _place(r, sources, targets)
+        if at is not None and r.source != r.target and r.agree is not None:
+            grid[at] = 0 if r.agree else 1
+            ax.text(at[1], at[0], "agree" if r.agree else "differ", ha="center", va="center", fontsize=8)
+    ax.imshow(grid, cmap=ListedColormap([AGREE, DISAGREE, DIAGONAL]), vmin=0, vmax=2, aspect="auto")
+    _axes(ax, sources, targets, "better or worse than the diagonal:\nours vs the paper")
+    for a in axes[0, 1:]:
+        a.set_yticklabels([])
     axes[0, 0].set_ylabel("source")
     fig.tight_layout()
     return fig

@@ -22,7 +22,7 @@ multi-label sets a crop counts as correct when its highest-scoring class is one 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from functools import partial
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import Any
 
@@ -192,8 +192,10 @@ def _base_config(s: Settings, name: str) -> dict[str, Any]:
     return {"chapter": "paper_b", "backbone": BACKBONE, "data": describe(s, name), "standardization": standardization(s)}
 
 
+@lru_cache(maxsize=64)
 def baseline(s: Settings, name: str, seed: int, progress: bool = True) -> Trained:
-    """Trial ``seed`` of dataset ``name`` from random initialization (RMSGD)."""
+    """Trial ``seed`` of dataset ``name`` from random initialization (RMSGD); kept for the kernel's lifetime,
+    since every transfer from ``name`` starts from it (callers must not train it further)."""
     prepared = prepare(s, name, seed)
     cfg = TrainConfig(epochs=s.epochs, batch_size=s.batch_size, lr=RMSGD_LR, momentum=RMSGD_MOMENTUM,
                       weight_decay=WEIGHT_DECAY, seed=seed)

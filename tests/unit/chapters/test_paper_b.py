@@ -143,3 +143,33 @@ def test_a_cell_the_claims_need_is_refused_before_any_work():
         spec.resolve("ci", {"distilled": "ADP+CRC"})
     with pytest.raises(ParameterError, match="unknown dataset 'ImageNet'"):
         spec.resolve("ci", {"sources": "ADP,ImageNet"})
+
+
+def test_b_c5s_tolerance_is_in_percentage_points_so_a_real_loss_fails_it():
+    def table(distilled: float, single: float) -> pd.DataFrame:
+        return pd.DataFrame([{"seed": s, "arm": arm, "unit": "ADP + CRC", "metric": metrics.TOP1_ACCURACY, "value": v}
+                             for s in range(3) for arm, v in (("distilled", distilled), ("single-source", single))])
+
+    rule = registry.get("B-C5").rule
+    assert rule.evaluate(table(89.5, 90.0)).status is Status.SUPPORTED  # within 1 point: "matches"
+    assert rule.evaluate(table(85.0, 90.0)).status is Status.NOT_SUPPORTED  # 5 points worse
+    # the same loss as a fraction (0.85 vs 0.90) would pass: accuracies must be percent, as training.score gives
+    assert rule.evaluate(table(0.85, 0.90)).status is Status.SUPPORTED
+
+
+def test_a_synthetic_test_split_holds_at_most_twice_the_training_crops():
+    from cpath_repro.synth import histokt as synthetic
+
+    pcam = data.prepare(CI, "PCam", 0)  # Table 1 puts 93 % of PCam's patches in test
+    assert len(pcam.splits["test"]) <= data.SYNTHETIC_TEST_CAP * synthetic.training_crops(CI.large_crops)["PCam"]
+    assert len(pcam.splits["train"]) > 0 and len(pcam.splits["val"]) > 0
+
+
+def test_on_real_data_an_absent_dataset_is_skipped_and_named(tmp_path):
+    (tmp_path / "ADP" / "img_res_1um_bicubic").mkdir(parents=True)
+    (tmp_path / "BACH" / "Benign").mkdir(parents=True)
+    real = dataclasses.replace(CI, data_root=str(tmp_path), sources=("ADP", "GlaS"), distilled=(("ADP", "GlaS"),))
+    kept, absent = analysis.usable(real)
+    assert kept.sources == ("ADP",) and kept.targets == ("BACH",) and kept.distilled == ()
+    assert absent == ["GlaS"]
+    assert analysis.usable(CI) == (CI, [])  # synthetic data: every dataset is there
