@@ -316,10 +316,6 @@ def by_arm(table: pd.DataFrame, names: dict[str, str] | None = None, label: str 
     return pd.DataFrame(rows)
 
 
-def disentanglement_summary(table: pd.DataFrame, names: dict[str, str]) -> pd.DataFrame:
-    return by_arm(table, names)
-
-
 def disentanglement_claim(table: pd.DataFrame) -> pd.DataFrame:
     """B-C6: the transferred model against the baseline, on k-NN accuracy and silhouette."""
     return table[table.arm.isin(["transferred", "baseline"])].reset_index(drop=True)
@@ -436,7 +432,3 @@ def gradcam_study(s: Settings, single: pd.DataFrame, progress: bool = True
                 rows.append({"seed": seed, "arm": arm, "metric": HEAT_IN_TRUE_REGION,
                              "value": float(np.nanmean(heat_inside(cams, test.regions[:CAM_EXAMPLES], labels)))})
     return pd.DataFrame(rows, columns=["seed", "arm", "metric", "value"]), maps, shown
-
-
-def heat_summary(heat: pd.DataFrame) -> pd.DataFrame:
-    return by_arm(heat)
