@@ -68,10 +68,14 @@ def crop_counts() -> pd.DataFrame:
             row[f"{overlap} overlap: per image"] = c.per_image[stride] if c.per_image else None
             row[f"{overlap} overlap: all images"] = c.expected[stride] if c.expected else None
         matches = ["25 %" if m == standardize.CODE_STRIDE else "50 %" for m in c.matching]
-        row["published count follows"] = ("either" if len(matches) == 2 else matches[0] if matches
-                                          else "neither (not the whole dataset)" if c.expected else "sizes not given")
+        row["published count follows"] = ("either (one crop per image)" if len(matches) == 2 else matches[0]
+                                          if matches else "neither (a subset of the dataset)" if c.expected
+                                          else "sizes not given")
         rows.append(row)
-    return pd.DataFrame(rows)
+    table = pd.DataFrame(rows)
+    counts = [c for c in table.columns if "overlap:" in c]
+    table[counts] = table[counts].astype("Int64")  # counts stay whole numbers beside the missing ones
+    return table
 
 
 def table1_datasets(s: Settings) -> tuple[str, ...]:

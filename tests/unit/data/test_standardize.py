@@ -237,4 +237,7 @@ def test_count_table_shows_the_published_counts_follow_stride_204():
     for name in ("ADP", "MHIST", "AJ-Lymph"):  # one crop per image at either stride, exactly as published
         assert rows[name].per_image == {204: 1, 136: 1}
         assert rows[name].expected == {204: rows[name].published, 136: rows[name].published}
+        assert rows[name].matching == (204, 136)
+    for name in ("PCam", "CRC"):  # one crop per image, but Table 1 counts a subset: neither stride matches
+        assert rows[name].expected[204] > 2 * rows[name].published and rows[name].matching == ()
     assert rows["GlaS"].expected is None and rows["GlaS"].matching == ()

@@ -12,6 +12,7 @@ import pytest
 import torch
 from adamp import AdamP
 from rmsgd import RMSGD
+from rmsgd.metrics import Metrics
 from torch import nn
 from torch.utils.data import TensorDataset
 
@@ -124,3 +125,55 @@ def test_adamp_factory_takes_the_config() -> None:
     assert isinstance(optimizer, AdamP)
     group = optimizer.param_groups[0]
     assert (group["lr"], group["betas"], group["weight_decay"]) == (1e-3, (0.9, 0.999), 5e-4)
+
+
+def _resnet18_unfoldings() -> list[torch.Tensor]:
+    """Both unfoldings RMSGD factorizes of every ResNet18 conv layer, at random init and with a low-rank part."""
+    import torchvision
+
+    torch.manual_seed(0)
+    weights = [p.detach() for p in torchvision.models.resnet18(num_classes=4).parameters() if p.ndim == 4]
+    out = []
+    for w in weights[::3]:  # a third of the layers keeps the library's SVDs under a few seconds
+        for y in (w.permute(1, 0, 2, 3).reshape(w.shape[1], -1), w.reshape(w.shape[0], -1)):
+            decay = 0.8 ** torch.arange(12.0)  # a decaying spectrum: some components near EVBMF's threshold
+            structured = y + (torch.randn(y.shape[0], 12) * decay) @ torch.randn(12, y.shape[1]) * y.std()
+            out += [y, structured]
+    return out
+
+
+def test_gram_metrics_give_rmsgds_own_rank_gain_and_condition() -> None:
+    library, ours = Metrics([], linear=False), optimizers.GramMetrics([], linear=False)
+    checked = 0
+    for y in _resnet18_unfoldings():
+        expected, got = library.compute_low_rank(y, y.shape[0]), ours.compute_low_rank(y, y.shape[0])
+        assert [type(v) for v in got] == [type(v) for v in expected]
+        assert got[0] == expected[0]  # the rank EVBMF keeps
+        assert got[1:] == pytest.approx(expected[1:], rel=1e-4)
+        checked += expected[0] > 0
+    assert checked >= 4  # the low-rank parts were found, so the gain and condition were compared on kept values
+
+
+def test_singular_values_match_torch_svd_on_a_known_matrix() -> None:
+    u, _ = torch.linalg.qr(torch.randn(5, 5, generator=torch.Generator().manual_seed(1)))
+    v, _ = torch.linalg.qr(torch.randn(9, 5, generator=torch.Generator().manual_seed(2)))
+    s = torch.tensor([40.0, 7.0, 1.0, 0.01, 1e-3])
+    y = u @ torch.diag(s) @ v.T
+    assert optimizers.singular_values(y) == pytest.approx(s, rel=1e-3)
+
+
+def test_resumable_rmsgd_adapts_its_rates_as_rmsgd_does() -> None:
+    rates = []
+    for make in (lambda p: RMSGD(p, lr=CONFIG.lr, momentum=CONFIG.momentum, weight_decay=CONFIG.weight_decay,
+                                 linear=True), lambda p: FACTORY(p, CONFIG)):
+        data, model = _task()
+        optimizer = make(list(model.parameters()))
+        for _ in range(3):
+            for x, y in torch.utils.data.DataLoader(data, batch_size=16):
+                optimizer.zero_grad()
+                nn.functional.cross_entropy(model(x), y).backward()
+                optimizer.step()
+            optimizer.epoch_step()
+        rates.append(optimizer.lr_vector.copy())
+    assert not np.allclose(rates[0], CONFIG.lr)  # the rates did adapt
+    assert rates[1] == pytest.approx(rates[0], rel=1e-3)
