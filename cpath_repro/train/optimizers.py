@@ -104,8 +104,9 @@ class ResumableRMSGD(RMSGD):
     """
 
     def __init__(self, params: Iterable[nn.Parameter], *args: Any, linear: bool = False, **kwargs: Any) -> None:
+        params = list(params)
         super().__init__(params, *args, linear=linear, **kwargs)
-        self.metrics = GramMetrics(self.metrics.params, linear=linear)
+        self.metrics: Metrics = GramMetrics(params, linear=linear)
         for group in self.param_groups:
             group["metrics"] = self.metrics
 

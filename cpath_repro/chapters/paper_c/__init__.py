@@ -1,0 +1,1 @@
+"""Paper C: cervix type classification (Kaggle Intel & MobileODT)."""
