@@ -346,3 +346,38 @@ def test_the_built_in_optimizers_are_the_factories_sgd_and_adam() -> None:
 
     assert losses(lr=0.1) == losses(lr=0.1, optimizer=sgd)
     assert losses(lr=1e-3, config={"optimizer": "adam"}) == losses(lr=1e-3, optimizer=adam)
+
+
+def test_checkpoint_every_writes_less_often_and_a_resumed_run_still_ends_where_an_uninterrupted_one_does(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from cpath_repro.train import engine
+
+    writes: list[str] = []
+    save = engine._save
+    monkeypatch.setattr(engine, "_save", lambda path, state: (writes.append(path.name), save(path, state)))
+
+    def run(checkpoints: Path, stop: int | None) -> nn.Module:
+        data, model = _small_task()
+        scripted = iter([0.1, 0.5, 0.3, 0.9, 0.2] * 2)
+
+        def trainer(hook: EpochHook | None) -> Trainer:
+            return Trainer(model, nn.CrossEntropyLoss(), data, TrainConfig(5, 16, 0.1, seed=4), checkpoint_dir=checkpoints,
+                           progress=False, validate=lambda m: {"acc": next(scripted)}, best_metric="acc",
+                           checkpoint_every=2, on_epoch_end=hook)
+
+        if stop is not None:
+            with pytest.raises(_Stop):
+                trainer(_stop_after(stop)).fit()
+            assert load_checkpoint(checkpoints / CHECKPOINT)["epoch"] == 1  # epoch 2's; epoch 3 was not written
+            scripted = iter([0.3, 0.9, 0.2])  # the validations of epochs 3-5 again
+        trainer(None).fit()
+        return model
+
+    whole = run(tmp_path / "whole", None)
+    assert writes == [BEST, CHECKPOINT, BEST, CHECKPOINT, CHECKPOINT]  # after epochs 2, 4 and the last (5)
+    resumed = run(tmp_path / "resumed", 3)
+    for (name, a), b in zip(whole.state_dict().items(), resumed.state_dict().values(), strict=True):
+        assert torch.equal(a, b), name
+    assert load_checkpoint(tmp_path / "resumed" / BEST)["epoch"] == 4
+    with pytest.raises(ValueError, match="checkpoint_every must be at least 1"):
+        Trainer(whole, nn.CrossEntropyLoss(), _small_task()[0], TrainConfig(1, 16, 0.1), checkpoint_every=0)
