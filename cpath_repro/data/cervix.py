@@ -322,6 +322,11 @@ def _check_rows(names: Sequence[str], probabilities: np.ndarray, where: str) -> 
                              f"renormalised here).")
 
 
+def check_submission(image_names: Sequence[str], probabilities: np.ndarray) -> None:
+    """Refuse, in one sentence, names and probabilities that are not a valid submission (see :func:`write_submission`)."""
+    _check_rows([str(n) for n in image_names], np.asarray(probabilities, dtype=np.float64), "Refusing the submission")
+
+
 def write_submission(path: str | Path, image_names: Sequence[str], probabilities: np.ndarray | Sequence[Sequence[float]],
                      expected_names: Iterable[str] | None = None) -> Path:
     """Write Kaggle's submission CSV: ``image_name,Type_1,Type_2,Type_3``, one row per image, in the given order.

@@ -394,18 +394,15 @@ def grad_cams(trained: Trained, images: np.ndarray, labels: np.ndarray) -> np.nd
     """pytorch-grad-cam's Grad-CAM of each crop's true class, with augmentation and eigen smoothing
     (as in paper B, section 3); ``(N, S, S)`` in [0, 1]."""
     import torch
-    from pytorch_grad_cam import GradCAM
-    from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
 
     from cpath_repro.chapters.paper_b.training import encoder_of
+    from cpath_repro.explain import cams
 
     model = encoder_of(trained.model).eval()
     _, layer = cam_layer(model, images.shape[1])
     x = trained.normalization(torch.from_numpy(images).permute(0, 3, 1, 2).float() / 255.0)
     y = labels.argmax(1) if labels.ndim == 2 else labels
-    with GradCAM(model=model, target_layers=[layer]) as cam:
-        return np.asarray(cam(input_tensor=x, targets=[ClassifierOutputTarget(int(c)) for c in y],
-                              aug_smooth=True, eigen_smooth=True))
+    return cams.grad_cam(model, layer, x, y.tolist(), aug_smooth=True, eigen_smooth=True)
 
 
 def heat_inside(cams: np.ndarray, regions: np.ndarray, labels: np.ndarray) -> np.ndarray:

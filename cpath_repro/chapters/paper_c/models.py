@@ -203,9 +203,6 @@ class ExtractorWithHead(nn.Module):
         return self
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.frozen:
-            with torch.no_grad():
-                features = self.extractor(x)
-        else:
-            features = self.extractor(x)
-        return self.head(features)  # type: ignore[no-any-return]
+        # no torch.no_grad() for a frozen extractor: its parameters need no gradient, so autograd records nothing
+        # there in training, and saliency maps still get the gradient with respect to the input
+        return self.head(self.extractor(x))  # type: ignore[no-any-return]
