@@ -248,7 +248,7 @@ def ensemble_study(s: Settings, progress: bool = True) -> tuple[pd.DataFrame, pd
             for metric, value in scores(probs, holdout.labels).items():
                 rows.append({"seed": seed, "arm": arm, "metric": metric, "value": value})
         for (name, t), weight, raw in zip(zip(members, fitted, strict=True), w.weights, w.raw, strict=True):
-            weight_rows.append({"seed": seed, "member": name, "val_loss": t.val_loss, "0.95 - loss": raw,
+            weight_rows.append({"seed": seed, "member": name, "validation loss": t.val_loss, "0.95 - loss": raw,
                                 "weight": weight, "deviation": w.deviation or ""})
     return pd.DataFrame(rows), pd.DataFrame(weight_rows), sorted(set(keys))
 
