@@ -175,6 +175,11 @@ def class_counts(s: Settings, seed: int = 0) -> pd.DataFrame:
     return out
 
 
+def unreadable(s: Settings) -> pd.DataFrame:
+    """The images skipped because they do not decode (real data: Kaggle's set holds truncated JPEGs), named."""
+    return pd.DataFrame(prepare(s, 0).skipped, columns=["file", "why"])
+
+
 def filter_quality(s: Settings) -> pd.DataFrame:
     """Per seed and filter, precision and recall of the rejections against the known bad images (synthetic)."""
     rows = []
@@ -191,11 +196,15 @@ def filter_quality(s: Settings) -> pd.DataFrame:
 
 
 def rejections_by_reason(p: Prepared) -> pd.DataFrame:
-    """For one seed: how many images of each bad reason (and good ones) each filter rejected."""
-    assert p.cleaning is not None and p.splits["additional"].bad is not None
-    reasons = np.array([b or "good" for b in p.splits["additional"].bad])
+    """For one seed: how many images of each bad reason (and good ones) each filter rejected; on real data, where
+    no image's truth is known, one row for all of them."""
+    if p.cleaning is None:
+        return pd.DataFrame(columns=["image", "images"])
+    known = p.splits["additional"].bad
+    reasons = np.array([b or "good" for b in known] if known is not None else ["all (truth unknown)"] * len(
+        p.splits["additional"]))
     rows = []
-    for reason in ("good", *sorted(set(reasons) - {"good"})):
+    for reason in sorted(set(reasons), key=lambda r: (r != "good", r)):
         of = reasons == reason
         rows.append({"image": reason, "images": int(of.sum()),
                      "rejected by distribution": int((~p.cleaning.distribution_kept & of).sum()),
@@ -205,8 +214,10 @@ def rejections_by_reason(p: Prepared) -> pd.DataFrame:
 
 
 def rejection_curves(p: Prepared) -> dict[str, pd.DataFrame]:
-    """Precision and recall of each filter's rejections as the kept share varies (what the paper could not draw)."""
-    assert p.cleaning is not None and p.bad is not None
+    """Precision and recall of each filter's rejections as the kept share varies (what the paper could not draw);
+    none where the bad images are not known (real data)."""
+    if p.cleaning is None or p.bad is None:
+        return {}
     return {"distribution": cleaning.rejection_curve(p.cleaning.log_likelihood, p.bad),
             "sharpness": cleaning.rejection_curve(p.cleaning.sharpness, p.bad)}
 
@@ -361,15 +372,31 @@ def attribution_study(s: Settings, progress: bool = True) -> tuple[pd.DataFrame,
     images0 = zones0 = np.zeros(0)
     for seed in s.seeds:
         val = prepare(s, seed).splits["val"]
-        if val.tz is None:
-            raise ParameterError("Claim C-C7 needs the true transformation zones, which only synthetic data has.")
         n = min(ATTRIBUTION_IMAGES, len(val))
-        images, labels, zones = val.images[:n], val.labels[:n], val.tz[:n]
+        images, labels = val.images[:n], val.labels[:n]
+        zones = val.tz[:n] if val.tz is not None else np.zeros(images.shape[:3], bool)  # real photographs: unknown
         maps = attribution_maps(best(s, seed, progress), images, labels)
         maps["uniform-map"] = np.ones(zones.shape, np.float32)
         for arm, found in maps.items():
-            share = np.mean([mass_inside(m, z) for m, z in zip(found, zones, strict=True)])
-            rows.append({"seed": seed, "arm": arm, "metric": MASS_IN_TRUE_ZONE, "value": float(share)})
+            if val.tz is not None:
+                share = np.mean([mass_inside(m, z) for m, z in zip(found, zones, strict=True)])
+                rows.append({"seed": seed, "arm": arm, "metric": MASS_IN_TRUE_ZONE, "value": float(share)})
         if seed == 0:
             shown, images0, zones0 = maps, images, zones
-    return pd.DataFrame(rows), shown, images0, zones0
+    return pd.DataFrame(rows, columns=["seed", "arm", "metric", "value"]), shown, images0, zones0
+
+
+#: Claims measured against the generator's truth, and why real photographs cannot test them.
+NEEDS_GROUND_TRUTH = {"C-C7": "needs the true transformation zone of each image, which real photographs do not have"}
+
+
+def report_claim(run: Any, claim_id: str, table: pd.DataFrame, s: Settings) -> Any:
+    """Save a claim's per-seed table and return its verdict box; on real data a claim that needs the generator's
+    truth is not testable, and the run says why."""
+    from cpath_repro.claims.scorecard import verdict_box
+
+    data_label = "real data" if s.root else "synthetic data"
+    if s.root is not None and claim_id in NEEDS_GROUND_TRUTH:
+        return run.claim_not_testable(claim_id, NEEDS_GROUND_TRUTH[claim_id])
+    run.save_claim_table(claim_id, table, data=data_label)
+    return verdict_box(claim_id, table, data_label)

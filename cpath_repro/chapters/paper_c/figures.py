@@ -79,6 +79,10 @@ def rejected(images: np.ndarray, truth: Sequence[str], title: str) -> Figure:
 def rejection_curves(curves: Mapping[str, pd.DataFrame], keep_fraction: float) -> Figure:
     """Precision and recall of each filter's rejections against the kept share of the additional images."""
     fig, axes = plt.subplots(1, 2, figsize=(8.0, 3.2), sharey=True)
+    if not curves:
+        for ax in axes:
+            ax.axis("off")
+        axes[0].text(0, 0.5, "Needs to know which additional images are bad: synthetic data only.", fontsize=9)
     for ax, (name, curve) in zip(axes, curves.items(), strict=False):
         ax.plot(curve.kept_fraction, curve.precision, label="precision")
         ax.plot(curve.kept_fraction, curve.recall, label="recall")

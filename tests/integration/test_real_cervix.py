@@ -1,0 +1,67 @@
+"""Paper C on a Kaggle-layout folder: every page runs, every verdict is labelled real data, the claim that needs
+the true transformation zone is not testable (with the reason), and the submission CSV is Kaggle's format."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from cpath_repro.chapters.paper_c.notebooks import NOTEBOOKS
+from cpath_repro.claims import scorecard
+from cpath_repro.claims.rules import Status
+from cpath_repro.pipeline import execute
+from cpath_repro.synth import cervix
+
+pytestmark = pytest.mark.integration
+PAPER_C = [spec.name for spec in NOTEBOOKS]
+
+
+@pytest.fixture(scope="module")
+def real_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Kaggle's layout (train/Type_k, additional/Type_k, test/) of JPEGs; the pixels happen to be generated."""
+    root = tmp_path_factory.mktemp("own")
+    folder = root / "intel-mobileodt-cervical-cancer-screening"
+    for subset, kind, n in (("train", "initial", 45), ("additional", "additional", 30)):
+        for image in cervix.make_set(kind, n, 3, (120, 160)):
+            path = folder / subset / image.type_name / f"{image.index}.jpg"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(image.image).save(path)
+    (folder / "test").mkdir()
+    for image in cervix.make_set("test", 4, 3, (120, 160)):
+        Image.fromarray(image.image).save(folder / "test" / f"{image.index}.jpg")
+    (folder / "train" / "Type_2" / "truncated.jpg").write_bytes((folder / "train" / "Type_2" / "1.jpg").read_bytes()[:300])
+    run_dir = tmp_path_factory.mktemp("run-real")
+    execute.run(PAPER_C, "ci", [("data_root", str(root))], run_dir, progress=False, echo=lambda *_: None)
+    return run_dir
+
+
+def test_every_paper_c_verdict_on_real_data_is_labelled_real(real_run: Path) -> None:
+    verdicts = {v.claim.id: v for v in scorecard.verdicts(real_run) if v.claim.paper == "C"}
+    assert set(verdicts) == {f"C-C{i}" for i in range(1, 8)}
+    assert all(v.data == "real data" for v in verdicts.values())
+    assert verdicts["C-C7"].status is Status.NOT_TESTABLE
+    assert "which real photographs do not have" in verdicts["C-C7"].evidence
+
+
+def test_no_paper_c_page_on_real_data_reads_synthetic_images(real_run: Path) -> None:
+    for name in PAPER_C:
+        sources = json.loads((real_run / name / "manifest.json").read_text())["provenance"]["data_sources"]
+        assert sources and all(s["kind"] == "real" for s in sources), name
+
+
+def test_the_submission_names_every_test_image_with_probabilities_summing_to_one(real_run: Path) -> None:
+    with (real_run / "C-T8" / "tables" / "submission.csv").open() as f:
+        rows = list(csv.reader(f))
+    assert rows[0] == ["image_name", "Type_1", "Type_2", "Type_3"]
+    assert sorted(r[0] for r in rows[1:]) == ["0.jpg", "1.jpg", "2.jpg", "3.jpg"]
+    assert all(abs(sum(map(float, r[1:])) - 1.0) < 1e-6 for r in rows[1:])
+
+
+def test_the_truncated_jpeg_is_skipped_and_named_on_the_page(real_run: Path) -> None:
+    with (real_run / "C-T1" / "tables" / "unreadable.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    assert [r["file"] for r in rows] == ["train/Type_2/truncated.jpg"]
