@@ -102,7 +102,7 @@ def record_pretraining(run: Any, s: Settings) -> str:
         run.use_pretraining(name, source)
     words = {"imagenet": "ImageNet weights (torchvision's files, found locally)",
              "fractal": "the formula-driven (fractal) stand-in: ImageNet's weights are not on this machine"}
-    return "; ".join(f"{name}: {words[source]}" for name, source in used.items())
+    return "\n".join(f"{name}: {words[source]}" for name, source in used.items())
 
 
 def cut_table() -> pd.DataFrame:
@@ -127,7 +127,12 @@ def run_arms(s: Settings, arms: Mapping[str, Arm], progress: bool = True) -> tup
 
 
 LOSS_COLUMN, ACCURACY_COLUMN = "validation loss", "validation accuracy (%)"
-METRIC_NAMES = {VAL_LOSS: LOSS_COLUMN, VAL_ACCURACY: ACCURACY_COLUMN}
+METRIC_NAMES = {VAL_LOSS: LOSS_COLUMN, VAL_ACCURACY: ACCURACY_COLUMN, MASS_IN_TRUE_ZONE: "share of the map in the true zone"}
+#: Decimals of the shown tables: losses to 3 places, accuracies (percent) to 1.
+DECIMALS = {f"{LOSS_COLUMN}: paper": 3, f"{LOSS_COLUMN}: ours": 3, f"{ACCURACY_COLUMN}: paper": 1,
+            f"{ACCURACY_COLUMN}: ours": 1, VAL_LOSS: 3, VAL_ACCURACY: 1, MASS_IN_TRUE_ZONE: 3}
+#: C-T8's numbers are on the hold-out split.
+HOLDOUT_NAMES = {VAL_LOSS: "hold-out loss", VAL_ACCURACY: "hold-out accuracy (%)"}
 
 
 def beside_paper(long: pd.DataFrame, published: Mapping[Any, tuple[float, float]],
@@ -289,7 +294,7 @@ def quality_summary(quality: pd.DataFrame) -> pd.DataFrame:
     g = quality.groupby("filter", sort=False)
     out = g[["rejected", "bad", "bad rejected"]].mean()
     for metric in ("precision", "recall"):
-        out[f"{metric} mean"], out[f"{metric} sd"] = g[metric].mean(), g[metric].std(ddof=1).fillna(0.0)
+        out[f"{metric}_mean"], out[f"{metric}_sd"] = g[metric].mean(), g[metric].std(ddof=1).fillna(0.0)
     return out.reset_index()
 
 
@@ -305,7 +310,7 @@ def by_arm(long: pd.DataFrame) -> pd.DataFrame:
     for arm, g in stats.groupby("arm", sort=False):
         row: dict[str, Any] = {"arm": arm}
         for r in g.itertuples():
-            row[f"{r.metric} mean"], row[f"{r.metric} sd"] = r.mean, 0.0 if pd.isna(r.std) else r.std
+            row[f"{r.metric}_mean"], row[f"{r.metric}_sd"] = r.mean, 0.0 if pd.isna(r.std) else r.std
         rows.append(row)
     return pd.DataFrame(rows)
 
