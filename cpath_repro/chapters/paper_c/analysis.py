@@ -386,8 +386,9 @@ def attribution_study(s: Settings, progress: bool = True) -> tuple[pd.DataFrame,
             if val.tz is not None:
                 share = np.mean([mass_inside(m, z) for m, z in zip(found, zones, strict=True)])
                 rows.append({"seed": seed, "arm": arm, "metric": MASS_IN_TRUE_ZONE, "value": float(share)})
-        if seed == 0:
-            shown, images0, zones0 = maps, images, zones
+        if seed == 0:  # the figure: two images of each type (section 13 shows the maps "for each type")
+            order = np.concatenate([np.flatnonzero(labels == k)[:2] for k in range(3)])
+            shown, images0, zones0 = {k: v[order] for k, v in maps.items()}, images[order], zones[order]
     return pd.DataFrame(rows, columns=["seed", "arm", "metric", "value"]), shown, images0, zones0
 
 

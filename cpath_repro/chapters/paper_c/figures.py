@@ -111,14 +111,13 @@ def confusion(matrix: np.ndarray) -> Figure:
     return fig
 
 
-def attributions(images: np.ndarray, zones: np.ndarray, maps: Mapping[str, np.ndarray], per_type: int = 1,
-                 labels: np.ndarray | None = None) -> Figure:
-    """C-F7 / C-F8: images (zone outlined) with their saliency and Grad-CAM maps."""
+def attributions(images: np.ndarray, zones: np.ndarray, maps: Mapping[str, np.ndarray]) -> Figure:
+    """C-F7 / C-F8: images (zone outlined) with their saliency and Grad-CAM maps, in the order given."""
     shown = [m for m in maps if m != "uniform-map"]
     n = min(len(images), 6)
     fig, axes = plt.subplots(len(shown) + 1, n, figsize=(1.9 * n, 1.6 * (len(shown) + 1)), squeeze=False)
     for k in range(n):
-        _show(axes[0, k], images[k], zones[k], "image, true zone")
+        _show(axes[0, k], images[k], zones[k], f"{TYPES[k // 2]}, true zone" if n == 6 else "image, true zone")
         for r, name in enumerate(shown, start=1):
             axes[r, k].imshow(images[k])
             axes[r, k].imshow(maps[name][k], cmap="jet", alpha=0.5)
