@@ -24,14 +24,14 @@ from cpath_repro.chapters.paper_c import cleaning, ensemble, paper
 from cpath_repro.chapters.paper_c.data import TYPES, Prepared, prepare
 from cpath_repro.chapters.paper_c.models import LAYER_COUNTS
 from cpath_repro.chapters.paper_c.settings import Settings
-from cpath_repro.chapters.paper_c.training import VAL_ACCURACY, VAL_LOSS, Arm, Trained, trained
+from cpath_repro.chapters.paper_c.training import VAL_ACCURACY, VAL_LOSS, Arm, Trained, scores, trained
 from cpath_repro.claims.metrics import MASS_IN_TRUE_ZONE
 from cpath_repro.errors import ParameterError
 
 
 def record_data(run: Any, s: Settings) -> None:
-    """Tell the run what data its numbers rest on: the generator and its settings, or the Kaggle folder's images
-    (their names and sizes: checksumming thousands of 4096×3072 JPEGs would take minutes)."""
+    """Tell the run what data its numbers rest on: the generator and its settings, or the Kaggle folder (no
+    per-image checksums: thousands of 4096×3072 JPEGs; every model's store key holds the folder's fingerprint)."""
     if s.root is None:
         from cpath_repro.synth import cervix as synthetic
 
@@ -258,8 +258,6 @@ def ensemble_study(s: Settings, progress: bool = True) -> tuple[pd.DataFrame, pd
         keys += [t.key for t in (*fitted, single)]
         w = ensemble.paper_weights([t.val_loss for t in fitted])
         combined = ensemble.combine([t.predict(holdout) for t in fitted], w.weights)
-        from cpath_repro.chapters.paper_c.training import scores
-
         for arm, probs in (("ensemble", combined), ("single", single.predict(holdout))):
             for metric, value in scores(probs, holdout.labels).items():
                 rows.append({"seed": seed, "arm": arm, "metric": metric, "value": value})
