@@ -105,12 +105,6 @@ def record_pretraining(run: Any, s: Settings) -> str:
     return "\n".join(f"{name}: {words[source]}" for name, source in used.items())
 
 
-def cut_table() -> pd.DataFrame:
-    from cpath_repro.chapters.paper_c.models import cut_table as cuts
-
-    return cuts()
-
-
 # -- runs over seeds -------------------------------------------------------------------------------------------------
 
 def run_arms(s: Settings, arms: Mapping[str, Arm], progress: bool = True) -> tuple[pd.DataFrame, list[str]]:
@@ -294,11 +288,6 @@ def quality_summary(quality: pd.DataFrame) -> pd.DataFrame:
     for metric in ("precision", "recall"):
         out[f"{metric}_mean"], out[f"{metric}_sd"] = g[metric].mean(), g[metric].std(ddof=1).fillna(0.0)
     return out.reset_index()
-
-
-def ensemble_summary(study: pd.DataFrame) -> pd.DataFrame:
-    """The ensemble and the single model on the hold-out split: mean and sd over seeds."""
-    return by_arm(study)
 
 
 def by_arm(long: pd.DataFrame) -> pd.DataFrame:
