@@ -44,6 +44,15 @@ def main() -> None:
         ("training engine vs bare loop (UNET, 3 epochs)", f"{overhead['engine_s']:.2f} s vs {overhead['bare_s']:.2f} s"),
         ("engine overhead", f"{overhead['overhead']:+.1%}"),
     ]
+    from benchmarks.patch_extraction import main as patch_extraction
+    from benchmarks.patch_extraction import rows as patch_rows
+
+    rows += patch_rows(patch_extraction())
+    from benchmarks.end_to_end_memory import main as end_to_end_memory
+
+    memory = end_to_end_memory()
+    rows += [(f"paper D peak memory growth, {method}, N={4 * n} / N={n}", f"{ratio:.3f}")
+             for (method, n), ratio in memory["ratios"].items()]
     width = max(len(k) for k, _ in rows)
     for key, value in rows:
         print(f"{key.ljust(width)}  {value}")

@@ -65,6 +65,11 @@ DATASETS: dict[str, Dataset] = {
         # Paper C: the Kaggle competition's own layout
         Dataset("intel-mobileodt-cervical-cancer-screening", "the Kaggle Intel & MobileODT cervix images",
                 "train/Type_1..3/*.jpg, additional/Type_1..3/*.jpg, test/*.jpg", ("train/Type_1",), "C"),
+        # Paper D: whole slides with ASAP XML annotations. The paper's stomach biopsies are private: a user's own
+        # annotated biopsies go in this layout (the synthetic stomach-like slides are written in it too).
+        Dataset("stomach-biopsies", "annotated stomach biopsies (paper D's set is private: your own)",
+                "images/<slide>.{tif,svs,ndpi,mrxs}, annotations/<slide>.xml (ASAP: Tumor and Normal groups) and "
+                "splits.csv (slide, split: train/val/test)", ("splits.csv",), "D"),
         # Paper D: whole slides with ASAP XML annotations
         Dataset("CAMELYON16", "Camelyon16", "whole-slide TIFFs with their ASAP XML lesion annotations",
                 ("**/*.tif",), "D"),

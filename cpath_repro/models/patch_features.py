@@ -1,0 +1,88 @@
+"""Paper D's feature extractor model: an ImageNet GoogLeNet with a 16-d fully connected layer before its
+final (tumour/normal) layer (Takahama et al., section 4.1 "Implementation details").
+
+The paper counts the layers ``f_1 ... f_n`` from the input; ``f_n`` is the 2-class layer and the output of
+``f_{n-1}``, the added layer, is the patch's feature vector (section 3.1). Here:
+
+- ``backbone``: torchvision's GoogLeNet without its ``fc`` (``num_classes=0``, 1,024 features after global
+  average pooling) and without its auxiliary heads. Its own dropout (p = 0.2, right before where its
+  ``fc`` was) stays: it is the backbone's regularization, active in train mode on the features path.
+- ``feature``: ``nn.Linear(1024, 16)``, the paper's added layer ``f_{n-1}``.
+- ``classifier``: ``nn.Linear(16, 2)``, the final layer ``f_n``; End-to-End Learning does not use it
+  (section 3.2.2: "the final layer f_n of the feature extractor model is rendered unnecessary").
+
+No nonlinearity sits between ``feature`` and ``classifier`` (the paper does not say): the feature is the raw
+output of ``f_{n-1}``, a ReLU would be a layer of its own, and a ReLU's zeros would look like the zeros of the
+empty positions of the whole-slide feature map the segmenter reads. The two linear layers compose to a rank-16
+linear map of GoogLeNet's (nonlinear) 1,024 features, which is the bottleneck the paper asks for.
+
+Input normalization (ImageNet's statistics, the fractal stand-in's, or none for random initialization) is
+applied inside :meth:`PatchFeatureExtractor.features`, so callers pass RGB floats in [0, 1].
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from cpath_repro.errors import ParameterError
+from cpath_repro.models.backbones import FEATURE_DIM as BACKBONE_FEATURE_DIM
+from cpath_repro.models.backbones import Backbone, Normalization
+
+#: Section 4.1: "we add a fully connected layer before the final layer of GoogLeNet. The size of the feature
+#: vector is 16."
+FEATURE_DIM = 16
+#: Section 3.1: "the output of f_n is a two-dimensional (tumor/normal) vector".
+N_CLASSES = 2
+#: Section 4.1: "We use GoogLeNet [27] pre-trained by Imagenet [9] as the feature extractor model".
+BACKBONE = "googlenet"
+
+
+class PatchFeatureExtractor(nn.Module):
+    """GoogLeNet -> 1,024 -> ``feature`` (16) -> ``classifier`` (2); ``features`` stops before the classifier."""
+
+    def __init__(self, backbone: nn.Module, normalization: Normalization, in_features: int = BACKBONE_FEATURE_DIM[BACKBONE],
+                 feature_dim: int = FEATURE_DIM, n_classes: int = N_CLASSES) -> None:
+        super().__init__()
+        self.backbone = backbone
+        self.normalization = normalization
+        self.feature = nn.Linear(in_features, feature_dim)
+        self.classifier = nn.Linear(feature_dim, n_classes)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """``(N, 3, H, W)`` RGB floats in [0, 1] -> ``(N, 16)`` patch features (the output of ``f_{n-1}``)."""
+        out = self.backbone(self.normalization(x))
+        return self.feature(out)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``(N, 3, H, W)`` RGB floats in [0, 1] -> ``(N, 2)`` tumour/normal logits (Separate Learning's patch model)."""
+        return self.classifier(self.features(x))
+
+
+def from_backbone(backbone: Backbone, seed: int | None = None) -> PatchFeatureExtractor:
+    """The extractor around a built feature backbone (``num_classes=0``); the two new layers are drawn from
+    ``seed`` when given (the global random state is then left as it was)."""
+    model = backbone.model
+    if not isinstance(getattr(model, "fc", None), nn.Identity):
+        msg = f"The patch feature extractor needs a backbone built with num_classes=0 (fc = Identity); got {backbone.name}."
+        raise ParameterError(msg)
+    if seed is None:
+        return PatchFeatureExtractor(model, backbone.normalization, backbone.feature_dim)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return PatchFeatureExtractor(model, backbone.normalization, backbone.feature_dim)
+
+
+def build_extractor(pretraining: str = "auto", profile: str = "default", seed: int = 0,
+                    progress: bool = False) -> tuple[PatchFeatureExtractor, str]:
+    """Paper D's extractor and, in words, where its backbone's weights came from (for the page).
+
+    ``pretraining`` as in :func:`cpath_repro.transfer.pretraining.pretrained`: "auto" (ImageNet when
+    torchvision's file is on this machine, else the fractal stand-in of ``profile``), "imagenet",
+    "fractal" or "none" (torchvision's random initialization from ``seed``).
+    """
+    # imported here: models/ modules are imported by transfer/ (backbones), not the other way round at import time
+    from cpath_repro.transfer.pretraining import pretrained
+
+    backbone = pretrained(BACKBONE, pretraining, num_classes=0, settings=profile, seed=seed, progress=progress)
+    return from_backbone(backbone, seed), backbone.source

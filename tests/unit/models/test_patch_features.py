@@ -1,0 +1,59 @@
+"""Paper D's feature extractor: GoogLeNet -> 16-d feature -> 2 classes, normalization inside ``features``."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from cpath_repro.errors import ParameterError
+from cpath_repro.models import backbones
+from cpath_repro.models.backbones import Normalization
+from cpath_repro.models.patch_features import FEATURE_DIM, N_CLASSES, PatchFeatureExtractor, build_extractor, from_backbone
+
+
+@pytest.fixture(scope="module")
+def extractor() -> PatchFeatureExtractor:
+    model, _ = build_extractor("none", seed=0)
+    return model
+
+
+def test_the_feature_is_16_d_before_a_2_class_layer_and_the_aux_heads_are_gone(extractor):
+    assert FEATURE_DIM == 16 and N_CLASSES == 2
+    assert (extractor.feature.in_features, extractor.feature.out_features) == (1024, 16)
+    assert (extractor.classifier.in_features, extractor.classifier.out_features) == (16, 2)
+    assert isinstance(extractor.backbone.fc, nn.Identity)
+    assert extractor.backbone.aux1 is None and extractor.backbone.aux2 is None
+    extractor.eval()
+    x = torch.rand(3, 3, 32, 32)
+    with torch.no_grad():
+        f, logits = extractor.features(x), extractor(x)
+    assert f.shape == (3, 16) and logits.shape == (3, 2)
+    torch.testing.assert_close(logits, extractor.classifier(f))  # no nonlinearity in between
+
+
+def test_features_normalize_inputs_given_in_0_1_units(extractor):
+    norm = Normalization((0.5, 0.4, 0.3), (0.2, 0.25, 0.3), "test statistics")
+    model = PatchFeatureExtractor(extractor.backbone, norm).train()  # batch statistics: random-init outputs are not ~0
+
+    def seeded(fn):
+        torch.manual_seed(0)  # the same dropout mask each time
+        with torch.no_grad():
+            return fn()
+
+    x = torch.rand(4, 3, 32, 32)
+    normalized = seeded(lambda: model.features(x))
+    assert torch.equal(normalized, seeded(lambda: model.feature(model.backbone(norm(x)))))
+    assert not torch.allclose(normalized, seeded(lambda: model.feature(model.backbone(x))))
+
+
+def test_the_builder_says_which_pretraining_was_used_and_is_seeded():
+    a, source = build_extractor("none", seed=3)
+    b, _ = build_extractor("none", seed=3)
+    assert "random initialization" in source
+    assert all(torch.equal(p, q) for p, q in zip(a.state_dict().values(), b.state_dict().values(), strict=True))
+
+
+def test_a_backbone_that_still_has_its_classifier_is_refused():
+    with pytest.raises(ParameterError, match="num_classes=0"):
+        from_backbone(backbones.build("googlenet", "none", 2, seed=0))
