@@ -11,6 +11,7 @@ from __future__ import annotations
 from cpath_repro.chapters.paper_a import notebooks as paper_a
 from cpath_repro.chapters.paper_b import notebooks as paper_b
 from cpath_repro.chapters.paper_c import notebooks as paper_c
+from cpath_repro.chapters.paper_d import notebooks as paper_d
 from cpath_repro.chapters.paper_e import notebooks as paper_e
 from cpath_repro.chapters.pretraining import notebooks as pretraining
 from cpath_repro.chapters.stains import notebooks as stains
@@ -20,7 +21,7 @@ from cpath_repro.profiles import NotebookSpec
 __all__ = ["NOTEBOOKS", "NotebookSpec", "get"]
 
 #: Book order: the foundations, then each paper's chapter.
-CHAPTERS = (stains, pretraining, paper_e, paper_a, paper_b, paper_c)
+CHAPTERS = (stains, pretraining, paper_e, paper_a, paper_b, paper_c, paper_d)
 
 NOTEBOOKS: dict[str, NotebookSpec] = {spec.name: spec for chapter in CHAPTERS for spec in chapter.NOTEBOOKS}
 

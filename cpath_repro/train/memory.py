@@ -94,20 +94,46 @@ def _slide(n: int, patch_px: int, batch: int, map_size: int, seed: int) -> Any:
     return SlideBatch(LazyBatches(make, math.ceil(n / batch)), grid_positions(n), labels, map_size)
 
 
-def _child(method: str, n: int, patch_px: int, batch: int, map_size: int, threads: int, seed: int) -> dict[str, Any]:
-    """One training step of ``method`` on ``n`` patches, measured in this (fresh) process."""
+def problem(n: int, patch_px: int, batch: int, map_size: int, seed: int) -> tuple[Any, Any, Any]:
+    """The measured problem: a randomly initialised extractor and a narrow segmenter, both in training mode
+    (dropout and batch norm active), and a slide of ``n`` random patches (a :class:`SlideBatch`)."""
     from cpath_repro.models import backbones
     from cpath_repro.models.patch_features import BACKBONE, FEATURE_DIM, from_backbone
     from cpath_repro.models.unet import UNet
+
+    torch.manual_seed(seed)
+    extractor = from_backbone(backbones.build(BACKBONE, "none", 0, seed=seed), seed).train()
+    depth = min(SEGMENTER_DEPTH, max(0, int(math.log2(max(map_size // 2, 1)))))
+    segmenter = UNet(FEATURE_DIM, 2, SEGMENTER_BASE, depth).train()
+    return extractor, segmenter, _slide(n, patch_px, batch, map_size, seed)
+
+
+#: Plain back-propagation keeps about this many bytes of activations per input pixel of GoogLeNet (measured:
+#: 0.9 MiB per 32 px patch; the text's 44 MiB per 224 px patch), and :func:`fits` leaves this share of the
+#: machine's memory free.
+BACKPROP_BYTES_PER_PIXEL = 0.9 * 2**20 / 32**2
+FREE_SHARE = 0.5
+
+
+def fits(n: int, patch_px: int) -> bool:
+    """Whether plain back-propagation over ``n`` patches of ``patch_px`` px should fit in half of this machine's
+    available memory (``MemAvailable`` of ``/proc/meminfo``; True where it cannot be read)."""
+    try:
+        fields = dict(line.split(":", 1) for line in Path("/proc/meminfo").read_text().splitlines())
+        available = float(fields["MemAvailable"].split()[0]) * _KIB
+    except (OSError, KeyError, ValueError):
+        return True
+    return n * patch_px**2 * BACKPROP_BYTES_PER_PIXEL < FREE_SHARE * available
+
+
+def _child(method: str, n: int, patch_px: int, batch: int, map_size: int, threads: int, seed: int) -> dict[str, Any]:
+    """One training step of ``method`` on ``n`` patches, measured in this (fresh) process."""
     from cpath_repro.train import end_to_end
 
     torch.set_num_threads(threads)
-    torch.manual_seed(seed)
-    extractor = from_backbone(backbones.build(BACKBONE, "none", 0, seed=seed), seed).train()
-    segmenter = UNet(FEATURE_DIM, 2, SEGMENTER_BASE, SEGMENTER_DEPTH).train()
+    extractor, segmenter, slide = problem(n, patch_px, batch, map_size, seed)
     opt_e = torch.optim.Adam(extractor.parameters(), lr=end_to_end.END_TO_END_LR_EXTRACTOR)
     opt_s = torch.optim.Adam(segmenter.parameters(), lr=end_to_end.END_TO_END_LR_SEGMENTER)
-    slide = _slide(n, patch_px, batch, map_size, seed)
     gc.collect()
     rss = _status_kib("VmRSS")
     reset = _reset_peak()

@@ -320,3 +320,26 @@ def test_real_aperio_slide_patch_count():
         sat = saturation(slide.thumbnail(2048))
         raw = TissueMask(sat > filters.threshold_otsu(sat), max(slide.dimensions) / 2048)
         assert len(patch_grid(slide, 0, 256, raw, None, None)) == 9
+
+
+def test_band_reads_and_preloading_give_the_pixels_of_one_read_per_patch(tmp_path):
+    import tifffile
+
+    from cpath_repro.wsi import open_slide
+    from cpath_repro.wsi.patches import Patch, PatchDataset, read_patches
+
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 256, (96, 160, 3), dtype=np.uint8)
+    path = tmp_path / "noise.tif"
+    tifffile.imwrite(path, image, tile=(32, 32), photometric="rgb", resolution=(1e4 / 0.5, 1e4 / 0.5),
+                     resolutionunit="CENTIMETER")
+    cells = [(0, 0), (0, 1), (0, 3), (1, 4), (2, 2), (2, 3), (1, 0)]  # runs, gaps and rows out of order
+    patches = [Patch(r, c, (16 * c * 2, 16 * r * 2), 0, 32, 1.0, 0.0, 1.0, 0) for r, c in cells]
+    with open_slide(path) as slide:
+        banded = read_patches(slide, patches)
+    for (r, c), pixels in zip(cells, banded, strict=True):
+        np.testing.assert_array_equal(pixels, image[32 * r:32 * r + 32, 32 * c:32 * c + 32])
+    streamed = PatchDataset(path, patches, crop=None, augment=False)
+    preloaded = PatchDataset(path, patches, crop=None, augment=False, preload=True)
+    for i in range(len(patches)):
+        assert torch.equal(streamed[i][0], preloaded[i][0])

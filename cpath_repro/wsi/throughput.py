@@ -1,0 +1,121 @@
+"""Labelled-patch extraction throughput: the project's readers vs a bare OpenSlide loop, in one run.
+
+A synthetic deflate pyramidal TIFF of 16 x 16 patches (4096 x 4096 px at 256 px; 256 px tiles, a tissue disc
+with a tumour square on glass) is cut by paper D's rules (:func:`cpath_repro.wsi.patch_grid`, the user path); its tumour and
+normal patches are read by (a) a bare ``openslide.OpenSlide(path).read_region`` loop, (b)
+:func:`cpath_repro.wsi.read_patches`, and (c) :class:`cpath_repro.wsi.PatchDataset` through a
+DataLoader (no augmentation, whole patches, batch 64) with 0, 1 and 2 workers. Every pass opens
+a fresh handle, so each starts with a cold OpenSlide cache (32 MiB, OpenSlide's default, for (a) and
+(b)); the worker passes include starting the workers, as an epoch does. Results are patches/s and
+ratios to (a); the targets are >= 0.9 for (b) and the 0-worker loader. The loader's images are float32
+(4x the bytes of the uint8 pixels) and the DataLoader stacks them into batches, a copy the bare loop
+does not make; (a') adds exactly that work to the bare loop, so the loader / (a') ratio is the
+dataset's own overhead. One torch thread, as in DataLoader workers.
+``python -m benchmarks.patch_extraction`` prints it; paper D's D-M1 page shows it at the chapter's patch size.
+"""
+
+from __future__ import annotations
+
+import functools
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+
+from cpath_repro.results.timing import best_of
+from cpath_repro.wsi import PATCH_SIZE, PatchDataset, mask_downsample, open_slide, patch_grid, read_patches, tissue_mask
+from cpath_repro.wsi.annotations import Region, label_mask
+from cpath_repro.wsi.patches import NOLABEL
+from cpath_repro.wsi.writer import write_pyramid
+
+#: The slide is SIDE_PATCHES patches a side (4096 px at 256 px patches).
+SIDE_PATCHES, MPP, BATCH, CACHE_BYTES = 16, 0.5, 64, 32 * 2**20
+WORKERS = (0, 1, 2)
+
+
+def _slide(path: Path, side: int) -> Path:
+    rng = np.random.default_rng(0)
+    image = np.clip(238 + rng.integers(-4, 5, (side, side, 3), dtype=np.int16), 0, 255).astype(np.uint8)
+    yy, xx = np.ogrid[:side, :side]
+    disc = (xx - side // 2) ** 2 + (yy - side // 2) ** 2 < (0.45 * side) ** 2
+    texture = np.array([200, 110, 170], np.int16) + rng.integers(-30, 31, (int(disc.sum()), 3), dtype=np.int16)
+    image[disc] = np.clip(texture, 0, 255).astype(np.uint8)
+    return write_pyramid(path, image, MPP, compression="deflate")
+
+
+def main(repeat: int = 3, patch_px: int = PATCH_SIZE) -> dict[str, float]:
+    """Patches/s of each reader and its ratio to the bare loop, on a slide of 16 x 16 patches of ``patch_px``."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as in DataLoader workers; 2 threads on 2 shared cores made the collate 5x slower
+    try:
+        seconds, n = _measure(repeat, patch_px)
+    finally:
+        torch.set_num_threads(threads)
+    result = {"patches": float(n), "patch_px": float(patch_px)}
+    for key, s in seconds.items():
+        result[f"{key}_per_s"] = n / s
+        result[f"{key}_ratio"] = seconds["bare"] / s
+    return result
+
+
+def _measure(repeat: int, patch_px: int) -> tuple[dict[str, float], int]:
+    import openslide
+
+    with tempfile.TemporaryDirectory() as tmp:
+        side = SIDE_PATCHES * patch_px
+        path = _slide(Path(tmp) / "synthetic.tif", side)
+        with open_slide(path) as slide:
+            tissue = tissue_mask(slide, mask_downsample(slide, 0, patch_px))
+            lo, hi = 0.3 * side, 0.55 * side
+            tumour = Region("t", "Tumor", np.array([[lo, lo], [hi, lo], [hi, hi], [lo, hi]]))
+            labels = label_mask([tumour], tissue.mask.shape, tissue.downsample, tissue.mask)
+            patches = [p for p in patch_grid(slide, 0, patch_px, tissue, labels, tissue.downsample)
+                       if p.label != NOLABEL]
+        n = len(patches)
+
+        def bare() -> None:
+            handle = openslide.OpenSlide(str(path))
+            for p in patches:
+                handle.read_region(p.location, p.level, (p.size, p.size))
+            handle.close()
+
+        def bare_batches() -> None:  # (a) plus what any loader must add: float32 in [0, 1], stacked by 64
+            handle = openslide.OpenSlide(str(path))
+            for start in range(0, n, BATCH):
+                images = []
+                for p in patches[start : start + BATCH]:
+                    rgb = np.asarray(handle.read_region(p.location, p.level, (p.size, p.size)).convert("RGB"))
+                    images.append(torch.from_numpy(rgb.transpose(2, 0, 1).astype(np.float32, order="C") / 255))
+                torch.stack(images)
+            handle.close()
+
+        def project() -> None:
+            with open_slide(path, cache_bytes=CACHE_BYTES) as s:
+                read_patches(s, patches)
+
+        def loader(workers: int) -> None:
+            data = PatchDataset(path, patches, crop=None, augment=False)
+            for _ in DataLoader(data, batch_size=BATCH, num_workers=workers):
+                pass
+            data.close()
+
+        bare()  # warm the OS file cache and the imports
+        seconds = {"bare": best_of(bare, repeat), "bare_batches": best_of(bare_batches, repeat),
+                   "read_patches": best_of(project, repeat)}
+        for workers in WORKERS:
+            seconds[f"loader_{workers}"] = best_of(functools.partial(loader, workers), repeat)
+    return seconds, n
+
+
+def rows(result: dict[str, float]) -> list[tuple[str, str]]:
+    n = int(result["patches"])
+    out = [(f"patches: bare OpenSlide loop ({n} x {int(result['patch_px'])} px)", f"{result['bare_per_s']:.0f} patches/s")]
+    labels = {"bare_batches": "patches: bare loop + float32 batches of 64", "read_patches": "patches: read_patches"}
+    labels |= {f"loader_{w}": f"patches: DataLoader, {w} workers" for w in WORKERS}
+    for key, label in labels.items():
+        out.append((label, f"{result[f'{key}_per_s']:.0f} patches/s ({result[f'{key}_ratio']:.2f}x bare)"))
+    out.append(("patches: DataLoader 0 workers / bare float32 batches",
+                f"{result['loader_0_per_s'] / result['bare_batches_per_s']:.2f}"))
+    return out
