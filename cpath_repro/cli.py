@@ -121,6 +121,14 @@ def _store(args: argparse.Namespace) -> None:
     print(f"Pruned {where}: {len(removed)} model(s) removed, {_size(freed)} freed; {len(entries) - len(removed)} kept")
 
 
+def _heatmap(args: argparse.Namespace) -> None:
+    from cpath_repro.chapters.paper_d.apply import apply
+
+    written = apply(args.slide, args.model, args.out or Path(args.slide).parent, mpp=args.mpp,
+                    progress=not args.quiet)
+    print(f"{written.patches} patches, {written.tumour_patches} predicted tumour; wrote {written.png} and {written.tiff}")
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="cpath-repro", description=__doc__.splitlines()[0] if __doc__ else None)
     sub = p.add_subparsers(dest="command", required=True)
@@ -145,6 +153,15 @@ def parser() -> argparse.ArgumentParser:
         if name == "build":
             cmd.add_argument("--out", type=Path, help="output folder (default: _build; the book is OUT/html)")
         cmd.set_defaults(func=func)
+
+    heat = sub.add_parser("heatmap", help="a trained paper D model's tumour heatmap of any OpenSlide-readable slide")
+    heat.add_argument("slide", type=Path, help="the slide (.svs, .tif, .ndpi, .mrxs, ...)")
+    heat.add_argument("--model", type=Path, required=True,
+                      help="a paper D end-to-end model-store entry, runs/models/<key> (the D-T1 and D-T2 pages list them)")
+    heat.add_argument("--out", type=Path, help="folder for <slide>_heatmap.png and .tif (default: beside the slide)")
+    heat.add_argument("--mpp", type=float, help="microns per level-0 pixel, for a slide that does not record them")
+    heat.add_argument("--quiet", action="store_true", help="no progress bar")
+    heat.set_defaults(func=_heatmap)
 
     models = sub.add_parser("store", help="the trained-model store: list it, or prune what no run uses")
     models.add_argument("action", choices=("list", "prune"),

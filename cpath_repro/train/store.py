@@ -70,12 +70,6 @@ def exists(key: str) -> bool:
     return (store_root() / key / META).is_file()
 
 
-def read_meta(key: str) -> dict[str, Any] | None:
-    """The stored metadata of model ``key`` (its config and what its training returned), or None if absent."""
-    path = store_root() / key / META
-    return json.loads(path.read_text()) if path.is_file() else None
-
-
 def get_or_train(config: dict[str, Any], build: Callable[[], nn.Module],
                  train: Callable[[nn.Module, Path], dict[str, Any]], recipe: str) -> StoredModel:
     """The model for ``config``: loaded (``weights_only=True``) if stored, else trained and stored.

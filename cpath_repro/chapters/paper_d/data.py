@@ -191,17 +191,16 @@ def index_slide(path: Path, annotation: Path | None, s: Settings, split: str, *,
         return None
     grid = (height // s.patch_px, width // s.patch_px)
     sd = SlideData(path.stem, path, split, level, patches, grid, [])
-    sd.lumps = tissue_lumps(sd) if lumps else [np.arange(len(patches))]
+    sd.lumps = lumps_of(sd.positions, grid) if lumps else [np.arange(len(patches))]
     return sd
 
 
-def tissue_lumps(sd: SlideData) -> list[np.ndarray]:
-    """Section 4.1: "we develop a feature map for each lump of tissue" — connected patches (8-neighbourhood)."""
-    occupied = np.zeros(sd.grid, dtype=bool)
-    pos = sd.positions
-    occupied[pos[:, 0], pos[:, 1]] = True
-    components = measure.label(occupied, connectivity=2)
-    ids = components[pos[:, 0], pos[:, 1]]
+def lumps_of(positions: np.ndarray, grid: tuple[int, int]) -> list[np.ndarray]:
+    """Section 4.1: "we develop a feature map for each lump of tissue" — the indices of each group of connected
+    patches (8-neighbourhood) among ``positions`` (row, col) on a patch grid of shape ``grid``."""
+    occupied = np.zeros(grid, dtype=bool)
+    occupied[positions[:, 0], positions[:, 1]] = True
+    ids = measure.label(occupied, connectivity=2)[positions[:, 0], positions[:, 1]]
     return [np.flatnonzero(ids == k) for k in np.unique(ids)]
 
 

@@ -154,7 +154,8 @@ def extractor(s: Settings, t: Task, seed: int, progress: bool = True) -> store.S
         history = trainer.fit()
         labels = np.concatenate([[p.label for p in ds.patches] for ds in sets])
         return {"history": history.epochs, "start": holder.get("source"), "patches": int(len(labels)),
-                "tumour_patches": int((labels == 1).sum())}
+                "tumour_patches": int((labels == 1).sum()),
+                "normalization": model.normalization.as_dict()}  # type: ignore[operator, union-attr]
 
     return store.get_or_train(config, build, train_fn, recipe=__name__)
 
@@ -338,7 +339,9 @@ def end_to_end(s: Settings, t: Task, seed: int, progress: bool = True) -> store.
                 bar.update()
             losses.append(float(np.mean(epoch_losses)))
         bar.close()
-        return {"losses": losses, "seconds": time.perf_counter() - started,
+        return {"losses": losses, "seconds": time.perf_counter() - started, "normalization": base.meta["normalization"],
+                "settings": {"mpp": s.mpp, "patch_px": s.patch_px, "crop_px": s.crop_px, "map_size": t.map_size,
+                             "lumps": t.name == "stomach", "batch": s.extractor_batch},
                 "moved": {"extractor": weight_change(base.model, ext), "segmenter": weight_change(seg.model, sgm)}}
 
     return store.get_or_train(config, build, train_fn, recipe=__name__)

@@ -1,0 +1,146 @@
+"""A trained end-to-end model (extractor + segmenter) applied to any OpenSlide-readable slide: its tumour heatmap
+as a PNG overlay and as a small pyramidal TIFF that OpenSlide and QuPath open (``cpath-repro heatmap``).
+
+The model is a model-store entry of paper D's end-to-end learning (``runs/models/<key>/``, its
+``meta.json`` says the patch geometry it was trained at). The slide is read at that resolution, its
+tissue found by Otsu's threshold, cut into the same patches, and each tissue lump (or, for a lump larger
+than the map, each map-sized block of it) is mapped through the extractor and the segmenter.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from cpath_repro.errors import DataNotFoundError, UserError
+
+#: Pixels per patch in the written heatmap TIFF (a slide of 100 x 100 patches gives an 800 x 800 image).
+HEATMAP_PX_PER_PATCH = 8
+#: The PNG overlay's longer side (pixels) and how opaque the heatmap is over the slide.
+OVERLAY_SIZE, OVERLAY_ALPHA = 1024, 0.55
+
+
+@dataclass(frozen=True)
+class Written:
+    png: Path
+    tiff: Path
+    patches: int
+    tumour_patches: int
+
+
+def load(entry: str | Path) -> tuple[Any, dict[str, Any]]:
+    """The end-to-end model stored at ``entry`` (a model-store folder) and its settings; weights are read with
+    ``weights_only=True``."""
+    from cpath_repro.chapters.paper_d.learning import EndToEnd, segmenter
+    from cpath_repro.models import backbones
+    from cpath_repro.models.backbones import Normalization
+    from cpath_repro.models.patch_features import BACKBONE, FEATURE_DIM, from_backbone
+    from cpath_repro.train.store import META, WEIGHTS
+
+    folder = Path(entry)
+    meta_path, weights = folder / META, folder / WEIGHTS
+    if not meta_path.is_file() or not weights.is_file():
+        raise DataNotFoundError(f"Expected a paper D end-to-end model in '{folder}' ({META} and {WEIGHTS}, as the "
+                                "model store writes them under runs/models/<key>/); found none.")
+    meta = json.loads(meta_path.read_text())
+    if meta.get("config", {}).get("method") != "end-to-end" or "settings" not in meta:
+        raise UserError(f"'{folder}' holds a {meta.get('config', {}).get('method', 'different')} model, not paper D's "
+                        "end-to-end learning; pass an end-to-end entry (the D-T1 or D-T2 page lists their keys).")
+    settings = meta["settings"]
+    extractor = from_backbone(backbones.build(BACKBONE, "none", 0))
+    extractor.normalization = Normalization.from_dict(meta["normalization"])
+    model = EndToEnd(extractor, segmenter(FEATURE_DIM, int(settings["map_size"])))
+    try:
+        model.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
+    except Exception as exc:  # a truncated or foreign file: one sentence
+        raise UserError(f"The weights in '{weights}' cannot be loaded ({type(exc).__name__}); the entry is damaged or "
+                        "not paper D's.") from None
+    return model.eval(), settings
+
+
+def blocks(positions: np.ndarray, lump: np.ndarray, map_size: int) -> list[np.ndarray]:
+    """A lump's patch indices in map-sized blocks of its bounding box (one block when it fits the map), so that
+    every patch of a large tissue is predicted."""
+    pos = positions[lump]
+    origin = pos.min(0)
+    cell = (pos - origin) // map_size
+    keys = cell[:, 0] * (cell[:, 1].max() + 1) + cell[:, 1]
+    return [lump[keys == k] for k in np.unique(keys)]
+
+
+def apply(slide_path: str | Path, entry: str | Path, out: str | Path, *, mpp: float | None = None,
+          progress: bool = True) -> Written:
+    """Write ``out/<slide>_heatmap.png`` (the heatmap over the slide's thumbnail) and ``out/<slide>_heatmap.tif``
+    (the heatmap alone, pyramidal, at the slide's µm/px × patch side / 8)."""
+    from PIL import Image
+    from tqdm.auto import tqdm
+
+    from cpath_repro.chapters.paper_d.data import level_for, lumps_of
+    from cpath_repro.results import atomic
+    from cpath_repro.train.end_to_end import feature_map
+    from cpath_repro.wsi import open_slide
+    from cpath_repro.wsi.patches import PatchDataset, mask_downsample, patch_grid
+    from cpath_repro.wsi.tissue import require_tissue, tissue_mask
+    from cpath_repro.wsi.writer import write_heatmap_tiff
+
+    model, settings = load(entry)
+    path = Path(slide_path)
+    patch_px, crop, map_size = int(settings["patch_px"]), int(settings["crop_px"]), int(settings["map_size"])
+    with open_slide(path, mpp=mpp) as slide:
+        level = level_for(slide, float(settings["mpp"]))
+        tissue = require_tissue(tissue_mask(slide, mask_downsample(slide, level, patch_px)), path)
+        patches = patch_grid(slide, level, patch_px, tissue, None, None)
+        width, height = slide.levels[level].dimensions
+        thumb = slide.thumbnail(OVERLAY_SIZE)
+        level_mpp = slide.levels[level].mpp or slide.require_mpp()
+    if not patches:
+        raise UserError(f"'{path}' has no patch of {patch_px} px with more than 80 % tissue; nothing to map.")
+    positions = np.array([(p.row, p.col) for p in patches])
+    lumps = lumps_of(positions, (height // patch_px, width // patch_px)) if settings.get("lumps") else [
+        np.arange(len(patches))]
+    data = PatchDataset(path, patches, crop=crop, augment=False)
+    probability = np.full(len(patches), np.nan)
+    bar = tqdm(total=len(patches), desc=f"heatmap of {path.name}", unit="patch", disable=not progress)
+    with torch.no_grad():
+        for lump in lumps:
+            for block in blocks(positions, lump, map_size):
+                feats = torch.cat([model.extractor.features(torch.stack([data[int(i)][0] for i in block[j:j + 128]]))
+                                   for j in range(0, len(block), 128)])
+                fmap, offset = feature_map(feats, torch.from_numpy(positions[block]), map_size)
+                p = torch.softmax(model.segmenter(fmap[None]), 1)[0, 1].numpy()
+                rc = positions[block] + np.array(offset)
+                probability[block] = p[rc[:, 0], rc[:, 1]]
+                bar.update(len(block))
+    bar.close()
+    data.close()
+    grid = np.full((height // patch_px, width // patch_px), np.nan)
+    grid[positions[:, 0], positions[:, 1]] = probability
+    rgb = _colour(grid)
+    out_dir = Path(out)
+    png, tif = out_dir / f"{path.stem}_heatmap.png", out_dir / f"{path.stem}_heatmap.tif"
+    big = np.kron(rgb, np.ones((HEATMAP_PX_PER_PATCH, HEATMAP_PX_PER_PATCH, 1), dtype=np.uint8))
+    write_heatmap_tiff(tif, big, float(level_mpp[0]) * patch_px / HEATMAP_PX_PER_PATCH)
+    size = (thumb.shape[1], thumb.shape[0])
+    overlay = np.asarray(Image.fromarray(rgb).resize(size, Image.Resampling.NEAREST), dtype=np.float64)
+    tissue_shown = np.asarray(Image.fromarray(~np.isnan(grid)).resize(size, Image.Resampling.NEAREST))[..., None]
+    alpha = OVERLAY_ALPHA * tissue_shown
+    blended = (thumb * (1 - alpha) + overlay * alpha).round().astype(np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(blended).save(buffer, format="PNG")
+    atomic.write_bytes(png, buffer.getvalue())
+    return Written(png, tif, len(patches), int(np.nansum(probability > 0.5)))
+
+
+def _colour(grid: np.ndarray) -> np.ndarray:
+    """Tumour probability as RGB (matplotlib's magma); white where there is no tissue patch."""
+    from matplotlib import colormaps
+
+    rgb = (colormaps["magma"](np.nan_to_num(grid))[..., :3] * 255).astype(np.uint8)
+    rgb[np.isnan(grid)] = 255
+    return rgb
