@@ -142,6 +142,9 @@ class Trainer:
     ``on_epoch_end`` (an EpochHook) runs on every process after the checkpoint, so raising from it
     stops training with that epoch saved (with ``checkpoint_every`` > 1: the last checkpointed epoch).
 
+    ``drop_last`` drops each epoch's last, incomplete batch (a batch of one image has no batch statistics in a
+    network whose last feature maps are 1x1, e.g. GoogLeNet at 32 px).
+
     ``checkpoint_every`` writes ``last.pt`` (and ``best.pt`` when the best changed) every that many epochs and
     after the last one. A resumed run repeats at most ``checkpoint_every - 1`` epochs, and ends exactly where an
     uninterrupted one does. Models that train in seconds take it above 1: each write of a ResNet with its
@@ -166,6 +169,7 @@ class Trainer:
         best_metric: str | None = None,
         best_mode: str = "max",
         checkpoint_every: int = 1,
+        drop_last: bool = False,
     ) -> None:
         if optimizer is not None and config.optimizer != "sgd":
             raise ValueError(f"{name}: give either TrainConfig.optimizer={config.optimizer!r} or an optimizer factory, "
@@ -200,6 +204,7 @@ class Trainer:
         self._best_weights: dict[str, torch.Tensor] | None = None
         self._best_unsaved = False
         self.checkpoint_every = checkpoint_every
+        self.drop_last = drop_last
         self.scaler = torch.amp.GradScaler("cuda", enabled=config.amp and self.device.type == "cuda")
         self.history = History()
         self.start_epoch = 0
@@ -222,7 +227,8 @@ class Trainer:
             weighted = WeightedRandomSampler(self.sample_weights.tolist(), len(self.sample_weights),
                                              generator=generator)
             return DataLoader(self.train_set, self.config.batch_size, sampler=weighted)
-        return DataLoader(self.train_set, self.config.batch_size, shuffle=True, generator=generator)
+        return DataLoader(self.train_set, self.config.batch_size, shuffle=True, generator=generator,
+                          drop_last=self.drop_last)
 
     def _resume(self) -> None:
         path = self.checkpoint_dir / CHECKPOINT if self.checkpoint_dir else None
