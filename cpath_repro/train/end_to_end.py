@@ -56,19 +56,6 @@ from cpath_repro.errors import ParameterError, UserError
 #: Label of "nolabel" patches and of map positions without a patch: no loss there (section 4.1: "we do not
 #: calculate the loss for the 'nolabel' patches").
 IGNORE_INDEX = -1
-#: Section 4.1: the fixed feature map size, 32 x 32 per tissue lump (stomach biopsies), 512 x 512 (Camelyon).
-MAP_SIZE_STOMACH = 32
-MAP_SIZE_CAMELYON = 512
-#: Section 4.1, Separate Learning: extractor Adam lr 1e-4, 30 epochs, batch 128; segmenter Adam lr 1e-4,
-#: 50 epochs, batch 32 (maps).
-SEPARATE_EXTRACTOR = {"lr": 1e-4, "epochs": 30, "batch_size": 128}
-SEPARATE_SEGMENTER = {"lr": 1e-4, "epochs": 50, "batch_size": 32}
-#: Section 4.1, End-to-End Learning (from the Separate Learning weights): Adam, lr 1e-9 for the extractor and
-#: 1e-7 for the segmenter, 10 epochs.
-END_TO_END_LR_EXTRACTOR = 1e-9
-END_TO_END_LR_SEGMENTER = 1e-7
-END_TO_END_EPOCHS = 10
-
 #: Parameter name -> gradient tensor; names are ``extractor.<name>`` and ``segmenter.<name>``.
 Gradients = dict[str, torch.Tensor]
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
@@ -291,7 +278,7 @@ def end_to_end_step(extractor: nn.Module, segmenter: nn.Module, slide: SlideBatc
                     opt_segmenter: torch.optim.Optimizer, loss_fn: LossFn = segmentation_loss, *,
                     verify: bool = True) -> float:
     """One End-to-End Learning update on one slide (gradients zeroed, steps 1-5, both optimizers stepped); the loss
-    before the update. Section 4.1's optimizers: Adam, :data:`END_TO_END_LR_EXTRACTOR`, :data:`END_TO_END_LR_SEGMENTER`."""
+    before the update (section 4.1: Adam, learning rates 1e-9 for the extractor and 1e-7 for the segmenter)."""
     opt_extractor.zero_grad(set_to_none=True)
     opt_segmenter.zero_grad(set_to_none=True)
     loss = end_to_end_backward(extractor, segmenter, slide, loss_fn, verify=verify)
@@ -358,6 +345,22 @@ def full_backprop_gradients(extractor: nn.Module, segmenter: nn.Module, slide: S
     _zero_grad(extractor, segmenter)
     full_backprop_loss(extractor, segmenter, slide, loss_fn).backward()
     return gradients(extractor, segmenter)
+
+
+def gradient_error(extractor: nn.Module, segmenter: nn.Module, slide: SlideBatch, seed: int = 0,
+                   loss_fn: LossFn = segmentation_loss) -> float:
+    """D-C3's check: :func:`relative_gradient_error` of End-to-End Learning against full back-propagation, each on
+    its own copy of the two models from the same random state (the same dropout masks), so that the two
+    computations of one gradient are compared and nothing else."""
+    import copy
+
+    pair = copy.deepcopy(extractor), copy.deepcopy(segmenter)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        reference = full_backprop_gradients(*pair, slide, loss_fn)
+        torch.manual_seed(seed)
+        got = end_to_end_gradients(extractor, segmenter, slide, loss_fn)
+    return relative_gradient_error(reference, got)
 
 
 def relative_gradient_error(reference: Gradients, other: Gradients) -> float:

@@ -43,6 +43,8 @@ METHODS: tuple[str, ...] = get_args(Method)
 DEFAULT_MAP_SIZE = 128
 #: A narrow U-Net (first-level width, poolings): its memory is the same at every N, only the extractor's is measured.
 SEGMENTER_BASE, SEGMENTER_DEPTH = 8, 3
+#: The step's learning rate (the paper's 1e-9 for the extractor): memory does not depend on it.
+MEASURED_LR = 1e-9
 _STATUS = Path("/proc/self/status")
 _CLEAR_REFS = Path("/proc/self/clear_refs")
 _KIB = 1024.0
@@ -132,8 +134,8 @@ def _child(method: str, n: int, patch_px: int, batch: int, map_size: int, thread
 
     torch.set_num_threads(threads)
     extractor, segmenter, slide = problem(n, patch_px, batch, map_size, seed)
-    opt_e = torch.optim.Adam(extractor.parameters(), lr=end_to_end.END_TO_END_LR_EXTRACTOR)
-    opt_s = torch.optim.Adam(segmenter.parameters(), lr=end_to_end.END_TO_END_LR_SEGMENTER)
+    opt_e = torch.optim.Adam(extractor.parameters(), lr=MEASURED_LR)
+    opt_s = torch.optim.Adam(segmenter.parameters(), lr=MEASURED_LR)
     gc.collect()
     rss = _status_kib("VmRSS")
     reset = _reset_peak()

@@ -30,7 +30,7 @@ def shared_params() -> dict[str, Param]:
         Param("crop_px", int, "random crop the extractor sees (the paper: 224; GoogLeNet needs at least 32)",
               {"ci": 32, "default": 32, "paper": 224}, between(32, 2048)),
         Param("stomach_slides", int, "synthetic stomach-like slides (split 64/16/20 % by slide, as the paper's "
-              "80/20 then 80/20)", {"ci": 5, "default": 20, "paper": 1019}, between(5, 10**5)),
+              "80/20 then 80/20)", {"ci": 5, "default": 16, "paper": 1019}, between(5, 10**5)),
         Param("camelyon16_slides", int, "synthetic Camelyon16-like slides, half with metastases (the paper: 400)",
               {"ci": 6, "default": 16, "paper": 400}, between(4, 10**5)),
         Param("camelyon17_patients", int, "synthetic Camelyon17-like patients of 5 slides each (the paper's "
@@ -38,7 +38,7 @@ def shared_params() -> dict[str, Param]:
         Param("stomach_map", int, "feature-map side per tissue lump, in patches (the paper: 32)",
               {"ci": 16, "default": 16, "paper": 32}, between(8, 1024)),
         Param("camelyon_map", int, "feature-map side per Camelyon slide, in patches (the paper: 512)",
-              {"ci": 16, "default": 32, "paper": 512}, between(8, 4096)),
+              {"ci": 16, "default": 28, "paper": 512}, between(8, 4096)),
         Param("extractor_epochs", int, "feature-extractor epochs (the paper: 30)",
               {"ci": 1, "default": 2, "paper": 30}, between(1, 10_000)),
         Param("segmenter_epochs", int, "segmenter epochs (the paper: 50)",
@@ -56,7 +56,7 @@ def shared_params() -> dict[str, Param]:
         Param("end_to_end_lr_segmenter", float, "end-to-end learning rate of the segmenter (the paper: 1e-7)",
               {"ci": 1e-5, "default": 1e-5, "paper": 1e-7}, between(0.0, 1.0)),
         Param("memory_patches", list, "D-M1: numbers of patches N the memory is measured at (each also at 4N for "
-              "the ratio)", {"ci": [16], "default": [256, 1024], "paper": [256, 1024, 4096]}),
+              "the ratio)", {"ci": [16], "default": [256], "paper": [256, 1024, 4096]}),
         Param("difficulty", float, "synthetic slides: how alike tumour and normal tissue look (0-1)", same(0.3),
               between(0.0, 1.0)),
         Param("pretraining", str, "the extractor's starting weights: auto (ImageNet when torchvision's file is "

@@ -200,3 +200,8 @@ def test_positions_that_do_not_match_the_patches_or_label_nothing_are_refused():
     with pytest.raises(ParameterError, match="No labelled patch"):
         e2e.end_to_end_backward(toy, seg, SlideBatch([torch.rand(8, 3, 8, 8)], positions,
                                                      torch.full((8,), IGNORE_INDEX), 4))
+
+
+def test_gradient_error_compares_the_two_computations_from_one_random_state(googlenet):
+    extractor, segmenter = _models(googlenet)
+    assert e2e.gradient_error(extractor, segmenter, _slide(), seed=3) <= 1e-5 < GRADIENT_ERROR_LIMIT
