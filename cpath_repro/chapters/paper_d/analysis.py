@@ -91,6 +91,19 @@ class Results:
     probabilities: dict[tuple[int, str], list[np.ndarray]] = field(default_factory=dict)
     slides: dict[int, list[data.SlideData]] = field(default_factory=dict)
     moved: pd.DataFrame | None = None
+    #: the store key of each seed's end-to-end model: what ``cpath-repro heatmap --model`` takes
+    end_to_end_models: dict[int, str] = field(default_factory=dict)
+
+    def heatmap_command(self) -> str:
+        """How to apply this page's end-to-end models to a slide of one's own."""
+        from cpath_repro.project import PROJECT_ROOT
+        from cpath_repro.train.store import store_root
+
+        root = store_root()
+        shown = root.relative_to(PROJECT_ROOT) if root.is_relative_to(PROJECT_ROOT) else root
+        lines = [f"cpath-repro heatmap YOUR_SLIDE --model {shown / key}   # trial {seed}"
+                 for seed, key in sorted(self.end_to_end_models.items())]
+        return "\n".join(lines)
 
 
 def run_methods(s: Settings, task_name: str, methods: Sequence[str], progress: bool = True) -> Results:
@@ -114,7 +127,9 @@ def run_methods(s: Settings, task_name: str, methods: Sequence[str], progress: b
             for metric, value in patch_scores(p[scored], labels[scored]).items():
                 rows.append({"seed": seed, "arm": method, "metric": metric, "value": value})
         if "end-to-end" in methods:
-            meta = learning.end_to_end(s, t, seed, progress=False).meta
+            stored = learning.end_to_end(s, t, seed, progress=False)
+            out.end_to_end_models[seed] = stored.key
+            meta = stored.meta
             moved.append({"seed": seed, **meta["moved"], "loss first epoch": meta["losses"][0],
                           "loss last epoch": meta["losses"][-1]})
     out.long = pd.DataFrame(rows, columns=["seed", "arm", "metric", "value"])

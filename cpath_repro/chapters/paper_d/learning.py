@@ -31,6 +31,7 @@ from cpath_repro.chapters.paper_d.settings import Settings
 from cpath_repro.models.unet import UNet
 from cpath_repro.train import store
 from cpath_repro.train.end_to_end import (
+    LazyBatches,
     SlideBatch,
     end_to_end_step,
     feature_map,
@@ -52,6 +53,10 @@ SEGMENTATION_ONLY_SCALE = 8
 CAMELYON_END_TO_END_SHARE = 0.5
 CHECKPOINT_EVERY = 10
 FEATURE_BATCH = 256
+#: A slide's patches (uint8) or a lump's augmented inputs (float32) are kept in memory up to this size; beyond
+#: it (the ``paper`` profile's Camelyon slides: 10^4-10^5 patches of 256 px) they are read, or made, per
+#: mini-batch, so end-to-end learning's memory stays that of one mini-batch.
+IN_MEMORY_BYTES = 512 * 2**20
 
 
 @dataclass(frozen=True)
@@ -117,10 +122,12 @@ def _training_patches(s: Settings, t: Task, seed: int) -> list[Any]:
 
 
 def _dataset(s: Settings, sd: SlideData, patches: list[Any], augment: bool, seed: int) -> Any:
-    """Patches of one slide as a streaming dataset, read once into memory (they are read every epoch)."""
+    """Patches of one slide as a streaming dataset, read once into memory when they fit in
+    :data:`IN_MEMORY_BYTES` (they are read every epoch), else read from the slide at each item."""
     from cpath_repro.wsi.patches import PatchDataset
 
-    return PatchDataset(sd.path, patches, crop=s.crop_px, augment=augment, seed=seed, preload=True)
+    fits = len(patches) * s.patch_px**2 * 3 <= IN_MEMORY_BYTES
+    return PatchDataset(sd.path, patches, crop=s.crop_px, augment=augment, seed=seed, preload=fits)
 
 
 def _set_epoch(sets: list[Any]) -> Any:
@@ -353,10 +360,16 @@ def end_to_end(s: Settings, t: Task, seed: int, progress: bool = True) -> store.
 
 
 def _slide_batch(data: Any, sd: SlideData, lump: np.ndarray, map_size: int, batch: int) -> SlideBatch:
-    """One lump's augmented patches in mini-batches of at most ``batch``. The inputs are made once and kept (N small
-    images, not activations): the re-forward then sees the very same pixels without augmenting twice."""
-    chunks = np.array_split(lump, -(-len(lump) // batch))  # near-equal sizes: no mini-batch of one patch
-    patches = [torch.stack([data[int(j)][0] for j in chunk]) for chunk in chunks]
+    """One lump's augmented patches in near-equal mini-batches of at most ``batch`` (never a mini-batch of one
+    patch). Small lumps' inputs are made once and kept (N small images, not activations); larger ones are made
+    again for the re-forward, the same pixels since the augmentation is a function of (seed, epoch, index)."""
+    chunks = np.array_split(lump, -(-len(lump) // batch))
+
+    def make(i: int) -> torch.Tensor:
+        return torch.stack([data[int(j)][0] for j in chunks[i]])
+
+    kept = len(lump) * 3 * data.crop**2 * 4 <= IN_MEMORY_BYTES
+    patches = [make(i) for i in range(len(chunks))] if kept else LazyBatches(make, len(chunks))
     return SlideBatch(patches, torch.from_numpy(sd.positions[lump]), torch.from_numpy(sd.labels[lump]), map_size)
 
 

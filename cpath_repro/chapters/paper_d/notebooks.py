@@ -55,8 +55,9 @@ def shared_params() -> dict[str, Param]:
               between(0.0, 1.0)),
         Param("end_to_end_lr_segmenter", float, "end-to-end learning rate of the segmenter (the paper: 1e-7)",
               {"ci": 1e-5, "default": 1e-5, "paper": 1e-7}, between(0.0, 1.0)),
-        Param("memory_patches", list, "D-M1: numbers of patches N the memory is measured at (each also at 4N for "
-              "the ratio)", {"ci": [16], "default": [256], "paper": [256, 1024, 4096]}),
+        Param("memory_patches", list, "D-M1: numbers of patches N the memory is measured at, each also at 4N (end-to-end "
+              "at the largest N and 4N in every trial, both methods at every N in the first)",
+              {"ci": [16], "default": [256], "paper": [256, 1024, 4096]}),
         Param("difficulty", float, "synthetic slides: how alike tumour and normal tissue look (0-1)", same(0.3),
               between(0.0, 1.0)),
         Param("pretraining", str, "the extractor's starting weights: auto (ImageNet when torchvision's file is "
