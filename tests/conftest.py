@@ -11,18 +11,22 @@ from cpath_repro.pipeline import book, execute
 
 @pytest.fixture(scope="session", autouse=True)
 def isolated_model_store(tmp_path_factory: pytest.TempPathFactory):
-    """Tests train into a model store of their own, never the project's runs/models."""
+    """Tests train into a model store of their own, never the project's runs/models, and write paper D's slides
+    into a folder of their own, never runs/slides."""
     import os
 
+    from cpath_repro.chapters.paper_d.data import SLIDES_ENV
     from cpath_repro.train.store import STORE_ENV
 
-    previous = os.environ.get(STORE_ENV)
+    previous = {name: os.environ.get(name) for name in (STORE_ENV, SLIDES_ENV)}
     os.environ[STORE_ENV] = str(tmp_path_factory.mktemp("model-store"))  # inherited by notebook kernels
+    os.environ[SLIDES_ENV] = str(tmp_path_factory.mktemp("slides"))  # paper D's synthetic slides, likewise
     yield
-    if previous is None:
-        os.environ.pop(STORE_ENV, None)
-    else:
-        os.environ[STORE_ENV] = previous
+    for name, value in previous.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
 
 
 @pytest.fixture(scope="session")

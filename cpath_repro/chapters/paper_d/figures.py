@@ -31,7 +31,7 @@ def _label_image(grid: np.ndarray) -> np.ndarray:
 def extraction(thumb: np.ndarray, tissue: np.ndarray, labels: np.ndarray, sd: SlideData) -> Figure:
     """Figure 4: (a) the slide, (b) its Otsu tissue mask, (c) the annotation (tumour red, normal grey, unannotated
     tissue purple), (d) the patch labels."""
-    fig, axes = plt.subplots(1, 4, figsize=(12, 3.4))
+    fig, axes = plt.subplots(1, 4, figsize=(12, 3.0))
     panels: list[tuple[np.ndarray, Any, str]] = [(thumb, None, "(a) slide"), (tissue, "gray", "(b) Otsu tissue mask")]
     annotated = np.where(labels == 2, 3, np.where(labels == 1, 2, np.where(tissue, 1, 0)))
     panels += [(annotated, LABEL_COLOURS, "(c) annotation mask"), (_label_image(label_grid(sd)), LABEL_COLOURS,
@@ -44,7 +44,7 @@ def extraction(thumb: np.ndarray, tissue: np.ndarray, labels: np.ndarray, sd: Sl
     handles = [plt.Rectangle((0, 0), 1, 1, color=LABEL_COLOURS(i)) for i in (3, 2, 1)]
     fig.legend(handles, ["tumour", "normal", "nolabel / unannotated"], loc="lower center", ncol=3, fontsize=8,
                frameon=False)
-    fig.tight_layout(rect=(0, 0.06, 1, 1))
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
     return fig
 
 
@@ -57,13 +57,28 @@ def scores(table: pd.DataFrame, label: str) -> Figure:
                     capsize=3, label=label)
         ax.errorbar(x + 0.08, table[f"{metric}: paper_mean"], yerr=table[f"{metric}: paper_sd"], fmt="D", mfc="none",
                     color=PAPER, capsize=3, label="paper D")
-        ax.set_xticks(x, [m.replace(" (1/8)", "\n(1/8)").replace(" learning", "\nlearning") for m in table["method"]],
-                      fontsize=8)
+        ax.set_xticks(x, [_two_lines(m) for m in table["method"]], fontsize=8)
         ax.set_ylabel(metric)
         ax.grid(axis="y", alpha=0.3)
     axes[0].legend(fontsize=7, loc="lower left")
     fig.tight_layout()
     return fig
+
+
+def _two_lines(label: str) -> str:
+    """A method's name on two lines, split at its middle space."""
+    words = label.split(" ")
+    cut = max(1, (len(words) + 1) // 2)
+    return " ".join(words[:cut]) + "\n" + " ".join(words[cut:]) if len(words) > 1 else label
+
+
+def _tissue_box(labels: np.ndarray, margin: int = 1) -> tuple[slice, slice]:
+    """The rows and columns of a label grid that hold tissue patches, with ``margin`` patches around them."""
+    r, c = np.nonzero(labels != NO_PATCH)
+    if not len(r):
+        return slice(0, labels.shape[0]), slice(0, labels.shape[1])
+    return (slice(max(r.min() - margin, 0), min(r.max() + 1 + margin, labels.shape[0])),
+            slice(max(c.min() - margin, 0), min(c.max() + 1 + margin, labels.shape[1])))
 
 
 def tumour_point_boxes(probability: np.ndarray, labels: np.ndarray) -> list[tuple[float, float, float]]:
@@ -82,27 +97,36 @@ def tumour_point_boxes(probability: np.ndarray, labels: np.ndarray) -> list[tupl
 
 def heatmaps(sd: SlideData, thumb: np.ndarray, probabilities: Mapping[str, np.ndarray]) -> Figure:
     """Figures 5 and 6: the slide, its patch labels, then each method's tumour probability with its isolated false
-    tumour points circled (and counted in the title)."""
-    labels = label_grid(sd)
+    tumour points circled (and counted in the title); all cut to the tissue's bounding box."""
+    full = label_grid(sd)
+    rows, cols = _tissue_box(full)
+    labels = full[rows, cols]
+    fy, fx = thumb.shape[0] / full.shape[0], thumb.shape[1] / full.shape[1]  # thumbnail pixels per patch
+    thumb = thumb[round(rows.start * fy):round(rows.stop * fy), round(cols.start * fx):round(cols.stop * fx)]
     n = 2 + len(probabilities)
-    fig, axes = plt.subplots(1, n, figsize=(2.6 * n, 2.9))
+    aspect = labels.shape[1] / max(labels.shape[0], 1)  # width / height of the tissue's box
+    ncols = min(n, 3 if aspect > 1.5 else 4)
+    nrows = -(-n // ncols)
+    width = 13.0 / ncols
+    fig, grid = plt.subplots(nrows, ncols, figsize=(13.0, nrows * (min(width / aspect, 3.2) + 0.7)), squeeze=False)
+    axes = list(grid.flat)
     axes[0].imshow(thumb)
     axes[0].set_title("slide", fontsize=9)
     axes[1].imshow(_label_image(labels), cmap=LABEL_COLOURS, vmin=0, vmax=3, interpolation="nearest")
-    axes[1].set_title("ground truth", fontsize=9)
+    axes[1].set_title("ground truth (red tumour, grey normal)", fontsize=8)
     image = None
-    for ax, (method, p) in zip(axes[2:], probabilities.items(), strict=True):
-        grid = heatmap(sd, p)
-        shown = np.ma.masked_where(labels == NO_PATCH, grid)
+    for ax, (method, p) in zip(axes[2:], probabilities.items(), strict=False):
+        grid_p = heatmap(sd, p)[rows, cols]
+        shown = np.ma.masked_where(labels == NO_PATCH, grid_p)
         image = ax.imshow(shown, cmap="magma", vmin=0, vmax=1, interpolation="nearest")
-        marks = tumour_point_boxes(grid, labels)
+        marks = tumour_point_boxes(grid_p, labels)
         for r, c, radius in marks:
             ax.add_patch(plt.Circle((c, r), radius, fill=False, color="cyan", lw=1.2))
-        ax.set_title(f"{paper.LABELS.get(method, method)}\n{len(marks)} tumour point(s)", fontsize=8)
+        ax.set_title(f"{paper.LABELS.get(method, method)}\n{len(marks)} tumour point(s) (circled)", fontsize=8)
     for ax in axes:
         ax.axis("off")
     if image is not None:
-        fig.colorbar(image, ax=list(axes[2:]), fraction=0.02, pad=0.01, label="tumour probability")
+        fig.colorbar(image, ax=axes, fraction=0.02, pad=0.01, label="tumour probability")
     return fig
 
 

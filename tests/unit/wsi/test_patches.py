@@ -26,21 +26,10 @@ from cpath_repro.wsi import (
     tissue_mask,
 )
 from cpath_repro.wsi.patches import MASK_NORMAL, MASK_TUMOUR, NOLABEL, NORMAL, TUMOUR, box_fractions
+from tests.unit.wsi.tiny import write_pyramid
 
 WIDTH, HEIGHT = 1024, 768  # 4 x 3 patches of 256 px at level 0; 4 x 3 patches of 128 px at level 1
 D = 25.6  # label and tissue masks below: one 256 px patch = 10 x 10 mask pixels
-
-
-def write_pyramid(path, base: np.ndarray, mpp: float | None = 0.5) -> None:
-    """A tiled two-level pyramidal TIFF OpenSlide reads as generic-tiff (level 1 = every second pixel)."""
-    import tifffile
-
-    res = {} if mpp is None else {"resolutionunit": "CENTIMETER"}
-    with tifffile.TiffWriter(path) as tif:
-        for page, image in enumerate((base, np.ascontiguousarray(base[::2, ::2]))):
-            if mpp is not None:
-                res["resolution"] = (1e4 / (mpp * 2**page),) * 2
-            tif.write(image, tile=(128, 128), photometric="rgb", subfiletype=1 if page else 0, **res)
 
 
 @pytest.fixture(scope="module")
