@@ -252,26 +252,26 @@ def _train_segmenter(s: Settings, t: Task, seed: int, model: nn.Module, maps: li
 
 
 def _frozen_features(s: Settings, t: Task, seed: int, source: str, progress: bool
-                     ) -> tuple[Any, int, str, dict[str, Any]]:
+                     ) -> tuple[Any, int, dict[str, Any]]:
     """The feature function under a segmenter: the trained extractor's 16-d features ("trained"), or the
-    pretrained GoogLeNet's pooled 1,024 ("pretrained"), with its width, provenance and store key."""
+    pretrained GoogLeNet's pooled 1,024 ("pretrained"), with its width and what it comes from."""
     if source == "trained":
         stored = extractor(s, t, seed, progress)
         model: Any = stored.model.eval()
-        return model.features, int(model.feature.out_features), stored.key, {"extractor": stored.key}
+        return model.features, int(model.feature.out_features), {"extractor": stored.key}
     from cpath_repro.models.backbones import FEATURE_DIM
     from cpath_repro.transfer.pretraining import pretrained
 
     backbone = pretrained("googlenet", s.pretraining, 0, s.profile, progress=False)
     net, norm = backbone.model.eval(), backbone.normalization
-    return (lambda x: net(norm(x))), FEATURE_DIM["googlenet"], "", {"backbone": backbone.source}
+    return (lambda x: net(norm(x))), FEATURE_DIM["googlenet"], {"backbone": backbone.source}
 
 
 def separate(s: Settings, t: Task, seed: int, source: str = "trained", progress: bool = True
              ) -> tuple[store.StoredModel, Any]:
     """Separate learning's segmenter on frozen features (``source`` "trained": the classifier-only extractor;
     "pretrained": the ImageNet-features baseline), and the feature function it reads."""
-    fn, width, key, origin = _frozen_features(s, t, seed, source, progress)
+    fn, width, origin = _frozen_features(s, t, seed, source, progress)
     method = "separate" if source == "trained" else "imagenet-features"
     config = _config(s, t, seed, method, features=origin, epochs=s.segmenter_epochs, batch=s.segmenter_batch,
                      lr=s.lr, base=SEGMENTER_BASE)
@@ -464,7 +464,7 @@ def trained(s: Settings, t: Task, seed: int, method: str, progress: bool = True)
         return Trained(method, [ext.key], lambda sd: torch.softmax(features(model, s, sd), 1)[:, 1].numpy())
     if method in ("separate", "imagenet-features"):
         seg, fn = separate(s, t, seed, "trained" if method == "separate" else "pretrained", progress)
-        keys = [seg.key, *( [extractor(s, t, seed, progress).key] if method == "separate" else [])]
+        keys = [seg.key] + ([extractor(s, t, seed, progress).key] if method == "separate" else [])
         return Trained(method, keys, lambda sd: tumour_probability(seg.model, slide_maps(sd, features(fn, s, sd),
                                                                                           t.map_size)))
     if method == "end-to-end":
