@@ -233,8 +233,8 @@ def staging(s: Settings, methods: Sequence[str] = ("classifier-only", "end-to-en
                     predicted[patients[i]] = rules.pn_stage(classes)
                     predictions.append({"seed": seed, "method": method, "patient": patients[i],
                                         "true stage": truth[patients[i]], "predicted stage": predicted[patients[i]],
-                                        "predicted slide classes": ", ".join(classes),
-                                        "true slide classes": ", ".join(str(sd.slide_class) for sd in slides)})
+                                        "true slide classes": ", ".join(str(sd.slide_class) for sd in slides),
+                                        "predicted slide classes": ", ".join(classes)})
             kappa = rules.kappa([truth[p] for p in patients], [predicted[p] for p in patients])
             rows.append({"seed": seed, "arm": method, "metric": QUADRATIC_KAPPA, "value": 100.0 * kappa})
     return (pd.DataFrame(rows, columns=["seed", "arm", "metric", "value"]), pd.DataFrame(predictions),
