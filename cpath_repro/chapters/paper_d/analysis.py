@@ -119,7 +119,7 @@ def run_methods(s: Settings, task_name: str, methods: Sequence[str], progress: b
         labels = np.concatenate([sd.labels for sd in t.test])
         for method in methods:
             model = learning.trained(s, t, seed, method, progress)
-            keys += model.keys
+            keys += used_keys(s, t, seed, model)
             per_slide = [model(sd) for sd in t.test]
             out.probabilities[(seed, method)] = per_slide
             p = np.concatenate(per_slide)
@@ -136,6 +136,16 @@ def run_methods(s: Settings, task_name: str, methods: Sequence[str], progress: b
     out.keys = sorted(set(keys))
     out.moved = pd.DataFrame(moved) if moved else None
     return out
+
+
+def used_keys(s: Settings, t: learning.Task, seed: int, model: learning.Trained) -> list[str]:
+    """The store keys a method's numbers rest on: its own models and, for end-to-end learning, the separate
+    models it started from (so that ``cpath-repro store prune`` keeps them while a run uses it)."""
+    keys = list(model.keys)
+    if model.method == "end-to-end":
+        config = learning.end_to_end(s, t, seed, progress=False).meta["config"]
+        keys += [config["extractor"], config["segmenter"]]
+    return keys
 
 
 def beside_paper(long: pd.DataFrame, published: Mapping[str, tuple[float, float, float, float]]) -> pd.DataFrame:
@@ -218,7 +228,7 @@ def staging(s: Settings, methods: Sequence[str] = ("classifier-only", "end-to-en
         truth = {p: cohort.patients[p] for p in patients}
         for method in methods:
             model = learning.trained(s, t, seed, method, progress)
-            keys += model.keys
+            keys += used_keys(s, t, seed, model)
             feats = {sd.name: rules.heatmap_features(np.nan_to_num(heatmap(sd, model(sd))), label_grid(sd) != NO_PATCH,
                                                      s.patch_um) for sd in cohort.slides}
             predicted: dict[str, str] = {}
