@@ -144,7 +144,7 @@ def test_staged_pages_drop_the_injected_cell_and_fold_the_code(built_book: Path)
 
 def test_how_to_read_says_what_each_chapter_reproduces(built_book: Path):
     page = html.unescape(re.sub(r"<[^>]+>", "", (built_book / "book" / "how-to-read.html").read_text()))
-    text = re.sub(r"\s+", " ", page).replace("\u2019", "'")  # Sphinx's smart quotes
+    text = re.sub(r"\s+", " ", page).replace("\u2019", "'").replace("\u2018", "'")  # Sphinx's smart quotes
     for spec in catalog.NOTEBOOKS.values():
         assert " ".join(spec.description.split()) in text, spec.name
     assert "not yet reproduced" in text and "supported" in text
