@@ -8,6 +8,8 @@ paper prints them.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from skimage import measure
 from sklearn.metrics import average_precision_score
@@ -36,20 +38,20 @@ def patch_scores(probability: np.ndarray, labels: np.ndarray) -> dict[str, float
     return {"accuracy": accuracy, "pr_auc": pr_auc}
 
 
-def isolated_false_tumour_points(probability: np.ndarray, labels: np.ndarray) -> int:
-    """How many "tumour points" a heatmap has: connected groups (8-neighbourhood) of patches predicted tumour
+def isolated_false_tumour_regions(probability: np.ndarray, labels: np.ndarray) -> list[Any]:
+    """The "tumour points" of a heatmap: connected groups (8-neighbourhood) of patches predicted tumour
     (p > :data:`THRESHOLD`) that lie wholly inside true normal tissue — no patch of the group is labelled
-    tumour and at least one is labelled normal. ``probability`` and ``labels`` are patch grids of one slide
-    (NaN / any code for patches without tissue)."""
+    tumour and at least one is labelled normal — as scikit-image region properties. ``probability`` and
+    ``labels`` are patch grids of one slide (NaN / any code for patches without tissue)."""
     p = np.nan_to_num(np.asarray(probability, dtype=np.float64), nan=0.0)
     y = np.asarray(labels)
     if p.shape != y.shape:
         raise ValueError(f"A heatmap of shape {p.shape} cannot be scored against labels of shape {y.shape}.")
-    groups = measure.label(p > THRESHOLD, connectivity=2)
-    count = 0
-    for region in measure.regionprops(groups):
-        rows, cols = region.coords[:, 0], region.coords[:, 1]
-        inside = y[rows, cols]
-        if not (inside == TUMOUR).any() and (inside == NORMAL).any():
-            count += 1
-    return count
+    regions = measure.regionprops(measure.label(p > THRESHOLD, connectivity=2))
+    inside = [y[r.coords[:, 0], r.coords[:, 1]] for r in regions]
+    return [r for r, v in zip(regions, inside, strict=True) if not (v == TUMOUR).any() and (v == NORMAL).any()]
+
+
+def isolated_false_tumour_points(probability: np.ndarray, labels: np.ndarray) -> int:
+    """How many tumour points (:func:`isolated_false_tumour_regions`) a heatmap has."""
+    return len(isolated_false_tumour_regions(probability, labels))

@@ -11,12 +11,11 @@ import numpy as np
 import pandas as pd
 from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
-from skimage import measure
 
 from cpath_repro.chapters.paper_d import paper
 from cpath_repro.chapters.paper_d.analysis import NO_PATCH, heatmap, label_grid
 from cpath_repro.chapters.paper_d.data import SlideData
-from cpath_repro.metrics.heatmaps import THRESHOLD
+from cpath_repro.metrics.heatmaps import isolated_false_tumour_regions
 
 OURS, PAPER = "#1f77b4", "#d62728"
 #: Figure 5's colours: red tumour, grey normal, purple nolabel, white background.
@@ -83,15 +82,10 @@ def _tissue_box(labels: np.ndarray, margin: int = 1) -> tuple[slice, slice]:
 
 def tumour_point_boxes(probability: np.ndarray, labels: np.ndarray) -> list[tuple[float, float, float]]:
     """Centre (row, col) and radius of every isolated false tumour point of a heatmap (for marking it)."""
-    from cpath_repro.metrics.heatmaps import NORMAL, TUMOUR
-
-    groups = measure.label(np.nan_to_num(probability) > THRESHOLD, connectivity=2)
     marks = []
-    for region in measure.regionprops(groups):
-        inside = labels[region.coords[:, 0], region.coords[:, 1]]
-        if not (inside == TUMOUR).any() and (inside == NORMAL).any():
-            r, c = region.centroid
-            marks.append((r, c, 1.0 + 0.5 * max(region.bbox[2] - region.bbox[0], region.bbox[3] - region.bbox[1])))
+    for region in isolated_false_tumour_regions(probability, labels):
+        r, c = region.centroid
+        marks.append((r, c, 1.0 + 0.5 * max(region.bbox[2] - region.bbox[0], region.bbox[3] - region.bbox[1])))
     return marks
 
 
