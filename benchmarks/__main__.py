@@ -53,6 +53,10 @@ def main() -> None:
     memory = end_to_end_memory()
     rows += [(f"paper D peak memory growth, {method}, N={4 * n} / N={n}", f"{ratio:.3f}")
              for (method, n), ratio in memory["ratios"].items()]
+    from benchmarks.ci_notebooks import main as ci_notebooks
+    from benchmarks.ci_notebooks import rows as ci_rows
+
+    rows += ci_rows(ci_notebooks())
     width = max(len(k) for k, _ in rows)
     for key, value in rows:
         print(f"{key.ljust(width)}  {value}")

@@ -4,9 +4,16 @@ Each chapter declares its notebooks (artifacts, description, typed parameters) i
 ``notebooks`` module, beside its code; this module only gathers them, in book order. The
 notebook's ``parameters`` cell repeats the names (with ``None`` meaning "the profile's
 value") so that plain ``papermill -p NAME VALUE`` works too; a test keeps the two in step.
+
+A notebook's kernel imports the catalog only to find its own declaration, so the catalog and
+the other chapters' declarations are left out of its result's cache key
+(:func:`lookup_modules`): editing paper C's declarations re-executes paper C's pages only.
+The declarations import nothing but shared leaves (a test keeps it so).
 """
 
 from __future__ import annotations
+
+from types import ModuleType
 
 from cpath_repro.chapters.paper_a import notebooks as paper_a
 from cpath_repro.chapters.paper_b import notebooks as paper_b
@@ -24,6 +31,19 @@ __all__ = ["NOTEBOOKS", "NotebookSpec", "get"]
 CHAPTERS = (stains, pretraining, paper_e, paper_a, paper_b, paper_c, paper_d)
 
 NOTEBOOKS: dict[str, NotebookSpec] = {spec.name: spec for chapter in CHAPTERS for spec in chapter.NOTEBOOKS}
+
+
+def lookup_modules(name: str) -> frozenset[str]:
+    """The modules a kernel imports only to look up notebook ``name``: the catalog and the other chapters'
+    declarations."""
+    own = chapter_of(name)
+    return frozenset({__name__} | {c.__name__ for c in CHAPTERS if c is not own})
+
+
+def chapter_of(name: str) -> ModuleType:
+    """The declarations module of the chapter that declares notebook ``name``."""
+    spec = get(name)
+    return next(c for c in CHAPTERS if any(s is spec for s in c.NOTEBOOKS))
 
 
 def get(name: str) -> NotebookSpec:

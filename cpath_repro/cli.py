@@ -1,4 +1,4 @@
-"""``cpath-repro``: list notebooks, run them with papermill, build the book, print the scorecard.
+"""``cpath-repro``: list notebooks, run them with papermill, say what is stale, build the book, print the scorecard.
 
 Bad input ends with one sentence on stderr and exit status 2; never a traceback.
 """
@@ -56,6 +56,26 @@ def _run(args: argparse.Namespace) -> None:
                        progress=not args.quiet)
     ran = sum(1 for _, how, _ in done if how == "ran")
     print(f"{ran} executed, {len(done) - ran} up to date")
+
+
+def _status(args: argparse.Namespace) -> None:
+    from cpath_repro.pipeline import execute
+
+    rows = execute.status(args.notebooks, args.profile, args.param or [], args.run_dir)
+    for name, reasons in rows:
+        print(f"{name:18} " + ("up to date" if not reasons else f"stale: {execute.describe_reasons(reasons)}"))
+    retrain = sorted({r for _, reasons in rows for r in reasons if r.startswith("model ")})
+    stale = sum(1 for _, reasons in rows if reasons)
+    print(f"\n{stale} of {len(rows)} would be executed; {len(retrain)} model(s) would be trained or retrained"
+          + "".join(f"\n  {r}" for r in retrain))
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from cpath_repro.pipeline import compare
+
+    result = compare.compare(args.a, args.b)
+    print(compare.as_text(result, args.a, args.b))
+    return 0 if result.same else 1
 
 
 def _build(args: argparse.Namespace) -> None:
@@ -145,6 +165,20 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--quiet", action="store_true", help="no progress output")
     run.set_defaults(func=_run)
 
+    status = sub.add_parser("status", help="which results are up to date, which are stale and why (executes nothing)")
+    status.add_argument("notebooks", nargs="*", default=["all"], metavar="NOTEBOOK", help="notebook names (default: all)")
+    status.add_argument("--profile", choices=list(PROFILES), default="default")
+    status.add_argument("-p", "--param", nargs=2, action="append", metavar=("NAME", "VALUE"),
+                        help="the overrides a `run` would get (repeatable)")
+    status.add_argument("--run-dir", type=Path, help="the run to check (default: runs/<profile>)")
+    status.set_defaults(func=_status)
+
+    comp = sub.add_parser("compare", help="whether two runs have the same tables, claim tables and verdicts "
+                          "(exit status 1 when not)")
+    comp.add_argument("a", type=Path, help="a run directory")
+    comp.add_argument("b", type=Path, help="another run directory")
+    comp.set_defaults(func=_compare)
+
     for name, func, text in (("build", _build, "build the book from a run"),
                              ("claims", _claims, "print the claims scorecard of a run")):
         cmd = sub.add_parser(name, help=text)
@@ -175,7 +209,7 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
-        args.func(args)
+        code = args.func(args)
     except UserError as exc:
         print(f"cpath-repro: {exc}", file=sys.stderr)
         return exc.exit_code
@@ -183,7 +217,7 @@ def main(argv: list[str] | None = None) -> int:
         print("cpath-repro: interrupted; finished results are kept, the unfinished one was not committed.",
               file=sys.stderr)
         return 130
-    return 0
+    return int(code or 0)
 
 
 if __name__ == "__main__":

@@ -9,10 +9,12 @@ its notebooks (:class:`NotebookSpec`) beside its code; :mod:`cpath_repro.catalog
 
 from __future__ import annotations
 
+import types
+import typing
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from cpath_repro.data import layout
 from cpath_repro.errors import DataNotFoundError, ParameterError
@@ -238,6 +240,66 @@ def resolve(
     return Resolved(notebook, profile, values)
 
 
+_PARAM = "cpath_repro.param"
+
+
+def param(doc: str, defaults: Mapping[str, Any], check: Callable[[Any], str | None] | None = None,
+          choices: tuple[Any, ...] = ()) -> Any:
+    """Declare a chapter setting as a notebook parameter, once: a field of a :class:`Settings` dataclass.
+
+    The field's name is the parameter's name and its annotation its type (``int``, ``float``,
+    ``str``, ``bool``, ``tuple[int, ...]`` given as ``20,60,200``, ``Path | None`` for a folder);
+    ``defaults`` maps each profile to its value, ``check`` returns an error phrase for an impossible
+    value. Everything else (the ``cpath-repro list`` table, validation, the settings object a
+    notebook gets) is derived from it.
+    """
+    return field(metadata={_PARAM: (doc, dict(defaults), check, choices)})
+
+
+def _param_type(annotation: Any) -> tuple[type, bool]:
+    """``(Param.type, optional)`` of a settings field's annotation."""
+    args = typing.get_args(annotation)
+    if isinstance(annotation, types.UnionType) and type(None) in args:
+        (inner,) = [a for a in args if a is not type(None)]
+        return _param_type(inner)[0], True
+    if typing.get_origin(annotation) is tuple:
+        return list, False
+    return annotation, False
+
+
+@dataclass(frozen=True)
+class Settings:
+    """A chapter's settings: its notebook parameters, declared once as fields (:func:`param`), validated.
+
+    A chapter subclasses it (a frozen dataclass) and adds what it derives from the parameters as
+    properties; its notebooks get an instance from :func:`cpath_repro.notebook.start`.
+    """
+
+    #: the run's profile (not a parameter: every notebook has it)
+    profile: str
+
+    @classmethod
+    def params(cls) -> dict[str, Param]:
+        """The notebook parameters the fields declare, in declaration order."""
+        hints = typing.get_type_hints(cls)
+        out = {}
+        for f in fields(cls):
+            if _PARAM in f.metadata:
+                doc, defaults, check, choices = f.metadata[_PARAM]
+                kind, optional = _param_type(hints[f.name])
+                out[f.name] = Param(f.name, kind, doc, defaults, check, choices, optional)
+        return out
+
+    @classmethod
+    def from_resolved(cls, resolved: Resolved) -> Self:
+        """The settings of validated parameters: a list becomes a tuple, a folder a :class:`~pathlib.Path`."""
+        values: dict[str, Any] = {}
+        for name, p in cls.params().items():
+            value = resolved[name]
+            values[name] = tuple(value) if p.type is list else Path(value) if p.type is Path and value else value
+        return cls(profile=resolved.profile, **values)
+
+
 @dataclass(frozen=True)
 class NotebookSpec:
     """A chapter notebook: one paper section (a table or a figure group), declared beside its chapter's code."""
@@ -247,11 +309,17 @@ class NotebookSpec:
     part: str
     artifacts: tuple[str, ...]
     description: str
-    params: Mapping[str, Param]
+    #: the chapter's settings class (its fields declare the parameters), or the parameters themselves for a
+    #: notebook whose settings are just its parameters
+    settings: type[Settings] | Mapping[str, Param]
     data: DataRequirement | None = None
     #: cross-parameter rule: returns an error phrase for an impossible combination
     constraint: Callable[[Mapping[str, Any]], str | None] | None = None
     claims: tuple[str, ...] = field(default=())
+
+    @property
+    def params(self) -> Mapping[str, Param]:
+        return self.settings if isinstance(self.settings, Mapping) else self.settings.params()
 
     @property
     def path(self) -> Path:

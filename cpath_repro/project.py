@@ -4,8 +4,10 @@ Cache keys see the code a result depends on, not the whole package: a notebook's
 keyed on the modules it imported (recorded at the end of its run), a trained model on the
 static import closure of the module that defines its training recipe. So a fixed typo in
 ``viz.py`` re-executes the notebooks that import it and retrains nothing, while a change to
-the training engine retrains every model trained with it. (Jupyter Book's own cache only
-sees notebook cells, not the package they call.)
+the training engine retrains every model trained with it. A module counts by its *code*
+(:func:`code_fingerprint`: the syntax tree without docstrings), so a comment, a docstring or
+a reformatting re-runs and retrains nothing. (Jupyter Book's own cache only sees notebook
+cells, not the package they call.)
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import ast
 import hashlib
 import os
 import subprocess
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from pathlib import Path
 
@@ -63,18 +65,63 @@ def package_modules(names: Iterable[str]) -> list[str]:
     return sorted({n for n in names if n == PACKAGE or n.startswith(PACKAGE + ".")})
 
 
+def _strip_docstrings(tree: ast.AST) -> ast.AST:
+    """Drop the docstring of the module and of every class and function (they cannot change a result)."""
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+            body = node.body
+            first = body[0].value if body and isinstance(body[0], ast.Expr) else None
+            if isinstance(first, ast.Constant) and isinstance(first.value, str):
+                node.body = body[1:] or [ast.Pass()]
+    return tree
+
+
+@lru_cache(maxsize=1024)
+def _fingerprint(path: str, mtime_ns: int, size: int) -> str:
+    # Keyed on the file's stat too, so an edit made while a process runs is seen (tests edit copies).
+    source = Path(path).read_bytes()
+    try:
+        tree = ast.parse(source, filename=path)
+    except SyntaxError:  # a module that does not parse cannot run: its bytes are its identity
+        return hashlib.sha256(source).hexdigest()
+    # ast.dump leaves out line and column numbers, and the tree has no comments or formatting
+    return hashlib.sha256(ast.dump(_strip_docstrings(tree)).encode()).hexdigest()
+
+
+def code_fingerprint(path: Path) -> str:
+    """SHA-256 of a module's code: its syntax tree without docstrings, comments, formatting or positions.
+
+    This is what a cache key sees of a module: an edit that cannot change what the code does (a
+    comment, a docstring, a line wrapped) keeps every result and every trained model.
+    """
+    stat = path.stat()
+    return _fingerprint(str(path), stat.st_mtime_ns, stat.st_size)
+
+
+def module_fingerprints(names: Iterable[str], package_dir: Path | None = None) -> dict[str, str]:
+    """Module name -> :func:`code_fingerprint` of its current source (``"<missing>"`` for one that is gone)."""
+    out = {}
+    for name in sorted(set(names)):
+        path = module_file(name, package_dir)
+        out[name] = code_fingerprint(path) if path is not None else "<missing>"
+    return out
+
+
 def modules_hash(names: Iterable[str], package_dir: Path | None = None) -> str:
-    """SHA-256 over the names and current source of the given package modules.
+    """SHA-256 over the names and code fingerprints of the given package modules.
 
     A module that no longer exists hashes as missing, so a result that used it goes stale.
     """
     digest = hashlib.sha256()
-    for name in sorted(set(names)):
-        path = module_file(name, package_dir)
-        digest.update(name.encode() + b"\0")
-        digest.update(path.read_bytes() if path is not None else b"<missing>")
-        digest.update(b"\0")
+    for name, fingerprint in module_fingerprints(names, package_dir).items():
+        digest.update(f"{name}\0{fingerprint}\0".encode())
     return digest.hexdigest()
+
+
+def changed_modules(recorded: Mapping[str, str], package_dir: Path | None = None) -> list[str]:
+    """The modules among ``recorded`` (name -> fingerprint) whose code is no longer what was recorded."""
+    now = module_fingerprints(recorded, package_dir)
+    return [name for name, fingerprint in recorded.items() if now[name] != fingerprint]
 
 
 def _imported_names(tree: ast.Module, name: str, is_package: bool) -> set[str]:

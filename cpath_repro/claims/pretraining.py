@@ -15,12 +15,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from cpath_repro.results.run import read_manifest
+from cpath_repro.results.run import PRETRAINING_SOURCES, read_manifest
 
 #: The notebook that trains the stand-in and runs the probe; its manifest's metrics hold the probe's verdicts.
 NOTEBOOK = "pretraining"
 #: Where a chapter records which pretraining each backbone started from (``Run.use_pretraining``).
-SOURCES = ("imagenet", "fractal", "none")
+SOURCES = PRETRAINING_SOURCES
 NO_PRETRAINING = "no ImageNet weights, and the stand-in did not beat random initialization"
 LABELS = {"imagenet": "ImageNet pretraining", "fractal": "fractal pretraining"}
 

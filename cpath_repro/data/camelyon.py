@@ -35,10 +35,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from cpath_repro import atomic
 from cpath_repro.data.layout import locate
 from cpath_repro.errors import DataNotFoundError, ParameterError, UserError
 from cpath_repro.metrics.staging import NODES_PER_PATIENT, SLIDE_CLASSES, STAGES, pn_stage
-from cpath_repro.results import atomic
 from cpath_repro.wsi.annotations import write_asap
 from cpath_repro.wsi.writer import write_pyramid
 

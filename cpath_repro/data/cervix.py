@@ -53,10 +53,10 @@ from pathlib import Path
 
 import numpy as np
 
+from cpath_repro.atomic import write_text
 from cpath_repro.data.histokt import UnreadableImageError
 from cpath_repro.data.layout import locate
 from cpath_repro.errors import DataNotFoundError, ParameterError, UserError
-from cpath_repro.results.atomic import write_text
 
 log = logging.getLogger(__name__)
 

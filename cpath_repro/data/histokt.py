@@ -37,7 +37,7 @@ from typing import Any, TypeVar, overload
 
 import numpy as np
 
-from cpath_repro.data.layout import DATASETS, available, locate
+from cpath_repro.data.layout import DATASETS, available, locate, of_paper
 from cpath_repro.data.standardize import TABLE_1
 from cpath_repro.errors import DataNotFoundError, ParameterError, UserError
 
@@ -45,7 +45,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 #: The nine datasets, in Table 1's order, by their folder name under ``data_root``.
-NAMES = ("ADP", "MHIST", "BACH", "AJ-Lymph", "PCam", "CRC", "GlaS", "OS", "BCSS")
+NAMES = of_paper("B")
 #: Split names used here (the authors' "valid" is "val").
 SPLITS = ("train", "val", "test")
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp"})

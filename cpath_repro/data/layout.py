@@ -79,6 +79,11 @@ DATASETS: dict[str, Dataset] = {
 }
 
 
+def of_paper(paper: str) -> tuple[str, ...]:
+    """The datasets of one paper, in the order declared above (paper B's: Table 1's order)."""
+    return tuple(name for name, dataset in DATASETS.items() if dataset.paper == paper)
+
+
 def locate(root: str | Path, name: str) -> Path:
     """The folder of dataset ``name``: ``root/<name>`` when ``root`` is the data root, or ``root`` itself
     when it is the dataset's own folder; otherwise one sentence saying what was expected where."""

@@ -31,22 +31,18 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from cpath_repro.data.adp_format import (  # noqa: F401  (re-exported: the format's numbers live in the leaf)
+    CODE_OVERLAP,
+    CODE_STRIDE,
+    FRACTION,
+    LOWER_PERCENTILE,
+    PAPER_OVERLAP,
+    RULE_NAMES,
+    SIZE,
+    TARGET_MPP,
+    UPPER_PERCENTILE,
+)
 from cpath_repro.errors import ParameterError
-
-#: ADP's format (paper B, section 2.1): 272×272 crops at 1 µm/px.
-SIZE = 272
-TARGET_MPP = 1.0
-#: Overlap between neighbouring crops: the authors' code (``percent_overlap=0.25``), which
-#: reproduces Table 1's counts, and the paper's text ("50% overlap in either direction").
-CODE_OVERLAP = 0.25
-PAPER_OVERLAP = 0.5
-CODE_STRIDE = round(SIZE * (1 - CODE_OVERLAP))  # 204
-#: The percentiles and threshold of the contrast rule, shared by both readings (paper B,
-#: section 2.1: "between the 5th percentile and 99th percentile having less than 5% coverage
-#: of the colour span (0 - 255)"; the code passes lower_percentile=5, upper_percentile=99).
-LOWER_PERCENTILE = 5.0
-UPPER_PERCENTILE = 99.0
-FRACTION = 0.05
 
 
 @dataclass(frozen=True)

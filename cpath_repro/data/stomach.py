@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from cpath_repro import atomic
 from cpath_repro.data.layout import locate
 from cpath_repro.errors import DataNotFoundError, UserError
-from cpath_repro.results import atomic
 
 if TYPE_CHECKING:
     from cpath_repro.synth.slides import Geometry

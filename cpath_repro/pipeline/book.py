@@ -18,15 +18,13 @@ from pathlib import Path
 import nbformat
 import yaml
 
-from cpath_repro import catalog
+from cpath_repro import atomic, catalog
 from cpath_repro.claims import registry, scorecard
 from cpath_repro.errors import IncompleteRunError, UserError
-from cpath_repro.pipeline.execute import EXECUTED, cache_key, is_current, notebook_problem
+from cpath_repro.pipeline.execute import EXECUTED, Job, cache_key, describe_reasons, notebook_problem, stale_reasons
 from cpath_repro.profiles import Resolved
 from cpath_repro.project import PROJECT_ROOT
-from cpath_repro.results import atomic
 from cpath_repro.results.run import STAGING, read_manifest
-from cpath_repro.train import store
 
 BOOK_FILES = ("_config.yml", "_toc.yml")
 GENERATED = "book/_generated"
@@ -69,14 +67,9 @@ def check_run(run_dir: Path) -> dict[str, Path]:
             problems.append(f"'{spec.name}' {problem}; fix it and run {rerun}.")
             continue
         params = Resolved(spec.name, manifest["profile"], manifest["params"])
-        if not is_current(manifest, cache_key(spec, params)):
-            problems.append(f"'{spec.name}' is stale (its notebook, parameters, data or the package code changed "
-                            f"since it ran); run {rerun}.")
-            continue
-        missing = [k for k in manifest.get("models", []) if not store.exists(k)]
-        if missing:
-            problems.append(f"'{spec.name}' used model {missing[0]}, which is no longer in the model store "
-                            f"({store.store_root()}); run {rerun}.")
+        reasons = stale_reasons(Job(spec, params, {}, cache_key(spec, params)), run_dir)
+        if reasons:
+            problems.append(f"'{spec.name}' is stale ({describe_reasons(reasons)}); run {rerun}.")
             continue
         results[spec.name] = result
     if problems:

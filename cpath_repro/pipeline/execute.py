@@ -2,9 +2,10 @@
 
 A result is re-used only when nothing it depends on changed: its cache key (the notebook's
 bytes, its resolved parameters, the fingerprint of the real data it reads, the lock file)
-matches, and so does the source of every package module the notebook imported (recorded at
-the end of its run). (Jupyter Book's own cache keys on notebook cells only and would miss
-package changes.)
+matches, the code of every package module the notebook imported (recorded at the end of its
+run) is what it was, and every model it read from the store would not be retrained. When it
+is stale, :func:`stale_reasons` says why, without executing anything (``cpath-repro status``).
+(Jupyter Book's own cache keys on notebook cells only and would miss package changes.)
 """
 
 from __future__ import annotations
@@ -21,11 +22,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cpath_repro import catalog
+from cpath_repro import atomic, catalog
 from cpath_repro.errors import IncompleteRunError, ParameterError, UserError
 from cpath_repro.profiles import Resolved
-from cpath_repro.project import NOTEBOOK_DIR, RUN_DIR_ENV, data_fingerprint, file_hash, lock_hash, modules_hash
-from cpath_repro.results import atomic
+from cpath_repro.project import NOTEBOOK_DIR, RUN_DIR_ENV, changed_modules, data_fingerprint, file_hash, lock_hash
 from cpath_repro.results.run import MANIFEST, STAGING, ensure_writable, read_manifest
 
 EXECUTED = "notebook.ipynb"
@@ -42,27 +42,81 @@ class Job:
     cache_key: str
 
 
-def cache_key(spec: catalog.NotebookSpec, params: Resolved) -> str:
+def key_inputs(spec: catalog.NotebookSpec, params: Resolved) -> dict[str, Any]:
     """What a result depends on besides the package code: notebook, parameters, real data, library versions."""
-    material = {
+    return {
         "notebook": file_hash(spec.path),
         "profile": params.profile,
         "params": params.values,
         "data": {name: data_fingerprint(str(folder)) for name, folder in spec.data_folders(params.values).items()},
         "libraries": lock_hash(),
     }
-    return hashlib.sha256(json.dumps(material, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def code_changed(manifest: Mapping[str, Any]) -> bool:
-    """Whether a package module the run imported changed since (or the run recorded none)."""
-    code = manifest.get("code")
-    return not code or modules_hash(code["modules"]) != code["modules_sha256"]
+def cache_key(spec: catalog.NotebookSpec, params: Resolved) -> str:
+    """The hash of :func:`key_inputs`."""
+    return hashlib.sha256(json.dumps(key_inputs(spec, params), sort_keys=True, default=str).encode()).hexdigest()
+
+
+def code_changes(manifest: Mapping[str, Any]) -> list[str]:
+    """The package modules the run imported whose code changed since (``["its code record"]`` if it has none)."""
+    code = manifest.get("code") or {}
+    modules = code.get("modules")
+    if not isinstance(modules, Mapping):  # no record, or one from before modules carried fingerprints
+        return ["its record of the code it used"]
+    return changed_modules(modules)
+
+
+def _input_changes(manifest: Mapping[str, Any], job: Job) -> list[str]:
+    """What of the key's inputs differs from the run's record: the notebook, a parameter, the data, the lock file."""
+    recorded = manifest.get("execution", {}).get("inputs")
+    if not isinstance(recorded, Mapping):
+        return ["its record of the inputs it ran with"]
+    now = key_inputs(job.spec, job.params)
+    reasons = []
+    if recorded.get("notebook") != now["notebook"]:
+        reasons.append(f"the notebook {job.spec.path.name}")
+    if recorded.get("profile") != now["profile"]:
+        reasons.append(f"the profile ({recorded.get('profile')} -> {now['profile']})")
+    before = recorded.get("params") or {}
+    for name, value in now["params"].items():
+        if json.dumps(before.get(name), default=str) != json.dumps(value, default=str):
+            reasons.append(f"parameter {name} ({before.get(name)!r} -> {value!r})")
+    if recorded.get("data") != now["data"]:
+        reasons.append("the real data it reads")
+    if recorded.get("libraries") != now["libraries"]:
+        reasons.append("the locked library versions (constraints.txt)")
+    return reasons
+
+
+def stale_reasons(job: Job, run_dir: Path) -> list[str]:
+    """Why the committed result of ``job`` in ``run_dir`` cannot be re-used (empty: it is up to date).
+
+    Each reason names what changed: the notebook, a parameter, the data, the lock file, a package
+    module it imported, or a model it read that would now be retrained (its recipe's code changed).
+    """
+    manifest = read_manifest(run_dir / job.spec.name)
+    if manifest is None:
+        return ["never run here"]
+    if not (run_dir / job.spec.name / EXECUTED).is_file():
+        return ["its executed notebook is missing"]
+    if manifest.get("execution", {}).get("cache_key") == job.cache_key:
+        reasons = []
+    else:
+        reasons = _input_changes(manifest, job) or ["its cache key"]
+    reasons += [f"module {m}" for m in code_changes(manifest)]
+    from cpath_repro.train import store
+
+    reasons += [f"model {key} ({why})" for key, why in store.outdated(manifest.get("models", [])).items()]
+    return reasons
 
 
 def is_current(manifest: Mapping[str, Any], key: str) -> bool:
-    """A committed result still answers for cache key ``key``: same key, same source of the modules it used."""
-    return manifest.get("execution", {}).get("cache_key") == key and not code_changed(manifest)
+    """A committed result still answers for cache key ``key``: same key, same code of the modules it used.
+
+    (Cheaper than :func:`stale_reasons`: the book's build checks this for every page.)
+    """
+    return manifest.get("execution", {}).get("cache_key") == key and not code_changes(manifest)
 
 
 def plan(names: Sequence[str], profile: str, overrides: Sequence[tuple[str, str]]) -> list[Job]:
@@ -99,8 +153,7 @@ def plan(names: Sequence[str], profile: str, overrides: Sequence[tuple[str, str]
 
 
 def is_fresh(job: Job, run_dir: Path) -> bool:
-    manifest = read_manifest(run_dir / job.spec.name)
-    return bool(manifest and is_current(manifest, job.cache_key) and (run_dir / job.spec.name / EXECUTED).is_file())
+    return not stale_reasons(job, run_dir)
 
 
 def notebook_problem(path: Path) -> str | None:
@@ -179,6 +232,7 @@ def execute(job: Job, run_dir: Path, progress: bool = True) -> Path:
     shutil.move(executed, result / EXECUTED)
     manifest["execution"] = {
         "cache_key": job.cache_key,
+        "inputs": key_inputs(job.spec, job.params),
         "notebook_sha256": file_hash(job.spec.path),
         "executed_with": "papermill",
         "wall_time_s": round(wall, 3),
@@ -199,17 +253,35 @@ def run(names: Sequence[str], profile: str, overrides: Sequence[tuple[str, str]]
     done = []
     for i, job in enumerate(jobs, start=1):
         label = f"[{i}/{len(jobs)}] {job.spec.name} ({profile})"
-        if not force and is_fresh(job, target):
+        reasons = ["--force"] if force else stale_reasons(job, target)
+        if not reasons:
             echo(f"{label}: up to date, not re-executed")
             done.append((job.spec.name, "cached", 0.0))
             continue
-        echo(f"{label}: executing")
+        echo(f"{label}: executing ({describe_reasons(reasons)})")
         t0 = time.perf_counter()
         execute(job, target, progress)
         seconds = time.perf_counter() - t0
         echo(f"{label}: done in {seconds:.1f} s")
         done.append((job.spec.name, "ran", seconds))
     return done
+
+
+def status(names: Sequence[str], profile: str, overrides: Sequence[tuple[str, str]], run_dir: Path | None
+           ) -> list[tuple[str, list[str]]]:
+    """``(notebook, why it is stale)`` for each planned notebook, without executing anything (empty: up to date)."""
+    from cpath_repro.project import default_run_dir
+
+    target = Path(run_dir) if run_dir is not None else default_run_dir(profile)
+    return [(job.spec.name, stale_reasons(job, target)) for job in plan(names, profile, overrides)]
+
+
+def describe_reasons(reasons: Sequence[str]) -> str:
+    """``"changed: module x, parameter y (1 -> 2)"``, or what is missing."""
+    if reasons in (["never run here"], ["--force"]):
+        return reasons[0]
+    shown = ", ".join(reasons[:4]) + (f" and {len(reasons) - 4} more" if len(reasons) > 4 else "")
+    return f"changed: {shown}"
 
 
 def describe_params(spec: catalog.NotebookSpec) -> list[Mapping[str, str]]:

@@ -1,7 +1,9 @@
 """A notebook's run: typed parameters in, tables/figures/claims out, committed whole.
 
-A notebook calls :func:`start` once (it validates the parameters), saves what it measures,
-and calls :meth:`Run.finish` in its last cell. Everything is written to a private staging
+This is the results store, a leaf: it knows nothing of the catalog or of the claims (the
+notebook facade, :mod:`cpath_repro.notebook`, opens a run with the notebook's validated
+parameters and the claim ids it may record). A notebook saves what it measures and calls
+:meth:`Run.finish` in its last cell. Everything is written to a private staging
 folder; ``finish`` writes ``manifest.json`` last and moves the folder into
 ``<run_dir>/<notebook>/`` in one rename, so an interrupted run never leaves a result the
 book would read as complete. Jupyter and papermill runs write exactly the same files.
@@ -20,15 +22,15 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from cpath_repro import catalog
+from cpath_repro import atomic
 from cpath_repro.errors import UserError
 from cpath_repro.profiles import Resolved
-from cpath_repro.project import default_run_dir, file_hash, modules_hash, package_modules
-from cpath_repro.results import atomic, provenance
+from cpath_repro.project import file_hash, module_fingerprints, modules_hash, package_modules
+from cpath_repro.results import provenance
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -36,7 +38,9 @@ if TYPE_CHECKING:
 
 MANIFEST = "manifest.json"
 STAGING = ".staging"
-SCHEMA = 1
+SCHEMA = 2  # 2: the code block records each module's fingerprint
+#: The pretraining a backbone can start from, as a run records it (``Run.use_pretraining``).
+PRETRAINING_SOURCES = ("imagenet", "fractal", "none")
 
 
 def ensure_writable(run_dir: Path) -> Path:
@@ -58,16 +62,22 @@ def ensure_writable(run_dir: Path) -> Path:
 class Run:
     """The results of one notebook execution, staged until :meth:`finish`."""
 
-    def __init__(self, spec: catalog.NotebookSpec, params: Resolved, run_dir: Path) -> None:
-        self.spec = spec
+    def __init__(self, name: str, params: Resolved, run_dir: Path, claim_ids: Collection[str] | None = None,
+                 ignore_modules: Collection[str] = ()) -> None:
+        """``claim_ids``: the claims this run may record (others are refused at once, not at build time);
+        ``ignore_modules``: package modules imported only to find the notebook's declaration (the catalog,
+        other chapters' declarations), left out of the result's cache key."""
+        self.name = name
         self.params = params
+        self.claim_ids = None if claim_ids is None else frozenset(claim_ids)
+        self.ignore_modules = frozenset(ignore_modules)
         self.run_dir = ensure_writable(run_dir)
         self.is_main = int(os.environ.get("RANK", "0")) == 0  # torchrun sets RANK; rank 0 alone commits
         if self.is_main:
-            self.staging = self.run_dir / STAGING / f"{spec.name}-{uuid.uuid4().hex[:12]}"
+            self.staging = self.run_dir / STAGING / f"{name}-{uuid.uuid4().hex[:12]}"
             self.staging.mkdir(parents=True)
         else:
-            self.staging = Path(tempfile.mkdtemp(prefix=f"cpath-repro-rank-{spec.name}-"))
+            self.staging = Path(tempfile.mkdtemp(prefix=f"cpath-repro-rank-{name}-"))
         self.started = provenance.now_iso()
         self._t0 = time.perf_counter()
         self.data_sources: list[dict[str, Any]] = []
@@ -134,11 +144,17 @@ class Run:
     def use_pretraining(self, backbone: str, source: str) -> None:
         """Record which pretraining a backbone started from (``imagenet``, ``fractal`` or ``none``): the claims
         resting on pretraining are judged with it (:mod:`cpath_repro.claims.pretraining`)."""
-        from cpath_repro.claims.pretraining import SOURCES
-
-        if source not in SOURCES:
-            raise UserError(f"Pretraining of {backbone} must be one of {', '.join(SOURCES)}; got {source!r}.")
+        if source not in PRETRAINING_SOURCES:
+            raise UserError(f"Pretraining of {backbone} must be one of {', '.join(PRETRAINING_SOURCES)}; "
+                            f"got {source!r}.")
         self.pretraining[backbone] = source
+
+    def _claim(self, claim_id: str, data: str | None) -> None:
+        if self.claim_ids is not None and claim_id not in self.claim_ids:
+            raise UserError(f"Unknown claim {claim_id!r}; the registry's claims are {', '.join(sorted(self.claim_ids))}.")
+        if claim_id not in self.claims:
+            self.claims.append(claim_id)
+        self.claim_data[claim_id] = data or provenance.data_kind(self.data_sources)
 
     def save_claim_table(self, claim_id: str, table: pd.DataFrame, data: str | None = None) -> None:
         """Save the per-seed results a claim's verdict is computed from (see :mod:`cpath_repro.claims`).
@@ -146,37 +162,25 @@ class Run:
         ``data`` labels what these numbers rest on when it is not all of the page's data (a page that
         also reads a real slide may judge a claim on synthetic ground truth alone).
         """
-        from cpath_repro.claims import registry
-
-        registry.get(claim_id)  # unknown ids fail here, not at build time
+        self._claim(claim_id, data)
         atomic.write_text(self.staging / "claims" / f"{claim_id}.csv", table.to_csv(index=False))
-        self.claims.append(claim_id)
-        self.claim_data[claim_id] = data or provenance.data_kind(self.data_sources)
 
-    def claim_not_testable(self, claim_id: str, reason: str) -> Any:
-        """Record that this run cannot test a claim, and why (the scorecard shows the reason); returns
-        the page's verdict box."""
-        from cpath_repro.claims.registry import get
-        from cpath_repro.claims.rules import Status
-        from cpath_repro.claims.scorecard import Verdict, VerdictBox
-
-        claim = get(claim_id)
-        self.claims.append(claim_id)
-        self.claim_data[claim_id] = provenance.data_kind(self.data_sources)
+    def mark_not_testable(self, claim_id: str, reason: str) -> None:
+        """Record that this run cannot test a claim, and why (the scorecard shows the reason)."""
+        self._claim(claim_id, None)
         self.not_testable[claim_id] = reason
-        return VerdictBox(Verdict(claim, Status.NOT_TESTABLE, claim.rule.description, reason,
-                                  self.claim_data[claim_id], None))
 
     # -- commit -----------------------------------------------------------------------
     def finish(self) -> provenance.Footer:
         """Write the manifest last and move the result into place; returns the provenance footer."""
         if self.finished:
-            raise UserError(f"Run of '{self.spec.name}' is already finished.")
+            raise UserError(f"Run of '{self.name}' is already finished.")
         record = provenance.collect(self.started, time.perf_counter() - self._t0, self.data_sources)
-        modules = package_modules(sys.modules)  # the package code this notebook used: part of its cache key
+        # the package code this notebook used, each module's fingerprint: part of its cache key
+        modules = module_fingerprints(m for m in package_modules(sys.modules) if m not in self.ignore_modules)
         manifest = {
             "schema": SCHEMA,
-            "notebook": self.spec.name,
+            "notebook": self.name,
             "status": "complete",
             "profile": self.profile,
             "params": self.params.values,
@@ -193,7 +197,7 @@ class Run:
         }
         if self.is_main:
             atomic.write_json(self.staging / MANIFEST, manifest)
-            atomic.replace_dir(self.staging, self.run_dir / self.spec.name)
+            atomic.replace_dir(self.staging, self.run_dir / self.name)
         else:
             shutil.rmtree(self.staging, ignore_errors=True)
         _wait_for_all_ranks()
@@ -211,13 +215,6 @@ def _wait_for_all_ranks() -> None:
         from cpath_repro.train import distributed
 
         distributed.barrier(distributed.init())
-
-
-def start(name: str, profile: str = "default", run_dir: str | os.PathLike[str] | None = None, **overrides: Any) -> Run:
-    """Validate a notebook's parameters and open its run (called by the notebook's first code cell)."""
-    spec = catalog.get(name)
-    params = spec.resolve(profile, overrides)
-    return Run(spec, params, Path(run_dir) if run_dir else default_run_dir(params.profile))
 
 
 def model_references(run_dirs: Iterable[Path]) -> dict[str, list[str]]:

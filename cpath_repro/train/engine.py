@@ -29,8 +29,8 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, WeightedRandomSampler
 from tqdm import tqdm
 
+from cpath_repro import atomic
 from cpath_repro.errors import UserError
-from cpath_repro.results import atomic
 from cpath_repro.train import distributed
 
 CHECKPOINT = "last.pt"

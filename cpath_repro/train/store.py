@@ -20,7 +20,7 @@ import os
 import shutil
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -29,9 +29,9 @@ from typing import Any
 import torch
 from torch import nn
 
+from cpath_repro import atomic
 from cpath_repro.errors import UserError
-from cpath_repro.project import PROJECT_ROOT, import_closure, lock_hash, modules_hash
-from cpath_repro.results import atomic
+from cpath_repro.project import PROJECT_ROOT, changed_modules, import_closure, lock_hash, module_fingerprints, modules_hash
 from cpath_repro.train import distributed
 
 STORE_ENV = "CPATH_REPRO_MODEL_STORE"
@@ -87,7 +87,8 @@ def get_or_train(config: dict[str, Any], build: Callable[[], nn.Module],
         if ctx.is_main:
             work.mkdir(parents=True, exist_ok=True)
         distributed.barrier(ctx)
-        meta = {"key": key, "recipe": recipe, "config": config, **train(model, work)}
+        meta = {"key": key, "recipe": recipe, "config": config, **train(model, work),
+                "code_modules": module_fingerprints(_closure(recipe))}  # what `outdated` names when it changes
         if ctx.is_main:
             staged = root / ".staging" / f"{key}-{uuid.uuid4().hex[:8]}"
             staged.mkdir(parents=True)
@@ -106,6 +107,29 @@ def get_or_train(config: dict[str, Any], build: Callable[[], nn.Module],
                         "the model is trained again.") from None
     model.eval()
     return StoredModel(key, model, meta)
+
+
+def outdated(keys: Iterable[str]) -> dict[str, str]:
+    """The models among ``keys`` a run would not find as they are, and why: missing from the store, unreadable,
+    or their recipe's code changed since they were trained (they would be retrained)."""
+    out: dict[str, str] = {}
+    for key in keys:
+        path = store_root() / key / META
+        if not path.is_file():
+            out[key] = f"not in the model store {store_root()}: it would be trained"
+            continue
+        try:
+            meta = json.loads(path.read_text(encoding="utf-8"))
+            current = model_key(meta["config"], meta["recipe"])
+        except (OSError, ValueError, KeyError, TypeError):
+            out[key] = "its store entry cannot be read: it would be trained again"
+            continue
+        if current != key:
+            recorded = meta.get("code_modules")
+            changed = changed_modules(recorded) if isinstance(recorded, Mapping) else []
+            what = f"module {', '.join(changed)} changed" if changed else "its recipe's code or the locked versions changed"
+            out[key] = f"{what}: it would be retrained"
+    return out
 
 
 # -- what is stored, and what a run still uses ----------------------------------------------------------------------

@@ -35,8 +35,8 @@ from pathlib import Path
 import numpy as np
 from skimage import draw
 
+from cpath_repro import atomic
 from cpath_repro.errors import DataNotFoundError, ParameterError, UserError
-from cpath_repro.results import atomic
 
 #: Tumour groups: Camelyon16 ``_0``, ``_1`` and ``Tumor``, Camelyon17 ``metastases`` (SPEC section 4, paper D;
 #: the Camelyon17 lesion XMLs and the challenge's ASAP conversion script use ``metastases``).

@@ -10,7 +10,7 @@ at most ``min_size`` pixels.
 Compression: ``"deflate"`` (lossless, zlib; what tifffile writes without extra packages) is the default;
 ``"jpeg"`` (lossy, quality :data:`JPEG_QUALITY`, far smaller) needs the ``imagecodecs`` package.
 
-The file is assembled in memory and renamed into place (:mod:`cpath_repro.results.atomic`), so an
+The file is assembled in memory and renamed into place (:mod:`cpath_repro.atomic`), so an
 interrupted write leaves the previous file, or none — never half a slide.
 """
 
@@ -22,8 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
+from cpath_repro import atomic
 from cpath_repro.errors import ParameterError, UserError
-from cpath_repro.results import atomic
 
 #: Tile side of every level, pixels (TIFF needs a multiple of 16).
 TILE = 256

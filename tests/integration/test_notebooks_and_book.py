@@ -35,12 +35,6 @@ def test_each_notebook_commits_a_complete_result(ci_run: Path, name: str):
     assert execute.notebook_problem(result / "notebook.ipynb") is None
 
 
-def test_ci_notebooks_take_seconds(ci_run: Path):
-    for name in NOTEBOOKS:
-        wall = json.loads((ci_run / name / "manifest.json").read_text())["execution"]["wall_time_s"]
-        assert wall < 60, f"{name} took {wall:.0f} s under the ci profile"
-
-
 def test_measured_numbers_are_what_the_package_computes(ci_run: Path):
     e_f2 = json.loads((ci_run / "E-F2" / "manifest.json").read_text())["metrics"]
     assert e_f2 == {"matches_torch": True, "receptive_field_by_autograd": True}

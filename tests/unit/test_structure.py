@@ -5,9 +5,13 @@ from __future__ import annotations
 
 import ast
 import inspect
+import json
+import subprocess
+import sys
+from graphlib import CycleError, TopologicalSorter
 
 from cpath_repro import catalog
-from cpath_repro.project import PACKAGE_DIR, import_closure
+from cpath_repro.project import PACKAGE_DIR, _imported_names, import_closure, module_file, package_modules
 
 
 def test_each_chapter_declares_its_notebooks_and_the_catalog_only_gathers_them():
@@ -36,3 +40,42 @@ def test_data_loaders_take_class_names_and_containers_from_data_not_from_models_
         reached = import_closure(module)
         assert not any(m.startswith(("cpath_repro.models", "cpath_repro.synth")) for m in reached), module
     assert inspect.getmodule(tiles.Tiles) is tiles
+
+
+def _package_imports() -> dict[str, set[str]]:
+    """Module -> the package modules its import statements name (lazy ones included), parents left out."""
+    graph = {}
+    for path in PACKAGE_DIR.rglob("*.py"):
+        parts = list(path.relative_to(PACKAGE_DIR.parent).with_suffix("").parts)
+        name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+        named = package_modules(_imported_names(ast.parse(path.read_bytes()), name, path.name == "__init__.py"))
+        graph[name] = {m for m in named if module_file(m) is not None and m != name and not name.startswith(m + ".")}
+    return graph
+
+
+def test_the_package_has_no_import_circle():
+    try:
+        TopologicalSorter(_package_imports()).prepare()
+    except CycleError as exc:
+        raise AssertionError(f"import circle: {' -> '.join(exc.args[1])}") from None
+
+
+def test_the_results_store_knows_neither_the_catalog_nor_the_claims():
+    reached = import_closure("cpath_repro.results.run")
+    assert not [m for m in reached if m.startswith(("cpath_repro.catalog", "cpath_repro.claims", "cpath_repro.chapters"))]
+
+
+#: What importing the catalog may load besides the chapters' declarations: shared leaves only, so that a
+#: notebook's kernel (which imports the catalog to find its declaration) keys its result on nothing else.
+SHARED_LEAVES = {"cpath_repro", "cpath_repro.catalog", "cpath_repro.chapters", "cpath_repro.profiles",
+                 "cpath_repro.errors", "cpath_repro.data", "cpath_repro.data.layout", "cpath_repro.data.adp_format"}
+
+
+def test_importing_the_catalog_loads_only_the_declarations_and_shared_leaves():
+    code = "import json, sys; import cpath_repro.catalog; print(json.dumps(sorted(sys.modules)))"
+    loaded = json.loads(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
+    extra = [m for m in package_modules(loaded) if m not in SHARED_LEAVES
+             and not (m.startswith("cpath_repro.chapters.") and (m.count(".") == 2 or m.endswith(".notebooks")))]
+    assert extra == [], "a chapter's declarations import more than shared leaves: every page would be keyed on it"
+    assert catalog.lookup_modules("C-T8") == {"cpath_repro.catalog"} | {
+        c.__name__ for c in catalog.CHAPTERS if c.__name__ != "cpath_repro.chapters.paper_c.notebooks"}

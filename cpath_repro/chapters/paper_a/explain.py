@@ -15,11 +15,12 @@ import pandas as pd
 import torch
 from torch import nn
 
+from cpath_repro import notebook
 from cpath_repro.chapters.paper_a.training import Settings, data_label, split_tiles
 from cpath_repro.claims import metrics
 from cpath_repro.claims.registry import Claim
 from cpath_repro.claims.rules import Dominates
-from cpath_repro.claims.scorecard import VerdictBox, verdict_box
+from cpath_repro.claims.scorecard import VerdictBox
 from cpath_repro.data.tiles import CLASSES
 from cpath_repro.models.unet import build
 from cpath_repro.synth import stains, tissue
@@ -61,10 +62,8 @@ def stain_colour_table(models: dict[tuple[str, int], store.StoredModel], s: Sett
 def report_claim(run: Any, claim_id: str, table: pd.DataFrame, s: Settings) -> VerdictBox:
     """Save a claim's per-seed table and return its verdict box. On real tiles a claim measured against
     the generator's ground truth is not testable, and the run says why (:data:`NEEDS_GROUND_TRUTH`)."""
-    if s.data_root and claim_id in NEEDS_GROUND_TRUTH:
-        return cast(VerdictBox, run.claim_not_testable(claim_id, NEEDS_GROUND_TRUTH[claim_id]))
-    run.save_claim_table(claim_id, table, data=data_label(s))
-    return verdict_box(claim_id, table, data_label(s))
+    return notebook.report_claim(run, claim_id, table, data_label(s),
+                                 NEEDS_GROUND_TRUTH.get(claim_id) if s.data_root else None)
 
 
 def he_slide(s: Settings, seed: int) -> tissue.Slide:

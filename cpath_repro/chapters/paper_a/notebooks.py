@@ -60,7 +60,7 @@ NOTEBOOKS: tuple[NotebookSpec, ...] = (
         artifacts=("A-T1", "A-F2"),
         description="UNET trained on multistain slides vs on H&E only (as many tiles): test F1 per class on "
         "H&E test slides beside the paper's Table 1, and the validation F1 curves of Fig. 2.",
-        params=_shared_params(), data=DATA, constraint=_tile_fits, claims=("A-C1", "A-C2"),
+        settings=_shared_params(), data=DATA, constraint=_tile_fits, claims=("A-C1", "A-C2"),
     ),
     NotebookSpec(
         name="A-T2",
@@ -69,7 +69,7 @@ NOTEBOOKS: tuple[NotebookSpec, ...] = (
         artifacts=("A-T2", "A-F4", "A-F1", "A-F5"),
         description="UNET vs CD-UNET trained on the same multistain slides: test F1 per class beside the paper's "
         "Table 2, validation F1 curves (Fig. 4), example tiles (Fig. 1) and segmentations (Fig. 5).",
-        params=_shared_params(), data=DATA, constraint=_tile_fits, claims=("A-C3", "A-C4"),
+        settings=_shared_params(), data=DATA, constraint=_tile_fits, claims=("A-C3", "A-C4"),
     ),
     NotebookSpec(
         name="A-F6",
@@ -78,7 +78,7 @@ NOTEBOOKS: tuple[NotebookSpec, ...] = (
         artifacts=("A-F6", "A-F7"),
         description="Activation maximization of the six first-layer filters scored against the true stain "
         "vectors (Fig. 6), and the CD segment's three outputs on an H&E slide against the true stain maps (Fig. 7).",
-        params=_shared_params(), data=DATA, constraint=_tile_fits, claims=("A-C5", "A-C6"),
+        settings=_shared_params(), data=DATA, constraint=_tile_fits, claims=("A-C5", "A-C6"),
     ),
     NotebookSpec(
         name="A-F8",
@@ -87,6 +87,6 @@ NOTEBOOKS: tuple[NotebookSpec, ...] = (
         artifacts=("A-F8", "A-F9"),
         description="Inputs maximizing tumour, tissue and necrosis at one pixel (Fig. 8); SmoothGrad for a pixel "
         "of each class with captum (Fig. 9) and each class's effective receptive field measured.",
-        params=_shared_params(), data=DATA, constraint=_tile_fits, claims=("A-C7",),
+        settings=_shared_params(), data=DATA, constraint=_tile_fits, claims=("A-C7",),
     ),
 )

@@ -12,11 +12,12 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from cpath_repro.data.histokt import NAMES
-from cpath_repro.data.standardize import CODE_OVERLAP, RULES, SIZE
+from cpath_repro.data.adp_format import CODE_OVERLAP, RULE_NAMES, SIZE
+from cpath_repro.data.layout import of_paper
 from cpath_repro.profiles import DATA_ROOT, DataRequirement, NotebookSpec, Param, between, params, same
 
 PART = "Paper B - HistoKT: cross knowledge transfer"
+NAMES = of_paper("B")
 DATA = DataRequirement(NAMES)
 #: The target of Figs. 2-4 and of claims B-C5 and B-C6 (the paper's BACH).
 FOCUS = "BACH"
@@ -91,7 +92,7 @@ def shared_params() -> dict[str, Param]:
         Param("overlap", float, "overlap of neighbouring crops (0.25: the authors' code and Table 1's counts; "
               "0.5: the text)", same(CODE_OVERLAP), between(0.0, 0.9)),
         Param("contrast", str, "low-contrast rule that drops crops: 'code' (the authors') or 'paper' (the text)",
-              same("code"), lambda v: None if v in RULES else f"must be one of {', '.join(RULES)}"),
+              same("code"), lambda v: None if v in RULE_NAMES else f"must be one of {', '.join(RULE_NAMES)}"),
         Param("difficulty", float, "synthetic data: how close the classes' morphologies are (0-1)", same(0.4),
               between(0.0, 1.0)),
         DATA_ROOT,
@@ -115,7 +116,7 @@ def _cells(values: Mapping[str, Any]) -> str | None:
 def _spec(name: str, title: str, artifacts: tuple[str, ...], description: str, claims: tuple[str, ...] = ()
           ) -> NotebookSpec:
     return NotebookSpec(name=name, title=title, part=PART, artifacts=artifacts, description=description,
-                        params=shared_params(), data=DATA, constraint=_cells, claims=claims)
+                        settings=shared_params(), data=DATA, constraint=_cells, claims=claims)
 
 
 NOTEBOOKS: tuple[NotebookSpec, ...] = (

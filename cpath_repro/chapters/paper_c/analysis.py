@@ -386,10 +386,7 @@ NEEDS_GROUND_TRUTH = {"C-C7": "needs the true transformation zone of each image,
 def report_claim(run: Any, claim_id: str, table: pd.DataFrame, s: Settings) -> Any:
     """Save a claim's per-seed table and return its verdict box; on real data a claim that needs the generator's
     truth is not testable, and the run says why."""
-    from cpath_repro.claims.scorecard import verdict_box
+    from cpath_repro import notebook
 
-    data_label = "real data" if s.root else "synthetic data"
-    if s.root is not None and claim_id in NEEDS_GROUND_TRUTH:
-        return run.claim_not_testable(claim_id, NEEDS_GROUND_TRUTH[claim_id])
-    run.save_claim_table(claim_id, table, data=data_label)
-    return verdict_box(claim_id, table, data_label)
+    return notebook.report_claim(run, claim_id, table, "real data" if s.root else "synthetic data",
+                                 NEEDS_GROUND_TRUTH.get(claim_id) if s.root is not None else None)

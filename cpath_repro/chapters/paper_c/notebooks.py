@@ -47,7 +47,7 @@ def shared_params() -> dict[str, Param]:
 def _spec(name: str, title: str, artifacts: tuple[str, ...], description: str, claims: tuple[str, ...] = ()
           ) -> NotebookSpec:
     return NotebookSpec(name=name, title=title, part=PART, artifacts=artifacts, description=description,
-                        params=shared_params(), data=DATA, claims=claims)
+                        settings=shared_params(), data=DATA, claims=claims)
 
 
 NOTEBOOKS: tuple[NotebookSpec, ...] = (

@@ -329,7 +329,7 @@ def present(run: Any, s: Settings, dataset: str, claims: Sequence[str] = ()) -> 
         return True
     reason = f"data_root '{s.root}' holds no {dataset}/ folder ({DATASETS[dataset].layout})"
     for claim in claims:
-        run.claim_not_testable(claim, reason)
+        run.mark_not_testable(claim, reason)
     print(f"Not run: {reason}.")
     return False
 

@@ -81,8 +81,8 @@ def apply(slide_path: str | Path, entry: str | Path, out: str | Path, *, mpp: fl
     from PIL import Image
     from tqdm.auto import tqdm
 
+    from cpath_repro import atomic
     from cpath_repro.chapters.paper_d.data import level_for, lumps_of
-    from cpath_repro.results import atomic
     from cpath_repro.train.end_to_end import feature_map
     from cpath_repro.wsi import open_slide
     from cpath_repro.wsi.patches import PatchDataset, mask_downsample, patch_grid

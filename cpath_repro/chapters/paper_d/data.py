@@ -59,8 +59,8 @@ def _synthetic_config(s: Settings, seed: int) -> dict[str, Any]:
 
 def synthetic_root(s: Settings, seed: int) -> Path:
     """The data root of seed ``seed``'s synthetic slides, written (atomically, as one folder) if missing."""
+    from cpath_repro import atomic
     from cpath_repro.data import camelyon, stomach
-    from cpath_repro.results import atomic
     from cpath_repro.synth.slides import MIN_MACRO_MAP_PATCHES
 
     config = _synthetic_config(s, seed)

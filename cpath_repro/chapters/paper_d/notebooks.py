@@ -70,7 +70,7 @@ def shared_params() -> dict[str, Param]:
 def _spec(name: str, title: str, artifacts: tuple[str, ...], description: str, claims: tuple[str, ...] = ()
           ) -> NotebookSpec:
     return NotebookSpec(name=name, title=title, part=PART, artifacts=artifacts, description=description,
-                        params=shared_params(), data=DATA, claims=claims,
+                        settings=shared_params(), data=DATA, claims=claims,
                         constraint=lambda v: None if v["crop_px"] <= v["patch_px"] else
                         f"crop_px ({v['crop_px']}) cannot exceed patch_px ({v['patch_px']})")
 

@@ -45,7 +45,7 @@ NOTEBOOKS: tuple[NotebookSpec, ...] = (
         artifacts=("E-F1",),
         description="Hand-engineered features (scikit-image region properties and texture) with a random forest "
         "vs a small CNN on the same nucleus-shape task: test accuracy as the training set shrinks, over seeds.",
-        params=params(
+        settings=params(
             _n_seeds(3),
             Param("sizes", list, "training-set sizes (each set is part of the next)",
                   {"ci": [20, 60], "default": [20, 60, 200], "paper": [20, 60, 200, 600, 2000]},
@@ -63,7 +63,7 @@ NOTEBOOKS: tuple[NotebookSpec, ...] = (
         artifacts=("E-F2",),
         description="A small 0/1 image convolved with a 0/1 3x3 kernel; receptive field and output "
         "position highlighted; the sum checked against torch and the receptive field against autograd.",
-        params=params(
+        settings=params(
             SEED,
             Param("image_size", int, "side of the input image", same(7), between(3, 64)),
             Param("kernel", str, "3x3 kernel of 0 and 1, row by row", same("101010101"), _kernel_check),
@@ -79,7 +79,7 @@ NOTEBOOKS: tuple[NotebookSpec, ...] = (
         artifacts=("E-F3",),
         description="Max pooling of a small image with a window equal to the stride; each output traced "
         "to the input value it kept; size formula and shift invariance measured.",
-        params=params(
+        settings=params(
             SEED,
             Param("image_size", int, "side of the input image", same(4), between(2, 64)),
             Param("window", int, "pooling window (= stride)", same(2), between(2, 8)),
@@ -95,7 +95,7 @@ NOTEBOOKS: tuple[NotebookSpec, ...] = (
         artifacts=("E-F4",),
         description="Gradients of a dense layer written out by hand, checked against autograd and finite "
         "differences; gradient descent drawn on a 2-D loss surface.",
-        params=params(
+        settings=params(
             SEED,
             Param("lr", float, "gradient-descent step size", same(0.3), between(1e-4, 2.0)),
             Param("steps", int, "gradient-descent steps", same(40), between(1, 10_000)),
@@ -108,7 +108,7 @@ NOTEBOOKS: tuple[NotebookSpec, ...] = (
         artifacts=("E-F5",),
         description="Per-layer gradient norms at initialization in a deep plain network vs a residual one, "
         "and the training curves of both on synthetic nucleus crops.",
-        params=params(
+        settings=params(
             SEED,
             Param("depth", int, "hidden layers", {"ci": 8, "default": 20, "paper": 20}, between(2, 200)),
             Param("width", int, "units per layer", same(32), between(2, 1024)),
@@ -123,7 +123,7 @@ NOTEBOOKS: tuple[NotebookSpec, ...] = (
         artifacts=("E-K1",),
         description="Receptive field growth with depth (formula vs autograd); activation functions and vanishing "
         "gradients in a deep network; feature-map sizes from kernel, stride and padding checked against PyTorch.",
-        params=params(
+        settings=params(
             SEED,
             Param("max_depth", int, "deepest stack for the receptive-field table", {"ci": 3, "default": 6, "paper": 6},
                   between(1, 8)),
@@ -139,7 +139,7 @@ NOTEBOOKS: tuple[NotebookSpec, ...] = (
         artifacts=("E-K1",),
         description="Over- and underfitting vs model size; dropout and batch norm (gap and convergence); data "
         "augmentation; transfer learning from a shape task to a counting task, vs from scratch; over seeds.",
-        params=params(
+        settings=params(
             _n_seeds(2),
             Param("n_train", int, "training crops (deliberately few)", {"ci": 48, "default": 150, "paper": 150},
                   between(16, 10**6)),
@@ -159,7 +159,7 @@ NOTEBOOKS: tuple[NotebookSpec, ...] = (
         description="A small U-Net trained only on synthetic fluorescence nuclei, evaluated on a real image with "
         "125 labelled nuclei (DSB 2018, from the stardist wheel); a denoising autoencoder (PSNR); a GAN on nucleus "
         "crops (classifier two-sample test); a recurrent tracker over a noisy time-lapse (position error).",
-        params=params(
+        settings=params(
             SEED,
             Param("n_images", int, "synthetic training images for the U-Net", {"ci": 4, "default": 24, "paper": 24},
                   between(1, 10_000)),
@@ -185,7 +185,7 @@ NOTEBOOKS: tuple[NotebookSpec, ...] = (
         artifacts=("E-K3",),
         description="A CNN trained on deliberately imbalanced crops (90 / 8 / 2 %) with nothing done, undersampling, "
         "oversampling or a class-weighted loss: per-class recall and balanced accuracy on balanced test crops.",
-        params=params(
+        settings=params(
             _n_seeds(3),
             Param("n_train", int, "imbalanced training crops (at least 200, so the 2 % class appears)",
                   {"ci": 200, "default": 1000, "paper": 5000}, between(200, 10**6)),
@@ -200,7 +200,7 @@ NOTEBOOKS: tuple[NotebookSpec, ...] = (
         artifacts=("E-K4",),
         description="One CNN explained four ways, each scored: saliency and occlusion mass on the true nucleus, "
         "class-maximizing inputs judged by an independent feature classifier, last-layer embedding separability.",
-        params=params(
+        settings=params(
             SEED,
             Param("n_train", int, "training crops", {"ci": 128, "default": 1000, "paper": 5000}, between(16, 10**6)),
             Param("epochs", int, "training epochs", {"ci": 1, "default": 10, "paper": 20}, between(1, 1000)),
@@ -217,7 +217,7 @@ NOTEBOOKS: tuple[NotebookSpec, ...] = (
         artifacts=("E-K5",),
         description="A dropout CNN on hard nucleus crops: reliability diagram and expected calibration error "
         "with one pass vs MC dropout; split conformal prediction sets with their measured coverage at 90 % and 95 %.",
-        params=params(
+        settings=params(
             SEED,
             Param("n_train", int, "training crops", {"ci": 128, "default": 1000, "paper": 1000}, between(16, 10**6)),
             Param("epochs", int, "training epochs", {"ci": 2, "default": 10, "paper": 10}, between(1, 1000)),

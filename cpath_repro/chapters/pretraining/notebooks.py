@@ -15,7 +15,7 @@ NOTEBOOKS: tuple[NotebookSpec, ...] = (
         "stand-in vs from random initialization, paired seeds) decides whether the stand-in pretrains.",
         # No parameters of its own: every chapter loads the stand-in of the same profile from the model store,
         # so the stand-in's settings are the profile's (cpath_repro.transfer.pretraining.FRACTAL_PROFILES).
-        params={},
+        settings={},
         claims=(),
     ),
 )

@@ -12,7 +12,7 @@ NOTEBOOKS: tuple[NotebookSpec, ...] = (
         artifacts=("stains",),
         description="Paper A's nine assays rendered on one concentration field; colour deconvolution "
         "recovers the concentrations; deconvolution of scikit-image's real IHC image.",
-        params=params(
+        settings=params(
             SEED,
             Param("size", int, "side of the concentration field in pixels", {"ci": 64, "default": 192, "paper": 512},
                   between(16, 4096)),

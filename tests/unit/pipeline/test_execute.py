@@ -44,26 +44,31 @@ def _package_copy(tmp_path, monkeypatch):
     return copy
 
 
-def test_a_result_goes_stale_only_when_a_module_it_imported_changes(tmp_path, monkeypatch):
-    from cpath_repro.project import modules_hash
+def test_a_result_goes_stale_only_when_the_code_of_a_module_it_imported_changes(tmp_path, monkeypatch):
+    from cpath_repro.project import module_fingerprints
 
     spec = catalog.get("E-F2")
     params = spec.resolve("ci", {})
     copy = _package_copy(tmp_path, monkeypatch)
-    used = ["cpath_repro", "cpath_repro.concepts.layers", "cpath_repro.viz"]
+    used = module_fingerprints(["cpath_repro", "cpath_repro.concepts.layers", "cpath_repro.viz"])
     key = execute.cache_key(spec, params)
-    manifest = {"execution": {"cache_key": key},
-                "code": {"modules": used, "modules_sha256": modules_hash(used)}}
+    manifest = {"execution": {"cache_key": key}, "code": {"modules": used}}
     assert execute.is_current(manifest, key)
     (copy / "chapters" / "paper_a" / "training.py").write_text("# the training recipe changed\n", "utf-8")
     assert execute.is_current(manifest, key), "a module the notebook never imported changed"
-    with open(copy / "viz.py", "a", encoding="utf-8") as fh:
-        fh.write("\n# a typo fixed\n")
+    viz = copy / "viz.py"
+    source = viz.read_text("utf-8")
+    viz.write_text('"""Reworded."""\n# a comment\n' + source.split('"""', 2)[2].replace("\n\n", "\n\n\n", 1), "utf-8")
+    assert execute.is_current(manifest, key), "a docstring, a comment and a blank line cannot change a result"
+    viz.write_text(source + "\nLIMIT = 1\n", "utf-8")
     assert not execute.is_current(manifest, key)
+    assert execute.code_changes(manifest) == ["cpath_repro.viz"]
     assert not execute.is_current({"execution": manifest["execution"]}, key), "no record of its modules"
+    old = {"execution": manifest["execution"], "code": {"modules": list(used)}}
+    assert not execute.is_current(old, key), "a record from before modules carried fingerprints"
 
 
-def test_a_model_key_follows_its_recipes_import_closure(tmp_path, monkeypatch):
+def test_a_model_key_follows_the_code_of_its_recipes_import_closure(tmp_path, monkeypatch):
     from cpath_repro.project import import_closure
     from cpath_repro.train import store
 
@@ -75,11 +80,14 @@ def test_a_model_key_follows_its_recipes_import_closure(tmp_path, monkeypatch):
     copy = _package_copy(tmp_path, monkeypatch)
     key = store.model_key({"seed": 0}, recipe)
     with open(copy / "viz.py", "a", encoding="utf-8") as fh:
-        fh.write("\n# a typo fixed\n")
+        fh.write("\nLIMIT = 1\n")
     assert store.model_key({"seed": 0}, recipe) == key, "a figure changed: nothing retrains"
-    with open(copy / "train" / "engine.py", "a", encoding="utf-8") as fh:
-        fh.write("\n# the engine changed\n")
-    assert store.model_key({"seed": 0}, recipe) != key, "the engine changed: its models retrain"
+    engine = copy / "train" / "engine.py"
+    source = engine.read_text("utf-8")
+    engine.write_text(source.replace('"""', '"""A docstring edit. ', 1) + "\n# a comment\n", "utf-8")
+    assert store.model_key({"seed": 0}, recipe) == key, "a docstring or a comment in the engine retrains nothing"
+    engine.write_text(source + "\nLIMIT = 1\n", "utf-8")
+    assert store.model_key({"seed": 0}, recipe) != key, "the engine's code changed: its models retrain"
     with pytest.raises(ValueError, match="not a module of the package"):
         store.model_key({}, "tests.unit.pipeline.test_execute")
 

@@ -8,8 +8,8 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
 from cpath_repro.errors import ParameterError, UserError  # noqa: E402
-from cpath_repro.results import atomic  # noqa: E402
-from cpath_repro.results.run import MANIFEST, read_manifest, start  # noqa: E402
+from cpath_repro.results.run import MANIFEST, read_manifest  # noqa: E402
+from tests.support import open_run as start  # noqa: E402
 
 
 def test_nothing_is_visible_until_finish_and_manifest_is_complete(tmp_path):
@@ -78,8 +78,3 @@ def test_use_files_records_each_checksum(tmp_path):
     manifest = run.finish().manifest
     files = manifest["provenance"]["data_sources"][0]["files"]
     assert files == {"a.bin": "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"}
-
-
-def test_atomic_write_leaves_no_temporary_file(tmp_path):
-    atomic.write_json(tmp_path / "x.json", {"a": 1})
-    assert [p.name for p in tmp_path.iterdir()] == ["x.json"]

@@ -15,8 +15,9 @@ SCRIPT = textwrap.dedent("""
     import torch
     from torch import nn
     from torch.utils.data import TensorDataset
-    from cpath_repro.results import atomic
-    from cpath_repro.results.run import start
+    from cpath_repro import atomic
+    from cpath_repro import catalog
+    from cpath_repro.notebook import start
     from cpath_repro.train import distributed, store
     from cpath_repro.train.engine import TrainConfig, Trainer
 
@@ -43,7 +44,7 @@ SCRIPT = textwrap.dedent("""
         return {"history": history.epochs}
 
     stored = store.get_or_train({"test": "ddp"}, build, train, recipe="cpath_repro.train.engine")
-    run = start("E-F2", "ci", sys.argv[1])
+    run = start("E-F2", {"profile": "ci", "run_dir": sys.argv[1], **dict.fromkeys(catalog.get("E-F2").params)})
     run.save_metrics(rank=ctx.rank)
     run.finish()
     weights = torch.cat([p.detach().flatten() for p in stored.model.parameters()])

@@ -1,0 +1,69 @@
+"""What a notebook's cells call: open its run from the parameters cell, show verdicts and tables.
+
+The one module notebooks import for the page's plumbing. It sits above the results store
+(:mod:`cpath_repro.results.run`, which knows nothing of the catalog or the claims) and the
+claims (:mod:`cpath_repro.claims`), so neither imports the other. A notebook starts with::
+
+    run = start("D-T1", vars())
+
+which reads the notebook's parameters from its own namespace (the ``parameters`` cell papermill
+fills in), validates them against the notebook's declaration, and opens the run.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from cpath_repro.claims.registry import CLAIMS, get
+from cpath_repro.claims.rules import Status
+from cpath_repro.claims.scorecard import Verdict, VerdictBox, verdict_box
+from cpath_repro.errors import ParameterError
+from cpath_repro.profiles import COMMON_NAMES
+from cpath_repro.project import default_run_dir
+from cpath_repro.results.run import Run
+from cpath_repro.results.tables import readable
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["not_testable", "readable", "report_claim", "start", "verdict_box"]
+
+
+def start(name: str, namespace: Mapping[str, Any]) -> Run:
+    """Validate notebook ``name``'s parameters, read from ``namespace`` (the notebook's ``vars()``), and open its run.
+
+    ``None`` for a parameter means "the profile's value"; a parameter the declaration has but the
+    namespace lacks is an error naming it (the parameters cell and the declaration must agree).
+    """
+    from cpath_repro import catalog  # a lookup only: the catalog is not part of the result's cache key
+
+    spec = catalog.get(name)
+    missing = [p for p in (*COMMON_NAMES, *spec.params) if p not in namespace]
+    if missing:
+        raise ParameterError(f"Notebook '{spec.name}' has no parameters-cell entry for {', '.join(missing)}; "
+                             "its parameters cell must name every declared parameter.")
+    params = spec.resolve(str(namespace["profile"]), {p: namespace[p] for p in spec.params})
+    run_dir = namespace["run_dir"]
+    return Run(spec.name, params, Path(os.fspath(run_dir)) if run_dir else default_run_dir(params.profile),
+               claim_ids=CLAIMS, ignore_modules=catalog.lookup_modules(spec.name))
+
+
+def not_testable(run: Run, claim_id: str, reason: str) -> VerdictBox:
+    """Record that this run cannot test a claim, and why; returns the page's verdict box."""
+    run.mark_not_testable(claim_id, reason)
+    claim = get(claim_id)
+    return VerdictBox(Verdict(claim, Status.NOT_TESTABLE, claim.rule.description, reason, run.claim_data[claim_id],
+                              None))
+
+
+def report_claim(run: Run, claim_id: str, table: pd.DataFrame, data: str, untestable: str | None = None
+                 ) -> VerdictBox:
+    """Save a claim's per-seed table and return its verdict box; when ``untestable`` gives a reason (e.g. real data
+    has no ground truth for it), record that instead."""
+    if untestable is not None:
+        return not_testable(run, claim_id, untestable)
+    run.save_claim_table(claim_id, table, data=data)
+    return verdict_box(claim_id, table, data)
