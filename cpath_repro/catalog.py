@@ -35,9 +35,16 @@ NOTEBOOKS: dict[str, NotebookSpec] = {spec.name: spec for chapter in CHAPTERS fo
 
 def lookup_modules(name: str) -> frozenset[str]:
     """The modules a kernel imports only to look up notebook ``name``: the catalog and the other chapters'
-    declarations."""
+    declarations (their ``notebooks`` modules and the chapter modules those import, e.g. ``settings``)."""
+    from cpath_repro.project import import_closure
+
     own = chapter_of(name)
-    return frozenset({__name__} | {c.__name__ for c in CHAPTERS if c is not own})
+    others = set()
+    for chapter in CHAPTERS:
+        if chapter is not own:
+            package = chapter.__name__.rpartition(".")[0] + "."
+            others |= {m for m in import_closure(chapter.__name__) if m.startswith(package) or m == package[:-1]}
+    return frozenset({__name__} | others)
 
 
 def chapter_of(name: str) -> ModuleType:

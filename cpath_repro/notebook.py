@@ -4,7 +4,7 @@ The one module notebooks import for the page's plumbing. It sits above the resul
 (:mod:`cpath_repro.results.run`, which knows nothing of the catalog or the claims) and the
 claims (:mod:`cpath_repro.claims`), so neither imports the other. A notebook starts with::
 
-    run = start("D-T1", vars())
+    run, s = start("D-T1", vars())
 
 which reads the notebook's parameters from its own namespace (the ``parameters`` cell papermill
 fills in), validates them against the notebook's declaration, and opens the run.
@@ -32,11 +32,13 @@ if TYPE_CHECKING:
 __all__ = ["not_testable", "readable", "report_claim", "start", "verdict_box"]
 
 
-def start(name: str, namespace: Mapping[str, Any]) -> Run:
+def start(name: str, namespace: Mapping[str, Any]) -> tuple[Run, Any]:
     """Validate notebook ``name``'s parameters, read from ``namespace`` (the notebook's ``vars()``), and open its run.
 
-    ``None`` for a parameter means "the profile's value"; a parameter the declaration has but the
-    namespace lacks is an error naming it (the parameters cell and the declaration must agree).
+    Returns ``(run, settings)``: the chapter's settings object (:class:`cpath_repro.profiles.Settings`),
+    or the validated parameters for a notebook whose settings are just its parameters. ``None`` for a
+    parameter means "the profile's value"; a parameter the declaration has but the namespace lacks is
+    an error naming it (the parameters cell and the declaration must agree).
     """
     from cpath_repro import catalog  # a lookup only: the catalog is not part of the result's cache key
 
@@ -47,8 +49,9 @@ def start(name: str, namespace: Mapping[str, Any]) -> Run:
                              "its parameters cell must name every declared parameter.")
     params = spec.resolve(str(namespace["profile"]), {p: namespace[p] for p in spec.params})
     run_dir = namespace["run_dir"]
-    return Run(spec.name, params, Path(os.fspath(run_dir)) if run_dir else default_run_dir(params.profile),
-               claim_ids=CLAIMS, ignore_modules=catalog.lookup_modules(spec.name))
+    run = Run(spec.name, params, Path(os.fspath(run_dir)) if run_dir else default_run_dir(params.profile),
+              claim_ids=CLAIMS, ignore_modules=catalog.lookup_modules(spec.name))
+    return run, params if isinstance(spec.settings, Mapping) else spec.settings.from_resolved(params)
 
 
 def not_testable(run: Run, claim_id: str, reason: str) -> VerdictBox:

@@ -13,4 +13,4 @@ from cpath_repro.results.run import Run
 def open_run(name: str, profile: str, run_dir: str | Path | None, **given: Any) -> Run:
     """Open notebook ``name``'s run as its first cell would: a parameters-cell namespace with ``given`` filled in."""
     namespace = {"profile": profile, "run_dir": run_dir, **dict.fromkeys(catalog.get(name).params), **given}
-    return start(name, namespace)
+    return start(name, namespace)[0]

@@ -80,3 +80,32 @@ def test_a_list_of_integers_parameter_parses_and_validates():
         catalog.get("E-F1").resolve("ci", {"sizes": "20,60"})
     with pytest.raises(ParameterError, match="at least 10"):
         catalog.get("E-F1").resolve("ci", {"sizes": [5, 60]})
+
+
+def test_a_settings_field_is_the_one_declaration_of_its_parameter():
+    from dataclasses import dataclass
+    from pathlib import Path
+
+    from cpath_repro import profiles
+    from cpath_repro.profiles import between, data_root_param, param, same
+
+    @dataclass(frozen=True)
+    class Chapter(profiles.Settings):
+        epochs: int = param("training epochs", {"ci": 1, "default": 3, "paper": 250}, between(1, 10))
+        sizes: tuple[int, ...] = param("sizes", same([20, 60]))
+        mode: str = param("mode", same("a"), choices=("a", "b"))
+        data_root: Path | None = data_root_param()
+
+    declared = Chapter.params()
+    assert list(declared) == ["epochs", "sizes", "mode", "data_root"], "profile is not a parameter"
+    assert [p.type for p in declared.values()] == [int, list, str, Path]
+    assert declared["data_root"].optional and not declared["epochs"].optional
+    resolved = profiles.resolve("X", declared, "default", {"sizes": [5, 7], "data_root": "~/d"})
+    s = Chapter.from_resolved(resolved)
+    assert (s.profile, s.epochs, s.sizes, s.mode) == ("default", 3, (5, 7), "a")
+    assert s.data_root == Path("~/d").expanduser()
+    assert Chapter.from_resolved(profiles.resolve("X", declared, "ci", {})).data_root is None
+    with pytest.raises(ParameterError, match="'epochs' of notebook 'X' must be between 1 and 10"):
+        profiles.resolve("X", declared, "ci", {"epochs": 11})
+    with pytest.raises(ParameterError, match="must be one of a, b"):
+        profiles.resolve("X", declared, "ci", {"mode": "c"})

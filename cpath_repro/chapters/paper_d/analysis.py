@@ -6,13 +6,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from cpath_repro.chapters.paper_d import data, learning, paper
-from cpath_repro.chapters.paper_d.settings import Settings
 from cpath_repro.claims.metrics import (
     ACCURACY,
     ISOLATED_FALSE_TUMOUR_POINTS,
@@ -23,6 +22,9 @@ from cpath_repro.claims.metrics import (
 )
 from cpath_repro.errors import ParameterError, UserError
 from cpath_repro.metrics.heatmaps import isolated_false_tumour_points, patch_scores
+
+if TYPE_CHECKING:
+    from cpath_repro.chapters.paper_d.settings import Settings  # read, never imported: reader text
 
 METHODS = learning.METHODS
 

@@ -19,16 +19,18 @@ import uuid
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from skimage import measure
 
-from cpath_repro.chapters.paper_d.settings import Settings
 from cpath_repro.data.layout import locate
 from cpath_repro.errors import UserError
 from cpath_repro.project import PROJECT_ROOT, data_fingerprint, modules_hash
 from cpath_repro.synth.slides import Geometry
+
+if TYPE_CHECKING:
+    from cpath_repro.chapters.paper_d.settings import Settings  # read, never imported: reader text
 
 #: Where the synthetic slides of each seed and settings are written (``$CPATH_REPRO_SLIDES``, else runs/slides).
 SLIDES_ENV = "CPATH_REPRO_SLIDES"

@@ -18,7 +18,7 @@ import copy
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -27,7 +27,6 @@ from torch.nn import functional as F
 from torch.utils.data import ConcatDataset, Dataset
 
 from cpath_repro.chapters.paper_d.data import Cohort, SlideData, camelyon16, describe, stomach
-from cpath_repro.chapters.paper_d.settings import Settings
 from cpath_repro.models.unet import UNet
 from cpath_repro.train import store
 from cpath_repro.train.end_to_end import (
@@ -39,6 +38,9 @@ from cpath_repro.train.end_to_end import (
     segmentation_loss,
 )
 from cpath_repro.train.engine import TrainConfig, Trainer
+
+if TYPE_CHECKING:
+    from cpath_repro.chapters.paper_d.settings import Settings  # read, never imported: reader text
 
 METHODS = ("classifier-only", "segmentation-only", "imagenet-features", "separate", "end-to-end")
 #: The U-Net's first width (ours: the paper gives none; paper A's half-width UNET has 32, we halve it again for

@@ -21,7 +21,7 @@ from cpath_repro.wsi.writer import write_pyramid
 
 def _settings(**changes) -> Settings:
     spec = notebooks.NOTEBOOKS[0]
-    s = Settings.from_params(spec.resolve("ci", {}).values, "ci")
+    s = Settings.from_resolved(spec.resolve("ci", {}))
     return replace(s, **changes)
 
 
@@ -165,7 +165,7 @@ def _tissue_image(size: int = 256) -> np.ndarray:
 
 def test_a_slide_without_tissue_is_skipped_and_counted(tmp_path):
     root = _stomach_folder(tmp_path, {"glass": np.full((256, 256, 3), 245, np.uint8), "tissue": _tissue_image()})
-    cohort = data.stomach(_settings(data_root=str(root)), 0)
+    cohort = data.stomach(_settings(data_root=root), 0)
     assert cohort.skipped == ["glass"] and [sd.name for sd in cohort.slides] == ["tissue"]
     assert cohort.counts()["skipped (no tissue)"] == 1
 
@@ -173,13 +173,13 @@ def test_a_slide_without_tissue_is_skipped_and_counted(tmp_path):
 def test_a_slide_without_microns_per_pixel_is_one_sentence(tmp_path):
     root = _stomach_folder(tmp_path, {"nompp": _tissue_image()}, mpp=None)
     with pytest.raises(UserError, match="records no microns per pixel.*pass mpp"):
-        data.stomach(_settings(data_root=str(root)), 0)
+        data.stomach(_settings(data_root=root), 0)
 
 
 def test_a_slide_at_another_resolution_names_its_levels(tmp_path):
     root = _stomach_folder(tmp_path, {"fine": _tissue_image()}, mpp=0.25)
     with pytest.raises(UserError, match=r"no level at 2 um/px \(its levels: 0\.25"):
-        data.stomach(_settings(data_root=str(root)), 0)
+        data.stomach(_settings(data_root=root), 0)
 
 
 def test_a_truncated_slide_is_one_sentence(tmp_path):
@@ -187,7 +187,7 @@ def test_a_truncated_slide_is_one_sentence(tmp_path):
     path = root / "stomach-biopsies" / "images" / "cut.tif"
     path.write_bytes(path.read_bytes()[: path.stat().st_size // 3])
     with pytest.raises(UserError) as caught:
-        data.stomach(_settings(data_root=str(root)), 0)
+        data.stomach(_settings(data_root=root), 0)
     message = str(caught.value)
     assert "cut.tif" in message and "\n" not in message and message.endswith(".")
 
@@ -196,4 +196,4 @@ def test_splits_naming_a_slide_that_is_not_there_is_one_sentence(tmp_path):
     root = _stomach_folder(tmp_path, {"one": _tissue_image()})
     (root / "stomach-biopsies" / "splits.csv").write_text("slide,split\none.tif,train\ntwo.tif,test\n")
     with pytest.raises(UserError, match="names slide 'two.tif', which is not in"):
-        data.stomach(_settings(data_root=str(root)), 0)
+        data.stomach(_settings(data_root=root), 0)

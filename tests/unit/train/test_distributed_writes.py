@@ -44,7 +44,7 @@ SCRIPT = textwrap.dedent("""
         return {"history": history.epochs}
 
     stored = store.get_or_train({"test": "ddp"}, build, train, recipe="cpath_repro.train.engine")
-    run = start("E-F2", {"profile": "ci", "run_dir": sys.argv[1], **dict.fromkeys(catalog.get("E-F2").params)})
+    run, _ = start("E-F2", {"profile": "ci", "run_dir": sys.argv[1], **dict.fromkeys(catalog.get("E-F2").params)})
     run.save_metrics(rank=ctx.rank)
     run.finish()
     weights = torch.cat([p.detach().flatten() for p in stored.model.parameters()])
