@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 from torch import nn
 
-from cpath_repro.chapters.paper_c import cleaning, ensemble, paper
+from cpath_repro.chapters.paper_c import cleaning, paper
 from cpath_repro.chapters.paper_c.data import TYPES, Prepared, prepare
 from cpath_repro.chapters.paper_c.models import LAYER_COUNTS
 from cpath_repro.chapters.paper_c.settings import Settings
@@ -242,6 +242,9 @@ def rejected_examples(p: Prepared, which: str, n: int = 6) -> tuple[np.ndarray, 
 def ensemble_study(s: Settings, progress: bool = True) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
     """Per seed: the three class-weighted members' validation losses, the paper's weights set on them, and the
     hold-out loss of the ensemble and of the single (unweighted) model - C-C6's table; and the weights per seed."""
+    # imported here, not at the top: only C-T8 runs the ensemble, so only C-T8's result is keyed on its code
+    from cpath_repro.chapters.paper_c import ensemble
+
     members = ensemble_members(s.ensemble_factor)
     rows, weight_rows, keys = [], [], []
     for seed in s.seeds:

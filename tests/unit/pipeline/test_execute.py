@@ -1,3 +1,5 @@
+import json
+
 import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook, new_output
@@ -136,3 +138,31 @@ def test_notebook_problem_finds_errors_and_incomplete_runs(tmp_path):
     assert "exception" in execute.notebook_problem(_write(tmp_path, [ok], {"exception": True}))
     (tmp_path / "cut.ipynb").write_text('{"cells": [')
     assert "cannot be read" in execute.notebook_problem(tmp_path / "cut.ipynb")
+
+
+def test_status_names_what_made_a_result_stale_and_the_models_it_would_train(tmp_path, capsys):
+    from cpath_repro.cli import main
+    from cpath_repro.project import module_fingerprints
+
+    job = execute.plan(["E-F2"], "ci", [])[0]
+    result = tmp_path / "E-F2"
+    result.mkdir()
+    (result / execute.EXECUTED).write_text("{}")
+    manifest = {"execution": {"cache_key": job.cache_key, "inputs": execute.key_inputs(job.spec, job.params)},
+                "code": {"modules": module_fingerprints(["cpath_repro.viz"])}, "models": []}
+    (result / "manifest.json").write_text(json.dumps(manifest))
+    assert execute.stale_reasons(job, tmp_path) == []
+    assert main(["status", "E-F2", "--profile", "ci", "--run-dir", str(tmp_path)]) == 0
+    assert "E-F2               up to date" in capsys.readouterr().out
+    reseeded = execute.plan(["E-F2"], "ci", [("seed", "3")])[0]
+    assert execute.stale_reasons(reseeded, tmp_path) == ["parameter seed (0 -> 3)"]
+    assert execute.stale_reasons(job, tmp_path / "elsewhere") == ["never run here"]
+    manifest["code"]["modules"]["cpath_repro.viz"] = "an older fingerprint"
+    manifest["models"] = ["0" * 24]
+    (result / "manifest.json").write_text(json.dumps(manifest))
+    reasons = execute.stale_reasons(job, tmp_path)
+    assert reasons[0] == "module cpath_repro.viz"
+    assert reasons[1].startswith(f"model {'0' * 24} (not in the model store")
+    main(["status", "E-F2", "--profile", "ci", "--run-dir", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert "stale: changed: module cpath_repro.viz" in out and "1 model(s) would be trained or retrained" in out
