@@ -300,11 +300,6 @@ class Settings:
         return cls(profile=resolved.profile, **values)
 
 
-def seed_param() -> Any:
-    """The ``seed`` field of a chapter whose notebooks take one seed (:data:`SEED`)."""
-    return param(SEED.doc, SEED.defaults, SEED.check)
-
-
 def data_root_param() -> Any:
     """The ``data_root`` field of a chapter that reads real data (:data:`DATA_ROOT`): ``None`` means synthetic data."""
     return param(DATA_ROOT.doc, DATA_ROOT.defaults)

@@ -59,7 +59,8 @@ def cache_key(spec: catalog.NotebookSpec, params: Resolved) -> str:
 
 
 def code_changes(manifest: Mapping[str, Any]) -> list[str]:
-    """The package modules the run imported whose code changed since (``["its code record"]`` if it has none)."""
+    """The package modules the run imported whose code changed since (one reason naming the missing record if it
+    has none)."""
     code = manifest.get("code") or {}
     modules = code.get("modules")
     if not isinstance(modules, Mapping):  # no record, or one from before modules carried fingerprints
@@ -112,10 +113,8 @@ def stale_reasons(job: Job, run_dir: Path) -> list[str]:
 
 
 def is_current(manifest: Mapping[str, Any], key: str) -> bool:
-    """A committed result still answers for cache key ``key``: same key, same code of the modules it used.
-
-    (Cheaper than :func:`stale_reasons`: the book's build checks this for every page.)
-    """
+    """A committed result still answers for cache key ``key``: same key, same code of the modules it used
+    (:func:`stale_reasons` without its reasons, its executed-notebook check or its model-store lookup)."""
     return manifest.get("execution", {}).get("cache_key") == key and not code_changes(manifest)
 
 

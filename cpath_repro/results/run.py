@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 from cpath_repro import atomic
 from cpath_repro.errors import UserError
 from cpath_repro.profiles import Resolved
-from cpath_repro.project import file_hash, module_fingerprints, modules_hash, package_modules
+from cpath_repro.project import file_hash, module_fingerprints, package_modules
 from cpath_repro.results import provenance
 
 if TYPE_CHECKING:
@@ -193,7 +193,7 @@ class Run:
             "pretraining": self.pretraining,
             "metrics": self.metrics,
             "provenance": record,
-            "code": {"modules": modules, "modules_sha256": modules_hash(modules)},
+            "code": {"modules": modules},
         }
         if self.is_main:
             atomic.write_json(self.staging / MANIFEST, manifest)
