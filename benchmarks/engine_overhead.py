@@ -29,7 +29,7 @@ def _data() -> TensorDataset:
 
 def bare(data: TensorDataset) -> float:
     torch.manual_seed(0)
-    model = UNet(base=8, depth=3)
+    model = UNet(3, 4, base=8, depth=3)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
     loss_fn = nn.CrossEntropyLoss()
     t0 = time.perf_counter()
@@ -46,7 +46,7 @@ def bare(data: TensorDataset) -> float:
 
 def engine(data: TensorDataset) -> float:
     torch.manual_seed(0)
-    model = UNet(base=8, depth=3)
+    model = UNet(3, 4, base=8, depth=3)
     with tempfile.TemporaryDirectory() as tmp:
         trainer = Trainer(model, nn.CrossEntropyLoss(), data, TrainConfig(EPOCHS, BATCH, 0.01), checkpoint_dir=Path(tmp),
                           progress=False)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -29,7 +30,7 @@ from cpath_repro.results.tables import readable
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["not_testable", "readable", "report_claim", "start", "verdict_box"]
+__all__ = ["Pretraining", "not_testable", "readable", "record_pretraining", "report_claim", "start", "verdict_box"]
 
 
 def start(name: str, namespace: Mapping[str, Any]) -> tuple[Run, Any]:
@@ -70,3 +71,38 @@ def report_claim(run: Run, claim_id: str, table: pd.DataFrame, data: str, untest
         return not_testable(run, claim_id, untestable)
     run.save_claim_table(claim_id, table, data=data)
     return verdict_box(claim_id, table, data)
+
+
+#: Where a backbone's starting weights came from, in words: the page's line and a short label for captions.
+PRETRAINING_WORDS = {
+    "imagenet": ("ImageNet weights (torchvision's file, found locally)", "ImageNet"),
+    "fractal": ("the formula-driven (fractal) stand-in of the pretraining page: ImageNet's weights are not on "
+                "this machine", "fractal stand-in"),
+    "none": ("random initialization (no pretraining)", "random initialization"),
+}
+
+
+@dataclass(frozen=True)
+class Pretraining:
+    """Where each backbone of a page starts from: backbone name -> "imagenet", "fractal" or "none"."""
+
+    sources: Mapping[str, str]
+
+    def __str__(self) -> str:
+        return "\n".join(f"{name} starts from {PRETRAINING_WORDS[source][0]}." for name, source in self.sources.items())
+
+    def short(self, name: str) -> str:
+        """A caption's name for backbone ``name``'s starting weights (e.g. "fractal stand-in")."""
+        return PRETRAINING_WORDS[self.sources[name]][1]
+
+
+def record_pretraining(run: Run, asked: Mapping[str, str]) -> Pretraining:
+    """Resolve and record where each backbone's weights come from (``asked``: backbone -> "auto", "imagenet",
+    "fractal" or "none"; "auto" is ImageNet when torchvision's file is here, else the stand-in): the verdicts
+    that rest on pretraining read it from the run. ``print`` the result for the page's line."""
+    from cpath_repro.transfer.pretraining import resolve  # only the pages that use a pretrained backbone load it
+
+    sources = {name: resolve(name, choice) for name, choice in asked.items()}
+    for name, source in sources.items():
+        run.use_pretraining(name, source)
+    return Pretraining(sources)

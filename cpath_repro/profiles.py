@@ -244,16 +244,18 @@ _PARAM = "cpath_repro.param"
 
 
 def param(doc: str, defaults: Mapping[str, Any], check: Callable[[Any], str | None] | None = None,
-          choices: tuple[Any, ...] = ()) -> Any:
+          choices: tuple[Any, ...] = (), parse: Callable[[str], Any] | None = None) -> Any:
     """Declare a chapter setting as a notebook parameter, once: a field of a :class:`Settings` dataclass.
 
     The field's name is the parameter's name and its annotation its type (``int``, ``float``,
     ``str``, ``bool``, ``tuple[int, ...]`` given as ``20,60,200``, ``Path | None`` for a folder);
     ``defaults`` maps each profile to its value, ``check`` returns an error phrase for an impossible
-    value. Everything else (the ``cpath-repro list`` table, validation, the settings object a
-    notebook gets) is derived from it.
+    value. A richer value is given as text and ``parse`` turns it into the field's value (e.g.
+    ``"ADP,CRC"`` into ``("ADP", "CRC")``): the parameter is then a string, checked as text.
+    Everything else (the ``cpath-repro list`` table, validation, the settings object a notebook
+    gets) is derived from it.
     """
-    return field(metadata={_PARAM: (doc, dict(defaults), check, choices)})
+    return field(metadata={_PARAM: (doc, dict(defaults), check, choices, parse)})
 
 
 def _param_type(annotation: Any) -> tuple[type, bool]:
@@ -272,7 +274,8 @@ class Settings:
     """A chapter's settings: its notebook parameters, declared once as fields (:func:`param`), validated.
 
     A chapter subclasses it (a frozen dataclass) and adds what it derives from the parameters as
-    properties; its notebooks get an instance from :func:`cpath_repro.notebook.start`.
+    properties; its notebooks get an instance from :func:`cpath_repro.notebook.start`, tests one from
+    :meth:`of_profile`.
     """
 
     #: the run's profile (not a parameter: every notebook has it)
@@ -285,19 +288,38 @@ class Settings:
         out = {}
         for f in fields(cls):
             if _PARAM in f.metadata:
-                doc, defaults, check, choices = f.metadata[_PARAM]
-                kind, optional = _param_type(hints[f.name])
+                doc, defaults, check, choices, parse = f.metadata[_PARAM]
+                kind, optional = (str, False) if parse is not None else _param_type(hints[f.name])
                 out[f.name] = Param(f.name, kind, doc, defaults, check, choices, optional)
         return out
 
     @classmethod
     def from_resolved(cls, resolved: Resolved) -> Self:
-        """The settings of validated parameters: a list becomes a tuple, a folder a :class:`~pathlib.Path`."""
+        """The settings of validated parameters: a list becomes a tuple, a folder a :class:`~pathlib.Path`, a
+        parsed parameter what its ``parse`` makes of the text."""
+        parsers = {f.name: f.metadata[_PARAM][4] for f in fields(cls) if _PARAM in f.metadata}
         values: dict[str, Any] = {}
         for name, p in cls.params().items():
-            value = resolved[name]
-            values[name] = tuple(value) if p.type is list else Path(value) if p.type is Path and value else value
+            value, parse = resolved[name], parsers[name]
+            values[name] = (parse(value) if parse is not None else tuple(value) if p.type is list
+                            else Path(value) if p.type is Path and value else value)
         return cls(profile=resolved.profile, **values)
+
+    @classmethod
+    def of_profile(cls, profile: str, **overrides: Any) -> Self:
+        """The settings a notebook gets under ``profile`` with these overrides (validated the same way)."""
+        return cls.from_resolved(resolve(cls.__name__, cls.params(), profile, overrides))
+
+    @property
+    def seeds(self) -> list[int]:
+        """The paired seeds ``0 .. n_seeds - 1`` (for settings with an ``n_seeds`` parameter)."""
+        return list(range(getattr(self, "n_seeds")))  # noqa: B009 (a field of the chapter's subclass, not of this one)
+
+    @property
+    def data(self) -> str:
+        """What the numbers rest on, decided here once: "real data" when a ``data_root`` is given, else
+        "synthetic data" (the label tables, verdicts and pages carry)."""
+        return "synthetic data" if getattr(self, DATA_ROOT.name, None) is None else "real data"
 
 
 def data_root_param() -> Any:

@@ -9,24 +9,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from cpath_repro.claims.metrics import (
-    ACCURACY,
+from cpath_repro.claims.metrics.paper_a import (
     BEST_STAIN_MAP_CORRELATION,
     CONVERGENCE,
     ERF_RADIUS_90PCT_PX,
     F1,
+    STAIN_OD_ANGLE_DEG,
+)
+from cpath_repro.claims.metrics.paper_b import KNN_ACCURACY, SILHOUETTE, TOP1_ACCURACY
+from cpath_repro.claims.metrics.paper_c import MASS_IN_TRUE_ZONE, VAL_LOSS
+from cpath_repro.claims.metrics.paper_d import (
+    ACCURACY,
     GRADIENT_ERROR_LIMIT,
     ISOLATED_FALSE_TUMOUR_POINTS,
-    KNN_ACCURACY,
-    MASS_IN_TRUE_ZONE,
     MAX_RELATIVE_GRADIENT_ERROR,
     PEAK_MEMORY_RATIO_4X_PATCHES,
     PR_AUC,
     QUADRATIC_KAPPA,
-    SILHOUETTE,
-    STAIN_OD_ANGLE_DEG,
-    TOP1_ACCURACY,
-    VAL_LOSS,
 )
 from cpath_repro.claims.rules import AllOf, Dominates, MostUnits, Rule, Threshold
 from cpath_repro.errors import UserError

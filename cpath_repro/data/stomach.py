@@ -7,8 +7,8 @@
                                  "whole or a certain part of the tissue area"; unannotated tissue is nolabel)
     splits.csv                   slide,split rows (train / val / test), with that header
 
-The synthetic stomach-like slides are written in the same layout (:func:`write_synthetic`), so the loader
-is tested on what it reads.
+The synthetic stomach-like slides are written in the same layout
+(:func:`cpath_repro.synth.slide_folders.write_stomach`), so the loader is tested on what it reads.
 """
 
 from __future__ import annotations
@@ -16,14 +16,9 @@ from __future__ import annotations
 import csv
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from cpath_repro import atomic
 from cpath_repro.data.layout import locate
 from cpath_repro.errors import DataNotFoundError, UserError
-
-if TYPE_CHECKING:
-    from cpath_repro.synth.slides import Geometry
 
 NAME = "stomach-biopsies"
 IMAGES, ANNOTATIONS, SPLITS = "images", "annotations", "splits.csv"
@@ -65,24 +60,3 @@ def load(root: str | Path) -> list[BiopsySlide]:
         raise DataNotFoundError(f"'{table}' lists no slides; expected one 'slide,split' row per slide in "
                                 f"'{folder / IMAGES}'.")
     return slides
-
-
-def write_synthetic(root: str | Path, n: int, *, geometry: Geometry, seed: int, n_val: int, n_test: int,
-                    difficulty: float) -> Path:
-    """Lay out ``n`` synthetic stomach-like slides in ``root`` (the dataset folder): the last ``n_test`` are test
-    slides, the ``n_val`` before them validation slides."""
-    from cpath_repro.synth import slides as synth
-    from cpath_repro.wsi.annotations import write_asap
-    from cpath_repro.wsi.writer import write_pyramid
-
-    root = Path(root)
-    rows = [",".join(HEADER)]
-    for i in range(n):
-        slide = synth.make_slide("stomach-like", i, seed, geometry, difficulty=difficulty)
-        name = f"biopsy_{i + 1:04d}"
-        write_pyramid(root / IMAGES / f"{name}.tif", slide.image, slide.mpp, description="synthetic stomach-like slide")
-        write_asap(root / ANNOTATIONS / f"{name}.xml", slide.regions)
-        split = "test" if i >= n - n_test else "val" if i >= n - n_test - n_val else "train"
-        rows.append(f"{name}.tif,{split}")
-    atomic.write_text(root / SPLITS, "\n".join(rows) + "\n")
-    return root

@@ -71,18 +71,3 @@ def from_backbone(backbone: Backbone, seed: int | None = None) -> PatchFeatureEx
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         return PatchFeatureExtractor(model, backbone.normalization, backbone.feature_dim)
-
-
-def build_extractor(pretraining: str = "auto", profile: str = "default", seed: int = 0,
-                    progress: bool = False) -> tuple[PatchFeatureExtractor, str]:
-    """Paper D's extractor and, in words, where its backbone's weights came from (for the page).
-
-    ``pretraining`` as in :func:`cpath_repro.transfer.pretraining.pretrained`: "auto" (ImageNet when
-    torchvision's file is on this machine, else the fractal stand-in of ``profile``), "imagenet",
-    "fractal" or "none" (torchvision's random initialization from ``seed``).
-    """
-    # imported here: models/ modules are imported by transfer/ (backbones), not the other way round at import time
-    from cpath_repro.transfer.pretraining import pretrained
-
-    backbone = pretrained(BACKBONE, pretraining, num_classes=0, settings=profile, seed=seed, progress=progress)
-    return from_backbone(backbone, seed), backbone.source

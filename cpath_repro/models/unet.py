@@ -16,8 +16,6 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from cpath_repro.data.tiles import CLASSES
-
 #: Paper A: "half the number of filters compared to the original UNET" (64 -> 32), 4 poolings.
 PAPER_BASE_WIDTH = 32
 PAPER_DEPTH = 4
@@ -38,8 +36,8 @@ class DoubleConv(nn.Sequential):
 class UNet(nn.Module):
     """Same-padding UNET with batch norm after every convolution."""
 
-    def __init__(self, in_channels: int = 3, n_classes: int = len(CLASSES), base: int = PAPER_BASE_WIDTH,
-                 depth: int = PAPER_DEPTH) -> None:
+    def __init__(self, in_channels: int, n_classes: int, base: int = PAPER_BASE_WIDTH, depth: int = PAPER_DEPTH
+                 ) -> None:
         super().__init__()
         widths = [base * 2**i for i in range(depth + 1)]
         self.down = nn.ModuleList([DoubleConv(in_channels, widths[0])])
@@ -71,7 +69,7 @@ class CDSegment(nn.Sequential):
 class CDUNet(nn.Module):
     """CD-UNET: the colour-deconvolution segment in front of the UNET."""
 
-    def __init__(self, n_classes: int = len(CLASSES), base: int = PAPER_BASE_WIDTH, depth: int = PAPER_DEPTH) -> None:
+    def __init__(self, n_classes: int, base: int = PAPER_BASE_WIDTH, depth: int = PAPER_DEPTH) -> None:
         super().__init__()
         self.cd = CDSegment()
         self.unet = UNet(CD_FILTERS[1], n_classes, base, depth)
@@ -80,12 +78,12 @@ class CDUNet(nn.Module):
         return self.unet(self.cd(x))
 
 
-def build(arch: str, base: int, depth: int) -> nn.Module:
-    """``"unet"`` or ``"cd-unet"``."""
+def build(arch: str, n_classes: int, base: int, depth: int) -> nn.Module:
+    """``"unet"`` or ``"cd-unet"`` on RGB input, with one output channel per class."""
     if arch == "unet":
-        return UNet(base=base, depth=depth)
+        return UNet(3, n_classes, base, depth)
     if arch == "cd-unet":
-        return CDUNet(base=base, depth=depth)
+        return CDUNet(n_classes, base, depth)
     raise ValueError(f"Unknown architecture {arch!r}; choose 'unet' or 'cd-unet'.")
 
 

@@ -19,7 +19,7 @@ import nbformat
 import yaml
 
 from cpath_repro import atomic, catalog
-from cpath_repro.claims import registry, scorecard
+from cpath_repro.claims import choices, registry, scorecard
 from cpath_repro.errors import IncompleteRunError, UserError
 from cpath_repro.pipeline.execute import EXECUTED, Job, cache_key, describe_reasons, notebook_problem, stale_reasons
 from cpath_repro.profiles import Resolved
@@ -100,6 +100,7 @@ def stage(run_dir: Path, results: dict[str, Path], stage_dir: Path) -> None:
                "*not yet reproduced*).\n\n" if missing else "")
     atomic.write_text(generated / "scorecard.md", partial + "```{raw} html\n" + scorecard.as_html(verdicts) + "\n```\n")
     atomic.write_text(generated / "chapters.md", chapters_page(book_order(PROJECT_ROOT / "_toc.yml")))
+    atomic.write_text(generated / "choices.md", choices.as_markdown())
 
 
 def for_reading(nb: nbformat.NotebookNode, files: str = "") -> nbformat.NotebookNode:

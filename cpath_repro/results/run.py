@@ -22,7 +22,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -131,6 +131,10 @@ class Run:
         plt.close(fig)
         self.figures.append(name)
         return fig
+
+    def save_figures(self, figures: Mapping[str, Figure]) -> list[Figure]:
+        """:meth:`save_figure` for each named figure; returns them in order, for ``display(*...)``."""
+        return [self.save_figure(name, fig) for name, fig in figures.items()]
 
     def save_metrics(self, **metrics: Any) -> dict[str, Any]:
         """Record scalar measurements (numbers the page quotes)."""

@@ -11,11 +11,13 @@ by side under ``unet``).
 from __future__ import annotations
 
 import numbers
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+
+from cpath_repro.errors import ParameterError
 
 if TYPE_CHECKING:
     from pandas.io.formats.style import Styler
@@ -111,6 +113,17 @@ def paper_vs_ours(ours: pd.DataFrame, paper: Mapping[str, Mapping[str, float]], 
             row[f"{name}{GROUP}{OURS}{SD}"] = 0.0 if pd.isna(sd) and not pd.isna(mean) else sd
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def claim_rows(long: pd.DataFrame, arms: Iterable[str], metrics: Iterable[str]) -> pd.DataFrame:
+    """The rows of ``arms`` on ``metrics`` of a long table (seed, arm, metric, value): what a claim's rule reads.
+    An arm the run did not train is one sentence, not an empty table that a rule would call "not testable"."""
+    wanted, which = list(arms), list(metrics)
+    table = long[long.arm.isin(wanted) & long.metric.isin(which)].reset_index(drop=True)
+    missing = sorted(set(wanted) - set(table.arm))
+    if missing:
+        raise ParameterError(f"The claim needs arms {', '.join(missing)}, which this run did not train.")
+    return table
 
 
 def arms(table: pd.DataFrame) -> list[str]:

@@ -3,7 +3,7 @@
 Section 3.2.2: plain back-propagation through the extractor keeps every patch's activations, memory ``N M``;
 End-to-End Learning keeps one mini-batch's, ``N M / r`` (``r`` mini-batches), so at a fixed mini-batch size its
 peak should not grow with the number of patches ``N``. Claim D-C3 judges that by
-:data:`~cpath_repro.claims.metrics.PEAK_MEMORY_RATIO_4X_PATCHES`: the peak growth at ``4N`` over that at ``N``
+:data:`~cpath_repro.claims.metrics.paper_d.PEAK_MEMORY_RATIO_4X_PATCHES`: the peak growth at ``4N`` over that at ``N``
 (:func:`ratio_4x`).
 
 A process's peak resident memory never goes down, so each measurement runs in a fresh process

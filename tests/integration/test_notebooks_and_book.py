@@ -57,18 +57,19 @@ def test_each_run_records_the_package_modules_it_imported(ci_run: Path):
     modules = {name: set(json.loads((ci_run / name / "manifest.json").read_text())["code"]["modules"])
                for name in NOTEBOOKS}
     assert "cpath_repro.chapters.paper_a.training" in modules["A-T1"]
-    assert "cpath_repro.chapters.paper_a.explain" in modules["A-F6"]
-    assert "cpath_repro.chapters.paper_a.explain" not in modules["A-T1"]
-    assert not modules["E-F2"] & {"cpath_repro.chapters.paper_a.training", "cpath_repro.chapters.paper_a.explain"}
+    assert "cpath_repro.chapters.paper_a.analysis" in modules["A-F6"]
+    assert "cpath_repro.explain.actmax" in modules["A-F6"]
+    assert "cpath_repro.explain.actmax" not in modules["A-T1"], "a module imported when a function runs, if it runs"
+    assert not modules["E-F2"] & {"cpath_repro.chapters.paper_a.training", "cpath_repro.chapters.paper_a.analysis"}
 
 
 def test_a_changed_module_makes_stale_only_the_results_that_imported_it(ci_run: Path,
                                                                          monkeypatch: pytest.MonkeyPatch):
-    changed = "cpath_repro.chapters.paper_a.explain"
+    changed = "cpath_repro.chapters.paper_a.analysis"
     monkeypatch.setattr(execute, "changed_modules", lambda recorded: [changed] if changed in recorded else [])
     stale = {j.spec.name for j in execute.plan(["all"], "ci", []) if not execute.is_fresh(j, ci_run)}
-    assert stale == {"A-F6", "A-F8"}
-    with pytest.raises(IncompleteRunError, match="'A-F6' is stale .changed: module cpath_repro.chapters.paper_a.explain"):
+    assert stale == {"A-T1", "A-T2", "A-F6", "A-F8"}
+    with pytest.raises(IncompleteRunError, match="'A-F6' is stale .changed: module cpath_repro.chapters.paper_a.analysis"):
         book.check_run(ci_run)
 
 

@@ -12,8 +12,8 @@ import pytest
 from cpath_repro.chapters.paper_d.notebooks import NOTEBOOKS
 from cpath_repro.claims import scorecard
 from cpath_repro.claims.rules import Status
-from cpath_repro.data import camelyon
 from cpath_repro.pipeline import execute
+from cpath_repro.synth import slide_folders
 from cpath_repro.synth.slides import Geometry
 
 pytestmark = pytest.mark.integration
@@ -24,12 +24,11 @@ PAGES = ["D-T1", "D-T2", "D-T3"]
 def real_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("own")
     geometry = Geometry(2.0, 36)
-    camelyon.write_camelyon16(root / "CAMELYON16", geometry=geometry, seed=7, n_tumour=2, n_normal=2, n_test=2,
-                              tumour_classes=("micro", "itc"), map_patches=16)
-    camelyon.write_camelyon17(root / "CAMELYON17", [["negative"] * 5, ["itc", "negative", "negative", "negative",
-                                                                       "negative"], ["micro"] * 2 + ["negative"] * 3,
-                                                    ["micro"] + ["negative"] * 4, ["itc"] * 2 + ["negative"] * 3],
-                              geometry=geometry, seed=7, map_patches=16)
+    slide_folders.write_camelyon16(root / "CAMELYON16", geometry=geometry, seed=7, n_tumour=2, n_normal=2, n_test=2,
+                                   tumour_classes=("micro", "itc"), map_patches=16)
+    patients = [["negative"] * 5, ["itc"] + ["negative"] * 4, ["micro"] * 2 + ["negative"] * 3,
+                ["micro"] + ["negative"] * 4, ["itc"] * 2 + ["negative"] * 3]
+    slide_folders.write_camelyon17(root / "CAMELYON17", patients, geometry=geometry, seed=7, map_patches=16)
     run_dir = tmp_path_factory.mktemp("run-real")
     execute.run(PAGES, "ci", [("data_root", str(root))], run_dir, progress=False, echo=lambda *_: None)
     return run_dir

@@ -11,13 +11,13 @@ import pytest
 from skimage import io
 
 from cpath_repro import catalog
-from cpath_repro.chapters.paper_a import training
+from cpath_repro.chapters.paper_a import data
+from cpath_repro.chapters.paper_a.settings import Settings
 from cpath_repro.data.tiles import read_tile_folder, write_tile_folder
 from cpath_repro.errors import DataNotFoundError, ParameterError, UserError
 from cpath_repro.synth import tissue
 
-SETTINGS = training.Settings(n_seeds=1, tile=32, base=2, depth=1, epochs=1, val_every=1, batch_size=4, lr=0.01,
-                             difficulty=0.4, train_slides=1, test_slides=1)
+SETTINGS = Settings.of_profile("ci", tile=32, base=2, depth=1, epochs=1, batch_size=4)
 
 
 def _folder(root: Path, assays: list[str], per_assay: int = 1, tile: int = 32) -> Path:
@@ -48,13 +48,13 @@ def test_tiles_of_mixed_sizes_and_colour_label_maps_are_refused(tmp_path: Path):
 def test_real_tiles_the_unet_cannot_pool_one_slide_and_no_he_tile_are_refused(tmp_path: Path):
     one_slide = _folder(tmp_path / "one", ["H&E"])
     with pytest.raises(DataNotFoundError, match="has one training slide"):
-        training.split_tiles.__wrapped__(dataclasses.replace(SETTINGS, data_root=str(one_slide)), 0, "multistain", "val")
+        data.split_tiles.__wrapped__(dataclasses.replace(SETTINGS, data_root=one_slide), 0, "multistain", "val")
     no_he = _folder(tmp_path / "no-he", ["CEA"], per_assay=2)
     with pytest.raises(DataNotFoundError, match="has no H&E tile in its train split"):
-        training.split_tiles.__wrapped__(dataclasses.replace(SETTINGS, data_root=str(no_he)), 0, "he", "train")
+        data.split_tiles.__wrapped__(dataclasses.replace(SETTINGS, data_root=no_he), 0, "he", "train")
     odd = _folder(tmp_path / "odd", ["H&E"], per_assay=2, tile=36)
     with pytest.raises(ParameterError, match="are 36 px, which a UNET of depth 3 cannot pool"):
-        training.split_tiles.__wrapped__(dataclasses.replace(SETTINGS, depth=3, data_root=str(odd)), 0, "he", "train")
+        data.split_tiles.__wrapped__(dataclasses.replace(SETTINGS, depth=3, data_root=odd), 0, "he", "train")
 
 
 def test_a_synthetic_tile_whose_slides_would_not_fit_in_memory_is_refused_with_the_figure():

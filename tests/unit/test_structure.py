@@ -42,6 +42,18 @@ def test_data_loaders_take_class_names_and_containers_from_data_not_from_models_
     assert inspect.getmodule(tiles.Tiles) is tiles
 
 
+def test_layers_import_downwards_only():
+    """Real-data loaders know no generator (synthetic writers live in synth/), models know no transfer recipe or
+    dataset, and nothing below the notebooks imports a chapter, lazily or not."""
+    graph = _package_imports()
+    below = {"cpath_repro.data": ("cpath_repro.synth", "cpath_repro.models", "cpath_repro.chapters"),
+             "cpath_repro.models": ("cpath_repro.transfer", "cpath_repro.data", "cpath_repro.chapters"),
+             "cpath_repro.synth": ("cpath_repro.chapters",), "cpath_repro.train": ("cpath_repro.chapters",)}
+    wrong = sorted(f"{m} -> {n}" for m, named in graph.items() for layer, banned in below.items()
+                   if m.startswith(layer + ".") for n in named if n.startswith(banned))
+    assert wrong == []
+
+
 def _package_imports() -> dict[str, set[str]]:
     """Module -> the package modules its import statements name (lazy ones included), parents left out."""
     graph = {}
@@ -88,12 +100,19 @@ def test_no_training_recipe_reads_the_words_a_reader_sees():
     """A recipe's import closure keys its models: notebook declarations and parameter meanings stay out of it."""
     recipes = sorted({f"cpath_repro.{p.relative_to(PACKAGE_DIR).with_suffix('').as_posix().replace('/', '.')}"
                       for p in PACKAGE_DIR.rglob("*.py") if "recipe=__name__" in p.read_text("utf-8")})
-    assert "cpath_repro.chapters.paper_d.learning" in recipes
-    # Paper B's recipe still reads its hand-written Settings, which imports the declarations: the next step of
-    # declaring each parameter once (as paper D's settings do) takes it off this list.
-    pending = {"cpath_repro.chapters.paper_b.training"}
-    for recipe in sorted(set(recipes) - pending):
+    assert "cpath_repro.chapters.paper_d.training" in recipes
+    for recipe in recipes:
         closure = import_closure(recipe)
         assert "cpath_repro.catalog" not in closure, recipe
-        assert not [m for m in closure if m.endswith(".notebooks")], recipe
-        assert "cpath_repro.chapters.paper_d.settings" not in closure, recipe
+        assert not [m for m in closure if m.endswith((".notebooks", ".settings"))], recipe
+
+
+def test_a_chapter_recipe_reaches_no_other_chapter_or_paper_metrics():
+    """Editing one chapter, or renaming one paper's claim metric, changes that chapter's model keys only."""
+    recipes = [f"cpath_repro.chapters.paper_{p}.training" for p in "abcd"]
+    for recipe in recipes:
+        own = recipe.split(".")[2]
+        reached = import_closure(recipe)
+        others = [m for m in reached if m.startswith(("cpath_repro.chapters.", "cpath_repro.claims.metrics."))
+                  and m.split(".")[2] != own and m.split(".")[-1] != own]
+        assert others == [], f"{recipe} reaches {others}"

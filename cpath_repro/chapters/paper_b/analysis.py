@@ -9,7 +9,7 @@ rules read them; accuracies are in percent.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import numpy as np
@@ -19,11 +19,13 @@ from cpath_repro.chapters.paper_b import paper
 from cpath_repro.chapters.paper_b.data import counts_row, prepare
 from cpath_repro.chapters.paper_b.settings import FOCUS, LARGE, SMALL, Settings
 from cpath_repro.chapters.paper_b.training import TOP1, Start, Trained, baseline, features, tuned, tuned_at
-from cpath_repro.claims import metrics
+from cpath_repro.claims.metrics import paper_b as metrics
 from cpath_repro.data import histokt, standardize
 from cpath_repro.data.layout import available
 
 PAIR = "{} → {}"
+#: The backbone and the weights B-T3's two-stage transfer and B-F2 start from (claim B-C4 rests on them).
+PRETRAINED = {"resnet18": "auto"}
 
 
 # -- the run's data ------------------------------------------------------------------------------------------------------
@@ -31,9 +33,9 @@ PAIR = "{} → {}"
 def usable(s: Settings) -> tuple[Settings, list[str]]:
     """The settings restricted to the datasets present under ``data_root`` (all, for synthetic data), and the
     names of the datasets left out because they are absent (the page lists them)."""
-    if s.root is None:
+    if s.data_root is None:
         return s, []
-    present = set(available(s.root, histokt.NAMES))
+    present = set(available(s.data_root, histokt.NAMES))
     absent = [n for n in s.datasets if n not in present]
     keep = [n for n in s.sources if n in present], [n for n in s.targets if n in present]
     trimmed = dataclasses.replace(s, sources=tuple(keep[0]), targets=tuple(keep[1]),
@@ -45,14 +47,14 @@ def usable(s: Settings) -> tuple[Settings, list[str]]:
 def record_data(run: Any, s: Settings) -> None:
     """Tell the run what data its numbers rest on: the generator and its settings, or each real dataset's
     index files (label CSVs, split files, HDF5 files) with their checksums."""
-    if s.root is None:
+    if s.data_root is None:
         from cpath_repro.synth import histokt as synthetic
 
         run.use_synthetic(f"{synthetic.__name__} (HistoKT-like datasets, Beer-Lambert H&E)", s.seeds,
                           scale=round(s.scale, 4), crop=s.crop, large_crops=s.large_crops, difficulty=s.difficulty,
                           datasets=",".join(s.datasets))
         return
-    for folder in available(s.root, s.datasets).values():
+    for folder in available(s.data_root, s.datasets).values():
         index = sorted(p for p in folder.rglob("*") if p.suffix.lower() in (".csv", ".tsv", ".npy", ".h5"))
         run.use_files(folder, index)
 
@@ -80,7 +82,7 @@ def crop_counts() -> pd.DataFrame:
 
 def table1_datasets(s: Settings) -> tuple[str, ...]:
     """The datasets B-T1 shows: all nine synthetic ones, or those present under ``data_root``."""
-    return histokt.NAMES if s.root is None else tuple(available(s.root, histokt.NAMES))
+    return histokt.NAMES if s.data_root is None else tuple(available(s.data_root, histokt.NAMES))
 
 
 EXAMPLES_PER_DATASET = 6
@@ -306,6 +308,13 @@ def tsne(x: np.ndarray, seed: int = 0) -> np.ndarray:
     from sklearn.manifold import TSNE
 
     return TSNE(2, perplexity=min(30.0, max(2.0, (len(x) - 1) / 3)), init="pca", random_state=seed).fit_transform(x)
+
+
+def tsne_panels(found: Mapping[tuple[str, int], np.ndarray], labels: np.ndarray, arms: Mapping[str, str],
+                seed: int = 0) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """B-F2's panels: trial ``seed``'s test features of each arm (:func:`representations`) mapped by :func:`tsne`,
+    with the crops' labels, under the arm's caption (``arms``: arm -> caption)."""
+    return {caption: (tsne(found[(arm, seed)]), labels) for arm, caption in arms.items()}
 
 
 def by_arm(table: pd.DataFrame, names: dict[str, str] | None = None, label: str = "model") -> pd.DataFrame:

@@ -13,16 +13,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from cpath_repro.chapters.paper_b.settings import Settings
 from cpath_repro.data import histokt, standardize
 from cpath_repro.data.layout import locate
 from cpath_repro.errors import DataNotFoundError
 from cpath_repro.project import data_fingerprint
 from cpath_repro.synth import histokt as synthetic
+
+if TYPE_CHECKING:
+    from cpath_repro.chapters.paper_b.settings import Settings
 
 SPLITS = histokt.SPLITS
 
@@ -60,8 +62,8 @@ class Prepared:
 
 def source_dataset(s: Settings, name: str, seed: int) -> histokt.SourceDataset:
     """The published dataset under ``data_root``, or its synthetic mimic for this seed."""
-    if s.root is not None:
-        return histokt.load(name, s.root)
+    if s.data_root is not None:
+        return histokt.load(name, s.data_root)
     return synthetic.make_dataset(name, seed, synthetic.n_images(name, s.large_crops, s.scale), s.scale,
                                   difficulty=s.difficulty)
 
@@ -113,7 +115,7 @@ def _cap(s: Settings, name: str, kind: str) -> dict[str, int]:
 def prepare(s: Settings, name: str, seed: int) -> Prepared:
     """Dataset ``name`` for seed ``seed``, standardized and split (cached for the kernel's lifetime)."""
     dataset = source_dataset(s, name, seed)
-    kind = "real" if s.root is not None else "synthetic"
+    kind = "real" if s.data_root is not None else "synthetic"
     splits = assign_splits(dataset, seed)
     order = np.random.default_rng([seed, 7]).permutation(len(dataset.images)) if kind == "real" else range(
         len(dataset.images))
@@ -170,8 +172,8 @@ def _crops(part: dict[str, list[Any]], n_classes: int, multilabel: bool) -> Crop
 
 def describe(s: Settings, name: str) -> dict[str, Any]:
     """What a model trained on ``name`` rests on: part of its store key and the page's provenance."""
-    if s.root is not None:
-        folder = locate(s.root, name)
+    if s.data_root is not None:
+        folder = locate(s.data_root, name)
         return {"kind": "real", "dataset": name, "root": str(folder), "fingerprint": data_fingerprint(str(folder))}
     return {"kind": "synthetic", "dataset": name, "generator": synthetic.__name__, "scale": s.scale,
             "large_crops": s.large_crops, "difficulty": s.difficulty}

@@ -1,62 +1,116 @@
-"""Paper B's resolved parameters (declared in :mod:`.notebooks`), as the recipe reads them."""
+"""Paper B's settings: every notebook parameter of the chapter, declared once (one set for all its notebooks,
+so they share trained models), and what the recipe derives from them.
+
+The ``paper`` profile is the paper's own design (sections 2.1-2.5): every dataset a source and a target
+(9 × 9), 272-pixel crops at 1 µm/px, 250 epochs. The ``default`` profile must fit 11 minutes on 2 CPU
+cores, so it runs a subset of cells chosen to test every claim (large and small sources, the Table 4
+targets with PCam, the paper's exception, among them) at 32-pixel crops; the chapter page says which
+cells were run and why. ``ci`` values only exercise the code. The recipe reads these settings but does
+not import this module (it holds the words a reader sees), so rewording a parameter retrains nothing.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cpath_repro.chapters.paper_b.notebooks import FOCUS, combos_of, names_of
-from cpath_repro.data.histokt import NAMES
-from cpath_repro.data.standardize import SIZE, TARGET_MPP
+from cpath_repro import profiles
+from cpath_repro.data.adp_format import CODE_OVERLAP, RULE_NAMES, SIZE, TARGET_MPP
+from cpath_repro.data.layout import of_paper
+from cpath_repro.profiles import between, data_root_param, param, same
 
+NAMES = of_paper("B")
+#: The target of Figs. 2-4 and of claims B-C5 and B-C6 (the paper's BACH).
+FOCUS = "BACH"
 #: Paper B's datasets by size (section 3: large sources transfer, small ones hurt).
 LARGE = ("ADP", "CRC", "OS", "BCSS")
 SMALL = ("GlaS", "AJ-Lymph")
-#: Paper B, section 2.3: the tuning learning rate is halved every 20 epochs.
-LR_HALVING_EPOCHS = 20
+ALL = ",".join(NAMES)
+
+
+def names_of(text: str) -> tuple[str, ...]:
+    """``"ADP,CRC"`` -> ``("ADP", "CRC")``."""
+    return tuple(n.strip() for n in text.split(",") if n.strip())
+
+
+def combos_of(text: str) -> tuple[tuple[str, ...], ...]:
+    """``"ADP+CRC,CRC+ADP"`` -> ``(("ADP", "CRC"), ("CRC", "ADP"))``."""
+    return tuple(tuple(n.strip() for n in c.split("+")) for c in text.split(",") if c.strip())
+
+
+def floats_of(text: str) -> tuple[float, ...]:
+    """``"1e-4,3e-4"`` -> ``(0.0001, 0.0003)``."""
+    return tuple(float(v) for v in text.split(","))
+
+
+def _dataset_list(check_combos: bool = False) -> Callable[[Any], str | None]:
+    def check(value: Any) -> str | None:
+        groups = combos_of(value) if check_combos else ((n,) for n in names_of(value))
+        names = [n for g in groups for n in g]
+        if not names:
+            return "must name at least one dataset"
+        unknown = [n for n in names if n not in NAMES]
+        if unknown:
+            return f"names unknown dataset {unknown[0]!r} (choose from {', '.join(NAMES)})"
+        if check_combos and any(len(set(g)) < 2 for g in combos_of(value)):
+            return "must combine at least two different datasets in each '+' group"
+        return None
+
+    return check
+
+
+def _learning_rates(value: Any) -> str | None:
+    try:
+        lrs = floats_of(str(value))
+    except ValueError:
+        return "must be numbers separated by commas (e.g. 1e-4,3e-4)"
+    return None if lrs and all(0 < v < 10 for v in lrs) else "must be learning rates between 0 and 10"
 
 
 @dataclass(frozen=True)
-class Settings:
-    """A notebook's resolved parameters for this chapter."""
+class Settings(profiles.Settings):
+    """Paper B's notebook parameters and what the chapter derives from them."""
 
-    n_seeds: int
-    crop: int
-    sources: tuple[str, ...]
-    targets: tuple[str, ...]
-    two_stage: tuple[str, ...]
-    distilled: tuple[tuple[str, ...], ...]
-    large_crops: int
-    epochs: int
-    tune_epochs: int
-    batch_size: int
-    lr_deep: tuple[float, ...]
-    lr_fine: tuple[float, ...]
-    overlap: float
-    contrast: str
-    difficulty: float
-    data_root: str | None = None
-    #: the run's profile: which formula-driven stand-in (the pretraining page's, for this profile) B-T3 starts from
-    profile: str = "default"
-
-    @classmethod
-    def from_params(cls, values: Mapping[str, Any], profile: str = "default") -> Settings:
-        return cls(profile=profile,
-            n_seeds=values["n_seeds"], crop=values["crop"], sources=names_of(values["sources"]),
-            targets=names_of(values["targets"]), two_stage=names_of(values["two_stage"]),
-            distilled=combos_of(values["distilled"]), large_crops=values["large_crops"], epochs=values["epochs"],
-            tune_epochs=values["tune_epochs"], batch_size=values["batch_size"],
-            lr_deep=tuple(float(v) for v in values["lr_deep"].split(",")),
-            lr_fine=tuple(float(v) for v in values["lr_fine"].split(",")),
-            overlap=values["overlap"], contrast=values["contrast"], difficulty=values["difficulty"],
-            data_root=None if values.get("data_root") is None else str(values["data_root"]),
-        )
-
-    @property
-    def seeds(self) -> list[int]:
-        return list(range(self.n_seeds))
+    n_seeds: int = param("paired trials (seed s makes the data and the initial weights of trial s)",
+                         {"ci": 1, "default": 3, "paper": 3}, between(1, 20))
+    crop: int = param("side of a standardized crop, pixels (the paper: 272 at 1 um/px)",
+                      {"ci": 32, "default": 32, "paper": SIZE}, between(16, SIZE))
+    sources: tuple[str, ...] = param("source datasets of the transfer matrices (comma-separated)",
+                                     {"ci": "ADP,GlaS", "default": "ADP,CRC,GlaS,AJ-Lymph", "paper": ALL},
+                                     _dataset_list(), parse=names_of)
+    targets: tuple[str, ...] = param(f"target datasets (comma-separated; {FOCUS} is the figures' target)",
+                                     {"ci": FOCUS, "default": f"{FOCUS},MHIST,PCam", "paper": ALL},
+                                     _dataset_list(), parse=names_of)
+    two_stage: tuple[str, ...] = param("sources of the two-stage matrix (pretraining, then source, then target)",
+                                       {"ci": "ADP", "default": "ADP", "paper": ALL}, _dataset_list(),
+                                       parse=names_of)
+    distilled: tuple[tuple[str, ...], ...] = param(
+        f"source combinations weight-distilled for {FOCUS} ('+' joins, ',' separates)",
+        {"ci": "ADP+GlaS", "default": "ADP+CRC,CRC+ADP", "paper": "ADP+CRC,ADP+CRC+OS"},
+        _dataset_list(check_combos=True), parse=combos_of)
+    large_crops: int = param("synthetic data: training crops of a large dataset (the others scale with the square "
+                             "root of their published size)", {"ci": 24, "default": 480, "paper": 2400},
+                             between(8, 10**6))
+    epochs: int = param("baseline training epochs (RMSGD)", {"ci": 1, "default": 3, "paper": 250},
+                        between(1, 10_000))
+    tune_epochs: int = param("tuning epochs (AdamP)", {"ci": 1, "default": 4, "paper": 250}, between(1, 10_000))
+    batch_size: int = param("crops per batch (not given in the text)", {"ci": 16, "default": 32, "paper": 32},
+                            between(1, 4096))
+    lr_deep: tuple[float, ...] = param("deep-tuning learning rate(s); several: chosen on validation per cell",
+                                       {"ci": "1e-3", "default": "3e-4", "paper": "1e-4,3e-4,1e-3,3e-3"},
+                                       _learning_rates, parse=floats_of)
+    lr_fine: tuple[float, ...] = param("fine-tuning learning rate(s); several: chosen on validation per cell",
+                                       {"ci": "1e-3", "default": "1e-2", "paper": "1e-4,3e-4,1e-3,3e-3,1e-2"},
+                                       _learning_rates, parse=floats_of)
+    overlap: float = param("overlap of neighbouring crops (0.25: the authors' code and Table 1's counts; 0.5: the "
+                           "text)", same(CODE_OVERLAP), between(0.0, 0.9))
+    contrast: str = param("low-contrast rule that drops crops: 'code' (the authors') or 'paper' (the text)",
+                          same("code"), choices=RULE_NAMES)
+    difficulty: float = param("synthetic data: how close the classes' morphologies are (0-1)", same(0.4),
+                              between(0.0, 1.0))
+    data_root: Path | None = data_root_param()
 
     @property
     def scale(self) -> float:
@@ -73,7 +127,3 @@ class Settings:
         """Every dataset a cell of this run touches, in Table 1's order."""
         used = {*self.sources, *self.targets, *self.two_stage, *(n for c in self.distilled for n in c), FOCUS}
         return tuple(n for n in NAMES if n in used)
-
-    @property
-    def root(self) -> Path | None:
-        return None if self.data_root is None else Path(self.data_root)

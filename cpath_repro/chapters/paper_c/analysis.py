@@ -25,14 +25,14 @@ from cpath_repro.chapters.paper_c.data import TYPES, Prepared, prepare
 from cpath_repro.chapters.paper_c.models import LAYER_COUNTS
 from cpath_repro.chapters.paper_c.settings import Settings
 from cpath_repro.chapters.paper_c.training import VAL_ACCURACY, VAL_LOSS, Arm, Trained, scores, trained
-from cpath_repro.claims.metrics import MASS_IN_TRUE_ZONE
-from cpath_repro.errors import ParameterError
+from cpath_repro.claims.metrics.paper_c import MASS_IN_TRUE_ZONE
+from cpath_repro.results import tables
 
 
 def record_data(run: Any, s: Settings) -> None:
     """Tell the run what data its numbers rest on: the generator and its settings, or the Kaggle folder (no
     per-image checksums: thousands of 4096×3072 JPEGs; every model's store key holds the folder's fingerprint)."""
-    if s.root is None:
+    if s.data_root is None:
         from cpath_repro.synth import cervix as synthetic
 
         run.use_synthetic(f"{synthetic.__name__} (cervix photographs with their transformation zones)", s.seeds,
@@ -42,7 +42,7 @@ def record_data(run: Any, s: Settings) -> None:
     from cpath_repro.data import cervix as kaggle
     from cpath_repro.data.layout import locate
 
-    run.use_files(locate(s.root, kaggle.NAME), [])
+    run.use_files(locate(s.data_root, kaggle.NAME), [])
 
 
 BASE = Arm()
@@ -90,19 +90,8 @@ LAYER_NAMES = {n: f"{n} layers" for n in paper.C_T6}
 PAPER_WEIGHTINGS = {weighting_name(w): v for w, v in paper.C_T4.items()}
 #: C-C4's arms: the paper gives no table, only "a gain of a couple hundredths" (section 10).
 PAPER_ADDITIONAL: dict[str, tuple[float, float]] = {}
-PRETRAINED = ("resnet50", "inception_v3")
-
-
-def record_pretraining(run: Any, s: Settings) -> str:
-    """Record which pretraining ResNet-50 and Inception-v3 start from (claim C-C1 rests on it), and say so."""
-    from cpath_repro.transfer import pretraining
-
-    used = {name: pretraining.resolve(name, "auto") for name in PRETRAINED}
-    for name, source in used.items():
-        run.use_pretraining(name, source)
-    words = {"imagenet": "ImageNet weights (torchvision's files, found locally)",
-             "fractal": "the formula-driven (fractal) stand-in: ImageNet's weights are not on this machine"}
-    return "\n".join(f"{name}: {words[source]}" for name, source in used.items())
+#: The pretrained backbones the chapter uses and the weights it asks for (claim C-C1 rests on them).
+PRETRAINED = {"resnet50": "auto", "inception_v3": "auto"}
 
 
 # -- runs over seeds -------------------------------------------------------------------------------------------------
@@ -133,8 +122,6 @@ def beside_paper(long: pd.DataFrame, published: Mapping[Any, tuple[float, float]
                  names: Mapping[Any, str] | None = None) -> pd.DataFrame:
     """One row per arm (``model``): the paper's loss and accuracy beside our mean and sd over seeds
     (:func:`cpath_repro.results.tables.paper_vs_ours`, shown as "paper | ours" under each metric)."""
-    from cpath_repro.results import tables
-
     arm_of = {key: (names or {}).get(key, str(key)) for key in published}
     ours = long.assign(metric=long.metric.map(METRIC_NAMES)).rename(columns={"arm": "model"})
     paper_values = {LOSS_COLUMN: {arm_of[k]: v[0] for k, v in published.items()},
@@ -145,12 +132,7 @@ def beside_paper(long: pd.DataFrame, published: Mapping[Any, tuple[float, float]
 
 def claim_table(long: pd.DataFrame, arms: Iterable[str]) -> pd.DataFrame:
     """The rows of ``arms`` on the validation loss: what the registry's C rules read."""
-    wanted = list(arms)
-    table = long[long.arm.isin(wanted) & (long.metric == VAL_LOSS)].reset_index(drop=True)
-    missing = sorted(set(wanted) - set(table.arm))
-    if missing:
-        raise ParameterError(f"The claim needs arms {', '.join(missing)}, which this run did not train.")
-    return table
+    return tables.claim_rows(long, arms, [VAL_LOSS])
 
 
 def spread(long: pd.DataFrame, arms: Iterable[str]) -> pd.DataFrame:
@@ -177,6 +159,11 @@ def class_counts(s: Settings, seed: int = 0) -> pd.DataFrame:
 def unreadable(s: Settings) -> pd.DataFrame:
     """The images skipped because they do not decode (real data: Kaggle's set holds truncated JPEGs), named."""
     return pd.DataFrame(prepare(s, 0).skipped, columns=["file", "why"])
+
+
+def unreadable_note(skipped: pd.DataFrame) -> str:
+    """The page's line on :func:`unreadable` images: how many, then each file and why."""
+    return f"unreadable images skipped: {len(skipped)}" + "".join(f"\n  {r.file}: {r.why}" for r in skipped.itertuples())
 
 
 def filter_quality(s: Settings) -> pd.DataFrame:
@@ -264,6 +251,11 @@ def ensemble_study(s: Settings, progress: bool = True) -> tuple[pd.DataFrame, pd
     return pd.DataFrame(rows), pd.DataFrame(weight_rows), sorted(set(keys))
 
 
+def weight_deviations(weights: pd.DataFrame) -> str:
+    """The page's lines on where the ensemble's weights departed from the paper's rule (none: empty)."""
+    return "\n".join(sorted(set(weights.deviation) - {""}))
+
+
 def confusion(s: Settings, progress: bool = True) -> np.ndarray:
     """C-F4: the single model's validation confusion matrix, summed over seeds (rows: true type)."""
     from sklearn.metrics import confusion_matrix
@@ -338,6 +330,11 @@ def best(s: Settings, seed: int, progress: bool = True) -> Trained:
     return trained(s, WITH_ADDITIONAL, seed, progress)
 
 
+def best_keys(s: Settings) -> list[str]:
+    """The store keys of every seed's :func:`best` model."""
+    return model_keys([best(s, seed).key for seed in s.seeds])
+
+
 # -- attribution (C-F7, C-F8, C-C7) -----------------------------------------------------------------------------------
 
 #: Validation images per seed whose maps C-C7 averages.
@@ -391,5 +388,5 @@ def report_claim(run: Any, claim_id: str, table: pd.DataFrame, s: Settings) -> A
     truth is not testable, and the run says why."""
     from cpath_repro import notebook
 
-    return notebook.report_claim(run, claim_id, table, "real data" if s.root else "synthetic data",
-                                 NEEDS_GROUND_TRUTH.get(claim_id) if s.root is not None else None)
+    return notebook.report_claim(run, claim_id, table, s.data,
+                                 NEEDS_GROUND_TRUTH.get(claim_id) if s.data_root is not None else None)

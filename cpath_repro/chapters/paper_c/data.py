@@ -14,18 +14,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from sklearn.model_selection import train_test_split
 
 from cpath_repro.chapters.paper_c import cleaning
-from cpath_repro.chapters.paper_c.settings import Settings
 from cpath_repro.data import cervix as kaggle
 from cpath_repro.data.layout import locate
 from cpath_repro.errors import DataNotFoundError
 from cpath_repro.project import data_fingerprint
 from cpath_repro.synth import cervix as synthetic
+
+if TYPE_CHECKING:  # the recipe reads the settings; their declaration (words a reader sees) stays out of its key
+    from cpath_repro.chapters.paper_c.settings import Settings
 
 TYPES = synthetic.TYPES
 #: Shares of the initial images: training, validation, hold-out (ours; the paper names a "self-designated
@@ -116,14 +118,14 @@ def _split_initial(initial: Images, seed: int) -> dict[str, Images]:
 @lru_cache(maxsize=8)
 def prepare(s: Settings, seed: int) -> Prepared:
     """Every split for ``seed`` (cached for the kernel's lifetime)."""
-    if s.root is None:
+    if s.data_root is None:
         initial = _synthetic_split(s, "initial", s.n_initial, seed)
         extra = _synthetic_split(s, "additional", s.n_additional, seed)
         test = _synthetic_split(s, "test", s.n_test, seed)
         skipped: list[tuple[str, str]] = []
         kind = "synthetic"
     else:
-        data = kaggle.load(s.root)
+        data = kaggle.load(s.data_root)
         initial = _real_split(s, data, "initial", s.n_initial, seed)
         extra = _real_split(s, data, "additional", s.n_additional, seed) if data.additional else \
             _synthetic_split(s, "additional", 0, seed)
@@ -143,7 +145,7 @@ def describe(s: Settings) -> dict[str, Any]:
     """What a model rests on: part of its store key and the page's provenance."""
     common = {"size": list(s.size), "n_initial": s.n_initial, "n_additional": s.n_additional,
               "keep_fraction": s.keep_fraction, "splits": SPLIT_SHARES}
-    if s.root is not None:
-        folder = locate(s.root, kaggle.NAME)
+    if s.data_root is not None:
+        folder = locate(s.data_root, kaggle.NAME)
         return {"kind": "real", "root": str(folder), "fingerprint": data_fingerprint(str(folder)), **common}
     return {"kind": "synthetic", "generator": synthetic.__name__, "difficulty": s.difficulty, **common}

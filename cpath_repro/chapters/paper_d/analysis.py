@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from cpath_repro.chapters.paper_d import data, learning, paper
-from cpath_repro.claims.metrics import (
+from cpath_repro.chapters.paper_d import data, paper, training
+from cpath_repro.claims.metrics.paper_d import (
     ACCURACY,
     ISOLATED_FALSE_TUMOUR_POINTS,
     MAX_RELATIVE_GRADIENT_ERROR,
@@ -22,11 +22,12 @@ from cpath_repro.claims.metrics import (
 )
 from cpath_repro.errors import ParameterError, UserError
 from cpath_repro.metrics.heatmaps import isolated_false_tumour_points, patch_scores
+from cpath_repro.results import tables
 
 if TYPE_CHECKING:
     from cpath_repro.chapters.paper_d.settings import Settings  # read, never imported: reader text
 
-METHODS = learning.METHODS
+METHODS = training.METHODS
 
 #: The table columns of the two patch metrics, in percent as the paper prints them.
 METRIC_NAMES = {ACCURACY: "accuracy (%)", PR_AUC: "PR-AUC (%)"}
@@ -35,13 +36,9 @@ DECIMALS = {"accuracy (%)": 2, "PR-AUC (%)": 2}
 NO_PATCH = -2
 
 
-def data_label(s: Settings) -> str:
-    return "real data" if s.root is not None else "synthetic data"
-
-
 def record_data(run: Any, s: Settings) -> None:
     """Tell the run what its numbers rest on: the slide generator and its settings, or the real folders."""
-    if s.root is None:
+    if s.data_root is None:
         from cpath_repro.synth import slides as synthetic
 
         run.use_synthetic(f"{synthetic.__name__} (stomach-like and camelyon-like whole slides with their annotations)",
@@ -49,20 +46,7 @@ def record_data(run: Any, s: Settings) -> None:
                           camelyon16_slides=s.camelyon16_slides, camelyon17_patients=s.camelyon17_patients,
                           camelyon_map=s.camelyon_map, difficulty=s.difficulty)
         return
-    run.use_files(s.root, [])
-
-
-def record_pretraining(run: Any, s: Settings) -> str:
-    """Record where GoogLeNet's starting weights came from (claim D-C1 rests on it), and say so in words."""
-    from cpath_repro.transfer import pretraining
-
-    source = pretraining.resolve("googlenet", s.pretraining)
-    run.use_pretraining("googlenet", source)
-    words = {"imagenet": "ImageNet weights (torchvision's file, found locally)",
-             "fractal": "the formula-driven (fractal) stand-in of the pretraining page: ImageNet's weights are not "
-                        "on this machine",
-             "none": "random initialization (no pretraining)"}
-    return f"GoogLeNet starts from {words[source]}."
+    run.use_files(s.data_root, [])
 
 
 def geometry_table(s: Settings) -> pd.DataFrame:
@@ -114,13 +98,13 @@ def run_methods(s: Settings, task_name: str, methods: Sequence[str], progress: b
     out = Results(task_name, pd.DataFrame(), [])
     moved = []
     for seed in s.seeds:
-        t = learning.task(s, task_name, seed)
+        t = training.task(s, task_name, seed)
         if not t.test:
             raise ParameterError(f"The {task_name} set of seed {seed} has no test slides; give it more slides.")
         out.slides[seed] = t.test
         labels = np.concatenate([sd.labels for sd in t.test])
         for method in methods:
-            model = learning.trained(s, t, seed, method, progress)
+            model = training.trained(s, t, seed, method, progress)
             keys += used_keys(s, t, seed, model)
             per_slide = [model(sd) for sd in t.test]
             out.probabilities[(seed, method)] = per_slide
@@ -129,7 +113,7 @@ def run_methods(s: Settings, task_name: str, methods: Sequence[str], progress: b
             for metric, value in patch_scores(p[scored], labels[scored]).items():
                 rows.append({"seed": seed, "arm": method, "metric": metric, "value": value})
         if "end-to-end" in methods:
-            stored = learning.end_to_end(s, t, seed, progress=False)
+            stored = training.end_to_end(s, t, seed, progress=False)
             out.end_to_end_models[seed] = stored.key
             meta = stored.meta
             moved.append({"seed": seed, **meta["moved"], "loss first epoch": meta["losses"][0],
@@ -140,12 +124,12 @@ def run_methods(s: Settings, task_name: str, methods: Sequence[str], progress: b
     return out
 
 
-def used_keys(s: Settings, t: learning.Task, seed: int, model: learning.Trained) -> list[str]:
+def used_keys(s: Settings, t: training.Task, seed: int, model: training.Trained) -> list[str]:
     """The store keys a method's numbers rest on: its own models and, for end-to-end learning, the separate
     models it started from (so that ``cpath-repro store prune`` keeps them while a run uses it)."""
     keys = list(model.keys)
     if model.method == "end-to-end":
-        config = learning.end_to_end(s, t, seed, progress=False).meta["config"]
+        config = training.end_to_end(s, t, seed, progress=False).meta["config"]
         keys += [config["extractor"], config["segmenter"]]
     return keys
 
@@ -169,13 +153,8 @@ def beside_paper(long: pd.DataFrame, published: Mapping[str, tuple[float, float,
 
 
 def claim_table(long: pd.DataFrame, arms: Iterable[str], metrics: Iterable[str] = (ACCURACY, PR_AUC)) -> pd.DataFrame:
-    """The rows of ``arms`` on ``metrics``: what the registry's D rules read."""
-    wanted, which = list(arms), list(metrics)
-    table = long[long.arm.isin(wanted) & long.metric.isin(which)].reset_index(drop=True)
-    missing = sorted(set(wanted) - set(table.arm))
-    if missing:
-        raise ParameterError(f"The claim needs methods {', '.join(missing)}, which this run did not train.")
-    return table
+    """The rows of ``arms`` (methods) on ``metrics``: what the registry's D rules read."""
+    return tables.claim_rows(long, arms, metrics)
 
 
 # -- heatmaps and tumour points (D-F5, D-F6, D-C4) ---------------------------------------------------------------------
@@ -221,7 +200,7 @@ def staging(s: Settings, methods: Sequence[str] = ("classifier-only", "end-to-en
     rows, predictions, keys = [], [], []
     for seed in s.seeds:
         cohort = data.camelyon17(s, seed)
-        t = learning.task(s, "camelyon16", seed)
+        t = training.task(s, "camelyon16", seed)
         patients = sorted(cohort.patients)
         if len(patients) < FOLDS:
             raise ParameterError(f"Camelyon17 staging needs at least {FOLDS} patients for {FOLDS}-fold cross-validation; "
@@ -229,7 +208,7 @@ def staging(s: Settings, methods: Sequence[str] = ("classifier-only", "end-to-en
         by_patient = {p: [sd for sd in cohort.slides if sd.patient == p] for p in patients}
         truth = {p: cohort.patients[p] for p in patients}
         for method in methods:
-            model = learning.trained(s, t, seed, method, progress)
+            model = training.trained(s, t, seed, method, progress)
             keys += used_keys(s, t, seed, model)
             feats = {sd.name: rules.heatmap_features(np.nan_to_num(heatmap(sd, model(sd))), label_grid(sd) != NO_PATCH,
                                                      s.patch_um) for sd in cohort.slides}
@@ -323,13 +302,13 @@ def gradient_study(s: Settings, n: int = 48, batch: int = 16) -> pd.DataFrame:
 def present(run: Any, s: Settings, dataset: str, claims: Sequence[str] = ()) -> bool:
     """Whether ``dataset`` is there (always, on synthetic data); when a real data root lacks it, the page's claims
     are recorded as not testable, with the reason, and the page says so."""
-    if s.root is None:
+    if s.data_root is None:
         return True
     from cpath_repro.data.layout import DATASETS, available
 
-    if dataset in available(s.root, (dataset,)):
+    if dataset in available(s.data_root, (dataset,)):
         return True
-    reason = f"data_root '{s.root}' holds no {dataset}/ folder ({DATASETS[dataset].layout})"
+    reason = f"data_root '{s.data_root}' holds no {dataset}/ folder ({DATASETS[dataset].layout})"
     for claim in claims:
         run.mark_not_testable(claim, reason)
     print(f"Not run: {reason}.")
@@ -366,10 +345,10 @@ def cohort_counts(s: Settings, seed: int = 0) -> pd.DataFrame:
     rows = []
     for name, load in ((data.STOMACH, data.stomach), (data.CAMELYON16, data.camelyon16),
                        (data.CAMELYON17, data.camelyon17)):
-        if s.root is not None:
+        if s.data_root is not None:
             from cpath_repro.data.layout import available
 
-            if name not in available(s.root, (name,)):
+            if name not in available(s.data_root, (name,)):
                 continue
         rows.append({"dataset": name, **load(s, seed).counts()})
     return pd.DataFrame(rows)
@@ -389,11 +368,11 @@ def method_costs(s: Settings, task_name: str, memory: pd.DataFrame) -> pd.DataFr
                  "end-to-end": ("classifier-only", "separate", "end-to-end")}
     spent: dict[str, list[float]] = {m: [] for m in builds_on}
     for seed in s.seeds:
-        t = learning.task(s, task_name, seed)
-        own = {"classifier-only": learning.extractor(s, t, seed, False).meta,
-               "segmentation-only": learning.segmentation_only(s, t, seed, False).meta,
-               "separate": learning.separate(s, t, seed, "trained", False)[0].meta,
-               "end-to-end": learning.end_to_end(s, t, seed, False).meta}
+        t = training.task(s, task_name, seed)
+        own = {"classifier-only": training.extractor(s, t, seed, False).meta,
+               "segmentation-only": training.segmentation_only(s, t, seed, False).meta,
+               "separate": training.separate(s, t, seed, "trained", False)[0].meta,
+               "end-to-end": training.end_to_end(s, t, seed, False).meta}
         seconds = {m: sum(float(e.get("seconds", 0.0)) for e in meta.get("history") or []) + float(meta.get("seconds", 0.0))
                    for m, meta in own.items()}
         for method, parts in builds_on.items():

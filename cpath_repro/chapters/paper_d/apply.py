@@ -37,7 +37,7 @@ class Written:
 def load(entry: str | Path) -> tuple[Any, dict[str, Any]]:
     """The end-to-end model stored at ``entry`` (a model-store folder) and its settings; weights are read with
     ``weights_only=True``."""
-    from cpath_repro.chapters.paper_d.learning import EndToEnd, segmenter
+    from cpath_repro.chapters.paper_d.training import EndToEnd, segmenter
     from cpath_repro.models import backbones
     from cpath_repro.models.backbones import Normalization
     from cpath_repro.models.patch_features import BACKBONE, FEATURE_DIM, from_backbone

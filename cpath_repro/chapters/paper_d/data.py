@@ -62,7 +62,7 @@ def _synthetic_config(s: Settings, seed: int) -> dict[str, Any]:
 def synthetic_root(s: Settings, seed: int) -> Path:
     """The data root of seed ``seed``'s synthetic slides, written (atomically, as one folder) if missing."""
     from cpath_repro import atomic
-    from cpath_repro.data import camelyon, stomach
+    from cpath_repro.synth import slide_folders
     from cpath_repro.synth.slides import MIN_MACRO_MAP_PATCHES
 
     config = _synthetic_config(s, seed)
@@ -75,18 +75,18 @@ def synthetic_root(s: Settings, seed: int) -> Path:
     n_stomach = s.stomach_slides
     n_test = max(1, round(TEST_SHARE * n_stomach))
     n_val = max(1, round(VAL_SHARE * (n_stomach - n_test)))
-    stomach.write_synthetic(staged / STOMACH, n_stomach, geometry=g, seed=seed, n_val=n_val, n_test=n_test,
-                            difficulty=s.difficulty)
+    slide_folders.write_stomach(staged / STOMACH, n_stomach, geometry=g, seed=seed, n_val=n_val, n_test=n_test,
+                                difficulty=s.difficulty)
     n_train16 = max(2, 2 * round(CAMELYON16_TRAIN_SHARE * s.camelyon16_slides / 2))
     tumour_classes = ("macro", "micro") if s.camelyon_map >= MIN_MACRO_MAP_PATCHES else ("micro", "itc")
-    camelyon.write_camelyon16(staged / CAMELYON16, geometry=g, seed=seed, n_tumour=n_train16 // 2,
-                              n_normal=n_train16 // 2, n_test=max(2, s.camelyon16_slides - n_train16),
-                              tumour_classes=tumour_classes, map_patches=s.camelyon_map, difficulty=s.difficulty)
-    patients = camelyon.draw_patients(s.camelyon17_patients, seed)
+    slide_folders.write_camelyon16(staged / CAMELYON16, geometry=g, seed=seed, n_tumour=n_train16 // 2,
+                                   n_normal=n_train16 // 2, n_test=max(2, s.camelyon16_slides - n_train16),
+                                   tumour_classes=tumour_classes, map_patches=s.camelyon_map, difficulty=s.difficulty)
+    patients = slide_folders.draw_patients(s.camelyon17_patients, seed)
     if s.camelyon_map < MIN_MACRO_MAP_PATCHES:  # a map too small for a macro-metastasis (the ci profile)
         patients = [["micro" if c == "macro" else c for c in p] for p in patients]
-    camelyon.write_camelyon17(staged / CAMELYON17, patients, geometry=g, seed=seed, map_patches=s.camelyon_map,
-                              difficulty=s.difficulty)
+    slide_folders.write_camelyon17(staged / CAMELYON17, patients, geometry=g, seed=seed, map_patches=s.camelyon_map,
+                                   difficulty=s.difficulty)
     atomic.write_json(staged / "slides.json", config)
     atomic.replace_dir(staged, final)
     return final
@@ -94,7 +94,7 @@ def synthetic_root(s: Settings, seed: int) -> Path:
 
 def data_root(s: Settings, seed: int) -> Path:
     """The real data root when ``data_root`` is given (the same for every seed), else seed ``seed``'s slides."""
-    return s.root if s.root is not None else synthetic_root(s, seed)
+    return s.data_root if s.data_root is not None else synthetic_root(s, seed)
 
 
 # -- slides as patch grids ----------------------------------------------------------------------------------------------
@@ -207,7 +207,7 @@ def lumps_of(positions: np.ndarray, grid: tuple[int, int]) -> list[np.ndarray]:
 
 
 def _fingerprint(folder: Path, s: Settings) -> str:
-    return (data_fingerprint(str(folder)) or "") if s.root is not None else folder.parent.name
+    return (data_fingerprint(str(folder)) or "") if s.data_root is not None else folder.parent.name
 
 
 @lru_cache(maxsize=8)

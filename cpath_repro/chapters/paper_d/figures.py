@@ -3,7 +3,7 @@ tumour points (D-F5, D-F6) and memory against the number of patches (D-M1)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import matplotlib.pyplot as plt
@@ -13,7 +13,7 @@ from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 
 from cpath_repro.chapters.paper_d import paper
-from cpath_repro.chapters.paper_d.analysis import NO_PATCH, heatmap, label_grid
+from cpath_repro.chapters.paper_d.analysis import NO_PATCH, Results, examples, heatmap, label_grid, thumbnail
 from cpath_repro.chapters.paper_d.data import SlideData
 from cpath_repro.metrics.heatmaps import isolated_false_tumour_regions
 
@@ -155,3 +155,13 @@ def memory(table: pd.DataFrame, methods: Sequence[str] = ("end-to-end", "backpro
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
+
+
+def example_heatmaps(results: Results, methods: Iterable[str], name: str) -> dict[str, Figure]:
+    """:func:`heatmaps` of trial 0's example slides (:func:`~.analysis.examples`), by figure name ``NAME_SLIDE``."""
+    chosen = list(methods)
+    out = {}
+    for i in examples(results):
+        sd = results.slides[0][i]
+        out[f"{name}_{sd.name}"] = heatmaps(sd, thumbnail(sd), {m: results.probabilities[(0, m)][i] for m in chosen})
+    return out

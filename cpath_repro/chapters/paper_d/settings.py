@@ -116,14 +116,6 @@ class Settings(profiles.Settings):
     data_root: Path | None = data_root_param()
 
     @property
-    def seeds(self) -> list[int]:
-        return list(range(self.n_seeds))
-
-    @property
-    def root(self) -> Path | None:
-        return self.data_root
-
-    @property
     def patch_um(self) -> float:
         """The side of a patch in microns."""
         return self.patch_px * self.mpp

@@ -10,14 +10,15 @@ import pytest
 import torch
 
 from cpath_repro.chapters.paper_b import analysis, data, training
-from cpath_repro.chapters.paper_b.notebooks import NOTEBOOKS, shared_params
+from cpath_repro.chapters.paper_b.notebooks import NOTEBOOKS
 from cpath_repro.chapters.paper_b.settings import Settings
-from cpath_repro.claims import metrics, registry
+from cpath_repro.claims import registry
+from cpath_repro.claims.metrics import paper_b as metrics
 from cpath_repro.claims.rules import Status
 from cpath_repro.data.histokt import SourceDataset, SourceImage
 from cpath_repro.errors import ParameterError
 
-CI = Settings.from_params({k: p.default("ci") for k, p in shared_params().items()}, "ci")
+CI = Settings.of_profile("ci")
 
 
 def test_top1_is_in_percent_and_multilabel_counts_the_top_class_among_the_labels():
@@ -168,7 +169,7 @@ def test_a_synthetic_test_split_holds_at_most_twice_the_training_crops():
 def test_on_real_data_an_absent_dataset_is_skipped_and_named(tmp_path):
     (tmp_path / "ADP" / "img_res_1um_bicubic").mkdir(parents=True)
     (tmp_path / "BACH" / "Benign").mkdir(parents=True)
-    real = dataclasses.replace(CI, data_root=str(tmp_path), sources=("ADP", "GlaS"), distilled=(("ADP", "GlaS"),))
+    real = dataclasses.replace(CI, data_root=tmp_path, sources=("ADP", "GlaS"), distilled=(("ADP", "GlaS"),))
     kept, absent = analysis.usable(real)
     assert kept.sources == ("ADP",) and kept.targets == ("BACH",) and kept.distilled == ()
     assert absent == ["GlaS"]

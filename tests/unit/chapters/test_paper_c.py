@@ -12,12 +12,12 @@ import torch
 from PIL import Image
 
 from cpath_repro.chapters.paper_c import analysis, data, models, paper, training
-from cpath_repro.chapters.paper_c.notebooks import NOTEBOOKS, shared_params
+from cpath_repro.chapters.paper_c.notebooks import NOTEBOOKS
 from cpath_repro.chapters.paper_c.settings import Settings
 from cpath_repro.claims import registry
 from cpath_repro.errors import DataNotFoundError, ParameterError
 
-CI = Settings.from_params({k: p.default("ci") for k, p in shared_params().items()}, "ci")
+CI = Settings.of_profile("ci")
 
 
 def _arms(rule: object) -> set[str]:
@@ -132,7 +132,7 @@ def _kaggle(root: Path, per_type: int) -> Path:
 
 def test_a_kaggle_folder_is_read_split_and_its_unreadable_image_counted(tmp_path: Path) -> None:
     _kaggle(tmp_path, 5)
-    s = dataclasses.replace(CI, data_root=str(tmp_path), n_initial=100, n_additional=100, n_test=5)
+    s = dataclasses.replace(CI, data_root=tmp_path, n_initial=100, n_additional=100, n_test=5)
     p = data.prepare(s, 0)
     assert p.kind == "real" and sum(len(p.splits[k]) for k in data.INITIAL_SPLITS) == 15
     assert len(p.splits["additional"]) == 15 and p.splits["test"].names == ("1.jpg",)
@@ -142,7 +142,7 @@ def test_a_kaggle_folder_is_read_split_and_its_unreadable_image_counted(tmp_path
 
 def test_too_few_images_of_a_type_is_one_sentence(tmp_path: Path) -> None:
     _kaggle(tmp_path, 2)
-    s = dataclasses.replace(CI, data_root=str(tmp_path))
+    s = dataclasses.replace(CI, data_root=tmp_path)
     with pytest.raises(DataNotFoundError, match="at least 3 images of each type"):
         data.prepare(s, 0)
 

@@ -10,11 +10,11 @@ import pandas as pd
 import pytest
 import torch
 
-from cpath_repro.chapters.paper_d import analysis, data, learning, notebooks
+from cpath_repro.chapters.paper_d import analysis, data, notebooks, training
 from cpath_repro.chapters.paper_d.apply import blocks, load
 from cpath_repro.chapters.paper_d.settings import Settings
 from cpath_repro.claims import registry
-from cpath_repro.claims.metrics import ACCURACY, ISOLATED_FALSE_TUMOUR_POINTS, PEAK_MEMORY_RATIO_4X_PATCHES, PR_AUC
+from cpath_repro.claims.metrics.paper_d import ACCURACY, ISOLATED_FALSE_TUMOUR_POINTS, PEAK_MEMORY_RATIO_4X_PATCHES, PR_AUC
 from cpath_repro.errors import DataNotFoundError, ParameterError, UserError
 from cpath_repro.wsi.writer import write_pyramid
 
@@ -65,15 +65,15 @@ def test_lumps_are_connected_groups_of_patches():
 
 
 def test_depth_keeps_two_positions_at_the_bottleneck():
-    assert [learning.depth_for(n) for n in (8, 16, 24, 32, 512, 20)] == [2, 3, 3, 4, 4, 2]
+    assert [training.depth_for(n) for n in (8, 16, 24, 32, 512, 20)] == [2, 3, 3, 4, 4, 2]
 
 
 def test_maps_place_patches_centred_and_read_out_returns_them_to_their_patches(slides):
     s, _ = slides
     sd = data.stomach(s, 0).slides[0]
     values = torch.arange(len(sd.patches), dtype=torch.float32)[:, None]
-    maps = learning.slide_maps(sd, values, s.stomach_map)
-    back = learning.read_out([m[0].numpy() for m in maps.inputs], maps)
+    maps = training.slide_maps(sd, values, s.stomach_map)
+    back = training.read_out([m[0].numpy() for m in maps.inputs], maps)
     inside = ~np.isnan(back)
     assert inside.mean() > 0.9  # a lump larger than the map loses its edges, no more
     np.testing.assert_array_equal(back[inside], np.arange(len(sd.patches))[inside])
@@ -83,8 +83,8 @@ def test_maps_place_patches_centred_and_read_out_returns_them_to_their_patches(s
 
 def test_camelyon_training_patches_are_balanced(slides):
     s, _ = slides
-    t = learning.task(s, "camelyon16", 0)
-    labels = np.concatenate([[p.label for p in ds.patches] for ds in learning._training_patches(s, t, 0)])
+    t = training.task(s, "camelyon16", 0)
+    labels = np.concatenate([[p.label for p in ds.patches] for ds in training._training_patches(s, t, 0)])
     assert (labels == 1).sum() == (labels == 0).sum() > 0
 
 

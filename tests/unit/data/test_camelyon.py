@@ -3,15 +3,13 @@ import pytest
 from cpath_repro.data.camelyon import (
     C16_REFERENCE,
     C17_LABELS,
-    draw_patients,
     load_camelyon16,
     load_camelyon17,
     read_stage_labels,
-    write_camelyon16,
-    write_camelyon17,
 )
 from cpath_repro.errors import DataNotFoundError, ParameterError, UserError
 from cpath_repro.metrics.staging import NODES_PER_PATIENT, SLIDE_CLASSES, pn_stage
+from cpath_repro.synth.slide_folders import draw_patients, write_camelyon16, write_camelyon17
 from cpath_repro.synth.slides import MIN_MACRO_MAP_PATCHES, Geometry
 from cpath_repro.wsi import open_slide
 from cpath_repro.wsi.annotations import read_asap

@@ -9,12 +9,17 @@ from torch import nn
 from cpath_repro.errors import ParameterError
 from cpath_repro.models import backbones
 from cpath_repro.models.backbones import Normalization
-from cpath_repro.models.patch_features import FEATURE_DIM, N_CLASSES, PatchFeatureExtractor, build_extractor, from_backbone
+from cpath_repro.models.patch_features import BACKBONE, FEATURE_DIM, N_CLASSES, PatchFeatureExtractor, from_backbone
+
+
+def build_extractor(seed: int) -> tuple[PatchFeatureExtractor, str]:
+    backbone = backbones.build(BACKBONE, "none", 0, seed=seed)
+    return from_backbone(backbone, seed), backbone.source
 
 
 @pytest.fixture(scope="module")
 def extractor() -> PatchFeatureExtractor:
-    model, _ = build_extractor("none", seed=0)
+    model, _ = build_extractor(seed=0)
     return model
 
 
@@ -48,8 +53,8 @@ def test_features_normalize_inputs_given_in_0_1_units(extractor):
 
 
 def test_the_builder_says_which_pretraining_was_used_and_is_seeded():
-    a, source = build_extractor("none", seed=3)
-    b, _ = build_extractor("none", seed=3)
+    a, source = build_extractor(seed=3)
+    b, _ = build_extractor(seed=3)
     assert "random initialization" in source
     assert all(torch.equal(p, q) for p, q in zip(a.state_dict().values(), b.state_dict().values(), strict=True))
 

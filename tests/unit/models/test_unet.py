@@ -5,7 +5,7 @@ from cpath_repro.models.unet import CD_FILTERS, CDUNet, UNet, build
 
 
 def test_cd_segment_is_two_1x1_convs_each_followed_by_batch_norm_then_relu():
-    cd = CDUNet(base=4, depth=2).cd
+    cd = CDUNet(4, base=4, depth=2).cd
     kinds = [type(m) for m in cd]
     assert kinds == [nn.Conv2d, nn.BatchNorm2d, nn.ReLU] * 2
     assert [m.out_channels for m in cd if isinstance(m, nn.Conv2d)] == list(CD_FILTERS) == [6, 3]
@@ -13,7 +13,7 @@ def test_cd_segment_is_two_1x1_convs_each_followed_by_batch_norm_then_relu():
 
 
 def test_unet_keeps_the_input_size_and_has_batch_norm_after_every_conv():
-    net = UNet(base=4, depth=3)
+    net = UNet(3, 4, base=4, depth=3)
     assert net(torch.rand(2, 3, 64, 64)).shape == (2, 4, 64, 64)
     modules = list(net.modules())
     for i, m in enumerate(modules):
@@ -23,5 +23,5 @@ def test_unet_keeps_the_input_size_and_has_batch_norm_after_every_conv():
 
 
 def test_paper_width_is_half_the_original():
-    net = build("unet", 32, 4)
+    net = build("unet", 4, 32, 4)
     assert net.down[0][0].out_channels == 32 and net.down[-1][0].out_channels == 512

@@ -77,7 +77,7 @@ def test_a_model_key_follows_the_code_of_its_recipes_import_closure(tmp_path, mo
     recipe = "cpath_repro.chapters.paper_a.training"
     closure = import_closure(recipe)
     assert "cpath_repro.train.engine" in closure and "cpath_repro.models.unet" in closure
-    assert "cpath_repro.viz" not in closure and "cpath_repro.chapters.paper_a.explain" not in closure
+    assert "cpath_repro.viz" not in closure and "cpath_repro.chapters.paper_a.analysis" not in closure
     assert "cpath_repro.chapters.paper_a" in closure, "a parent package's __init__ runs first"
     copy = _package_copy(tmp_path, monkeypatch)
     key = store.model_key({"seed": 0}, recipe)

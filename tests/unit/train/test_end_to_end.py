@@ -8,9 +8,10 @@ import pytest
 import torch
 from torch import nn
 
-from cpath_repro.claims.metrics import GRADIENT_ERROR_LIMIT
+from cpath_repro.claims.metrics.paper_d import GRADIENT_ERROR_LIMIT
 from cpath_repro.errors import ParameterError
-from cpath_repro.models.patch_features import PatchFeatureExtractor, build_extractor
+from cpath_repro.models import backbones
+from cpath_repro.models.patch_features import BACKBONE, PatchFeatureExtractor, from_backbone
 from cpath_repro.models.unet import UNet
 from cpath_repro.train import end_to_end as e2e
 from cpath_repro.train.end_to_end import (
@@ -30,7 +31,7 @@ N, BATCH, PX, MAP = 48, 16, 32, 8
 @pytest.fixture(scope="module")
 def googlenet() -> PatchFeatureExtractor:
     torch.set_num_threads(1)  # two other test processes share the two cores
-    return build_extractor("none", seed=0)[0]
+    return from_backbone(backbones.build(BACKBONE, "none", 0, seed=0), 0)
 
 
 def _models(extractor: nn.Module, dtype: torch.dtype = torch.float32) -> tuple[nn.Module, nn.Module]:

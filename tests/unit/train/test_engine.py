@@ -168,9 +168,9 @@ def test_model_store_trains_once_then_loads(tmp_path: Path, monkeypatch: pytest.
 
 def test_paper_a_models_do_not_depend_on_what_ran_before(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     from cpath_repro.chapters.paper_a import training as paper_a
+    from cpath_repro.chapters.paper_a.settings import Settings
 
-    s = paper_a.Settings(n_seeds=1, tile=16, base=2, depth=1, epochs=1, val_every=1, batch_size=8, lr=0.01,
-                         difficulty=0.4, train_slides=1, test_slides=1)
+    s = Settings.of_profile("ci", tile=16, base=2, depth=1, epochs=1)
     weights = []
     for i, noise in enumerate((0, 5)):
         monkeypatch.setenv(store.STORE_ENV, str(tmp_path / str(i)))

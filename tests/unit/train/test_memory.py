@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from cpath_repro.claims.metrics import PEAK_MEMORY_RATIO_4X_PATCHES
+from cpath_repro.claims.metrics.paper_d import PEAK_MEMORY_RATIO_4X_PATCHES
 from cpath_repro.claims.registry import get
 from cpath_repro.errors import ParameterError
 from cpath_repro.train.memory import grid_positions, measure, ratio_4x

@@ -1,6 +1,7 @@
-"""Paper A's explanation notebooks (A-F6 ... A-F9): what the trained models learned, measured.
+"""Paper A's measurements as the notebooks call them: the test tables (A-T1, A-T2), the validation curves and
+their convergence (A-F2, A-F4), the claims' tables, and what the trained models learned (A-F6 ... A-F9).
 
-Kept apart from the training recipe so that a change here re-executes these notebooks and
+Kept apart from the training recipe so that a change here re-executes the chapter's notebooks and
 retrains nothing (a model's store key follows the import closure of :mod:`.training`).
 """
 
@@ -8,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import pandas as pd
@@ -16,15 +17,85 @@ import torch
 from torch import nn
 
 from cpath_repro import notebook
-from cpath_repro.chapters.paper_a.training import Settings, data_label, split_tiles
-from cpath_repro.claims import metrics
+from cpath_repro.chapters.paper_a.data import split_tiles
+from cpath_repro.chapters.paper_a.training import F1_NAMES, f1_scores
+from cpath_repro.claims.metrics import paper_a as metrics
 from cpath_repro.claims.registry import Claim
 from cpath_repro.claims.rules import Dominates
 from cpath_repro.claims.scorecard import VerdictBox
 from cpath_repro.data.tiles import CLASSES
-from cpath_repro.models.unet import build
+from cpath_repro.metrics.segmentation import epochs_to_fraction_of_final, total_variation
+from cpath_repro.models.unet import build, parameter_count
 from cpath_repro.synth import stains, tissue
 from cpath_repro.train import store
+
+if TYPE_CHECKING:
+    from cpath_repro.chapters.paper_a.settings import Settings
+
+Models = dict[tuple[str, int], store.StoredModel]
+
+#: Fraction of final F1 that defines "converged" (A-C1, A-C4), fixed before any run.
+CONVERGED_FRACTION = 0.9
+
+
+def model_keys(models: Models) -> list[str]:
+    """The store keys of the models, in order: what a run records that its numbers rest on (``run.use_models``)."""
+    return [m.key for m in models.values()]
+
+
+def parameter_counts(s: Settings) -> dict[str, int]:
+    """Trainable parameters of UNET and CD-UNET at these settings."""
+    return {arch: parameter_count(build(arch, len(CLASSES), s.base, s.depth)) for arch in ("unet", "cd-unet")}
+
+
+# -- the test tables (A-T1, A-T2) and the validation curves (A-F2, A-F4) -----------------------------------------------
+
+def test_table(models: Models, s: Settings, test_stains: str, arms: dict[str, str]) -> pd.DataFrame:
+    """Per-seed test F1: one row per (seed, arm label, class)."""
+    rows = []
+    for (arm, seed), stored in models.items():
+        if arm not in arms:
+            continue
+        scores = f1_scores(stored.model, split_tiles(s, seed, test_stains, "test"))
+        rows += [{"seed": seed, "arm": arms[arm], "metric": name, "value": v} for name, v in scores.items()]
+    return pd.DataFrame(rows)
+
+
+def curves(stored: store.StoredModel) -> pd.DataFrame:
+    """Validation F1 per class over epochs (long format)."""
+    rows = [{"epoch": e["epoch"], "class": name.removeprefix("f1_"), "f1": e["val"][name]}
+            for e in stored.meta["history"] if "val" in e for name in F1_NAMES]
+    return pd.DataFrame(rows)
+
+
+def convergence(stored: store.StoredModel) -> dict[str, float]:
+    """A-C1/A-C4 measures, fixed before any run: mean over classes of the first epoch reaching 90 %
+    of the final validation F1 (speed), and the summed total variation of the four curves (smoothness)."""
+    c = curves(stored)
+    speed, tv = [], 0.0
+    for _, g in c.groupby("class"):
+        speed.append(epochs_to_fraction_of_final(g.epoch.to_numpy(), g.f1.to_numpy(), CONVERGED_FRACTION))
+        tv += total_variation(g.f1.to_numpy())
+    return {metrics.EPOCHS_TO_90PCT_FINAL_F1: float(np.mean(speed)), metrics.F1_CURVE_TOTAL_VARIATION: tv}
+
+
+def convergence_table(models: Models, arms: dict[str, str]) -> pd.DataFrame:
+    """A-C1/A-C4's claim table: each seed's convergence measures per arm label."""
+    return pd.DataFrame([{"seed": seed, "arm": arms[arm], "metric": k, "value": v}
+                         for (arm, seed), stored in models.items() if arm in arms
+                         for k, v in convergence(stored).items()])
+
+
+def mean_curves(models: Models, arms: dict[str, str]) -> dict[str, pd.DataFrame]:
+    """Validation F1 curves per arm label, averaged over seeds."""
+    out = {}
+    for arm, label in arms.items():
+        frames = [curves(m) for (a, _), m in models.items() if a == arm]
+        out[label] = pd.concat(frames).groupby(["epoch", "class"], as_index=False).f1.mean()
+    return out
+
+
+# -- what the models learned (A-F6 ... A-F9) ------------------------------------------------------------------------
 
 #: The stain vectors of the training set (every slide jitters around these by at most max_angle_deg).
 TRUE_STAIN_VECTORS = np.stack(list(stains.STAINS.values()))
@@ -35,7 +106,7 @@ NEEDS_GROUND_TRUTH = {
 }
 
 
-def stain_colour_table(models: dict[tuple[str, int], store.StoredModel], s: Settings):  # type: ignore[no-untyped-def]
+def stain_colour_table(models: Models, s: Settings):  # type: ignore[no-untyped-def]
     """A-F6 / A-C5: colours maximizing the first-layer filters, trained vs untrained CD-UNET, and
     their mean angle to the nearest true stain vector (glass filters left out; no angles on real tiles)."""
     from cpath_repro.explain.actmax import first_layer_colours
@@ -45,12 +116,12 @@ def stain_colour_table(models: dict[tuple[str, int], store.StoredModel], s: Sett
         if arm != "cdunet-multistain":
             continue
         torch.manual_seed(seed)
-        untrained = build("cd-unet", s.base, s.depth)
+        untrained = build("cd-unet", len(CLASSES), s.base, s.depth)
         for label, net in (("trained", stored.model), ("untrained", untrained)):
             segment = cast(nn.Sequential, net.cd)
             colours = first_layer_colours(cast(nn.Conv2d, segment[0]), cast(nn.BatchNorm2d, segment[1]), seed=seed)
             swatches[(label, seed)] = colours
-            if s.data_root:  # real tiles: no true stain vectors to measure against
+            if s.data_root is not None:  # real tiles: no true stain vectors to measure against
                 continue
             angles = colours.stain_angles(TRUE_STAIN_VECTORS)
             if len(angles):
@@ -62,8 +133,8 @@ def stain_colour_table(models: dict[tuple[str, int], store.StoredModel], s: Sett
 def report_claim(run: Any, claim_id: str, table: pd.DataFrame, s: Settings) -> VerdictBox:
     """Save a claim's per-seed table and return its verdict box. On real tiles a claim measured against
     the generator's ground truth is not testable, and the run says why (:data:`NEEDS_GROUND_TRUTH`)."""
-    return notebook.report_claim(run, claim_id, table, data_label(s),
-                                 NEEDS_GROUND_TRUTH.get(claim_id) if s.data_root else None)
+    return notebook.report_claim(run, claim_id, table, s.data,
+                                 NEEDS_GROUND_TRUTH.get(claim_id) if s.data_root is not None else None)
 
 
 def he_slide(s: Settings, seed: int) -> tissue.Slide:
@@ -119,7 +190,7 @@ def textbook_stain_maps(rgb: np.ndarray) -> dict[str, np.ndarray]:
     return {"haematoxylin": hed[..., 0], "eosin": hed[..., 1]}
 
 
-def separation_table(models: dict[tuple[str, int], store.StoredModel], s: Settings):  # type: ignore[no-untyped-def]
+def separation_table(models: Models, s: Settings):  # type: ignore[no-untyped-def]
     """A-C6 over seeds (synthetic slides), plus seed 0's correlation table, CD outputs and image for Fig. 7.
 
     On real tiles there is no true stain map: Fig. 7 shows the outputs on the first H&E test tile and the
@@ -129,7 +200,7 @@ def separation_table(models: dict[tuple[str, int], store.StoredModel], s: Settin
     for (arm, seed), stored in models.items():
         if arm != "cdunet-multistain":
             continue
-        if s.data_root:
+        if s.data_root is not None:
             rgb = split_tiles(s, seed, "he", "test").images[0]
             references = textbook_stain_maps(rgb)
         else:
@@ -137,7 +208,7 @@ def separation_table(models: dict[tuple[str, int], store.StoredModel], s: Settin
             rgb, references = slide.rgb, true_stain_maps(slide)
         outputs = cd_outputs(stored.model, rgb)
         table = abs_correlations(outputs, references)
-        if not s.data_root:
+        if s.data_root is None:
             rows.append({"seed": seed, "arm": "cd-unet", "metric": metrics.BEST_STAIN_MAP_CORRELATION,
                          "value": best_matching(table)})
         if first is None:
@@ -173,7 +244,7 @@ def real_he_tiles() -> tuple[np.ndarray, Path]:
     return np.stack(tiles[:REAL_HE_TILES]), path
 
 
-def real_he_check(models: dict[tuple[str, int], store.StoredModel], s: Settings, tiles: np.ndarray) -> pd.DataFrame:
+def real_he_check(models: Models, s: Settings, tiles: np.ndarray) -> pd.DataFrame:
     """Per seed, trained and untrained: the best |r| of any CD output with rgb2hed's haematoxylin and eosin."""
     references = textbook_stain_maps(tiles)
     rows = []
@@ -181,7 +252,7 @@ def real_he_check(models: dict[tuple[str, int], store.StoredModel], s: Settings,
         if arm != "cdunet-multistain":
             continue
         torch.manual_seed(seed)  # the trained model's initial weights (training.train_arm does the same)
-        untrained = build("cd-unet", s.base, s.depth)
+        untrained = build("cd-unet", len(CLASSES), s.base, s.depth)
         for label, net in (("trained", stored.model), ("untrained", untrained)):
             r = abs_correlations(cd_outputs(net, tiles), references)
             rows += [{"seed": seed, "arm": label, "metric": REAL_HE_METRICS[stain], "value": float(r[stain].max())}
@@ -197,7 +268,7 @@ ERF_MARGIN = 24
 
 def labelled_he_images(s: Settings, seed: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """``(rgb, labels)`` of the seed's H&E test images: synthetic slides, or the real H&E test tiles."""
-    if s.data_root:
+    if s.data_root is not None:
         tiles = split_tiles(s, seed, "he", "test")
         yield from zip(tiles.images, tiles.labels, strict=True)
         return
@@ -240,7 +311,7 @@ def erf_table(stored: store.StoredModel, s: Settings, seed: int, samples: int = 
     return pd.DataFrame(rows), examples, first
 
 
-def erf_all(models: dict[tuple[str, int], store.StoredModel], s: Settings):  # type: ignore[no-untyped-def]
+def erf_all(models: Models, s: Settings):  # type: ignore[no-untyped-def]
     """A-C7 over seeds, plus seed 0's SmoothGrad examples and image for Fig. 9."""
     frames, first = [], None
     for (arm, seed), stored in models.items():

@@ -1,4 +1,4 @@
-"""E-K2: the method families paper E reviews, each trained here and measured.
+"""E-K2: the method families paper E reviews, each trained here on its own data and measured.
 
 - CNN segmentation: a small U-Net trained only on synthetic fluorescence nuclei, scored on the real
   DSB 2018 sample (Dice, IoU, object counts).
@@ -7,11 +7,15 @@
 - GAN: nucleus crops generated from noise, checked by a classifier two-sample test on the
   hand-engineered features of E-F1.
 - RNN: following a nucleus through a noisy time-lapse, with memory (GRU) and without.
+
+Each family's training and its scoring share their data and models, so each is one function here
+returning its tables and the metrics the page quotes (``.metrics``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -20,8 +24,9 @@ from skimage import filters, measure, metrics, morphology
 from torch import nn
 from torch.utils.data import TensorDataset
 
+from cpath_repro.chapters.paper_e.data import low_light_pairs, nuclei_batch
 from cpath_repro.concepts import features, generative, recurrent
-from cpath_repro.data.nuclei import percentile_normalize, read_dsb_sample
+from cpath_repro.data.nuclei import DSB_DIR, FILES, read_dsb_sample
 from cpath_repro.metrics.segmentation import dice_iou
 from cpath_repro.models.unet import UNet
 from cpath_repro.synth.nuclei import add_noise, nuclei_image, nucleus_crops, time_lapse
@@ -33,13 +38,9 @@ MIN_OBJECT_AREA = 30
 
 # -- CNN segmentation -----------------------------------------------------------------------------------------------
 
-def _nuclei_batch(n: int, size: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Synthetic nuclei images at the generator's own scale and density (its defaults): nothing about
-    them is read off the real image the U-Net is evaluated on. Both domains get the same percentile
-    normalization."""
-    images = [nuclei_image(size, seed + i) for i in range(n)]
-    x = torch.from_numpy(np.stack([percentile_normalize(im.image) for im in images]))[:, None]
-    return x, torch.from_numpy(np.stack([(im.labels > 0) for im in images])).long()
+def real_nuclei_source() -> tuple[Path, list[Path]]:
+    """Where the real DSB 2018 sample lies, and its files (for the provenance checksum)."""
+    return DSB_DIR, [DSB_DIR / f for f in FILES]
 
 
 def _median_area(labels: np.ndarray) -> float:
@@ -49,17 +50,24 @@ def _median_area(labels: np.ndarray) -> float:
 
 @dataclass(frozen=True)
 class Segmentation:
+    """The U-Net's scores on the real image (and its synthetic validation), and what the page draws."""
+
     metrics: dict[str, float]
     image: np.ndarray  # the real image, [0, 1]
     labels: np.ndarray  # its instance mask
     prediction: np.ndarray  # the U-Net's foreground, small objects removed
 
+    @property
+    def table(self) -> pd.DataFrame:
+        """The metrics as a one-row table (what the page shows)."""
+        return pd.DataFrame([self.metrics])
+
 
 def unet_on_real_nuclei(n_images: int, size: int, epochs: int, seed: int, base: int = 8, depth: int = 3) -> Segmentation:
     """A small U-Net trained on synthetic fluorescence nuclei only, evaluated on the real DSB 2018 sample."""
     image, labels = read_dsb_sample()  # first: a missing sample stops the run before any training
-    x, y = _nuclei_batch(n_images, size, seed * 100_000)
-    xv, yv = _nuclei_batch(8, size, seed * 100_000 + 50_000)
+    x, y = nuclei_batch(n_images, size, seed * 100_000)
+    xv, yv = nuclei_batch(8, size, seed * 100_000 + 50_000)
     torch.manual_seed(seed)
     model = UNet(in_channels=1, n_classes=2, base=base, depth=depth)
 
@@ -101,9 +109,19 @@ def _mean_psnr(references: np.ndarray, images: np.ndarray) -> float:
 
 @dataclass(frozen=True)
 class Denoising:
+    """The autoencoder and the tuned Gaussian filter beside the noisy input, by PSNR."""
+
     table: pd.DataFrame  # PSNR (dB) of noisy / Gaussian-filtered / autoencoder images, on synthetic and real images
     sigma: float  # width (pixels) of the Gaussian filter, the best on the training images
     examples: dict[str, np.ndarray]  # real sample: clean, noisy, Gaussian, autoencoder (crops)
+
+    @property
+    def metrics(self) -> dict[str, float]:
+        """The filter width, and each PSNR as ``psnr_<images shown>_<synthetic | real>`` (e.g. ``psnr_noisy_real``)."""
+        synthetic, real = self.table.to_dict("records")
+        psnr = {f"psnr_{k}_{where}": v for where, row in (("synthetic", synthetic), ("real", real))
+                for k, v in row.items() if k != "images"}
+        return {"gaussian_sigma": self.sigma, **psnr}
 
 
 def denoising(n_images: int, size: int, epochs: int, seed: int) -> Denoising:
@@ -113,14 +131,8 @@ def denoising(n_images: int, size: int, epochs: int, seed: int) -> Denoising:
     DSB 2018 image itself, with the same camera noise added (its own noise is much lower).
     """
     real_clean, _ = read_dsb_sample()
-
-    def pairs(n: int, base: int) -> tuple[np.ndarray, np.ndarray]:
-        clean = np.stack([nuclei_image(size, base + i).clean for i in range(n)])
-        noisy = np.stack([add_noise(c, base + i, DENOISE_PHOTONS) for i, c in enumerate(clean)])
-        return noisy, clean
-
-    noisy, clean = pairs(n_images, seed * 100_000 + 1)
-    noisy_t, clean_t = pairs(max(4, n_images // 4), seed * 100_000 + 60_000)
+    noisy, clean = low_light_pairs(n_images, size, seed * 100_000 + 1, DENOISE_PHOTONS)
+    noisy_t, clean_t = low_light_pairs(max(4, n_images // 4), size, seed * 100_000 + 60_000, DENOISE_PHOTONS)
     torch.manual_seed(seed)
     model = generative.DenoisingAutoencoder()
     tensor = lambda a: torch.from_numpy(a)[:, None]  # noqa: E731
@@ -154,10 +166,22 @@ def denoising(n_images: int, size: int, epochs: int, seed: int) -> Denoising:
 
 @dataclass(frozen=True)
 class Generated:
+    """The GAN judged by a classifier two-sample test, its losses, and example crops."""
+
     table: pd.DataFrame  # two-sample test accuracy per comparison, on all features and on shape features only
     history: pd.DataFrame  # losses per epoch
     real: np.ndarray  # example real crops
     fake: np.ndarray  # example generated crops
+
+    @property
+    def metrics(self) -> dict[str, float]:
+        """Two-sample accuracies the page quotes: GAN crops on all and on shape features; real and untrained
+        generator crops (the two ends of the scale) on shape features."""
+        two = self.table.set_index("real crops vs")
+        return {"two_sample_all_gan": float(two.loc["GAN crops", "all features"]),
+                "two_sample_shape_gan": float(two.loc["GAN crops", "shape features only"]),
+                "two_sample_shape_real": float(two.loc["another set of real crops", "shape features only"]),
+                "two_sample_shape_untrained": float(two.loc["untrained generator", "shape features only"])}
 
 
 def gan(n_crops: int, epochs: int, seed: int, n_test: int = 400) -> Generated:
@@ -193,10 +217,19 @@ FRAMES, FRAME_SIZE, FRAME_PHOTONS = 12, 24, 3.0
 
 @dataclass(frozen=True)
 class Tracking:
+    """Each tracker's position error, overall and per frame, and one test sequence with its tracks."""
+
     table: pd.DataFrame  # position error (pixels) per tracker
     per_frame: pd.DataFrame  # error per frame index and tracker
     example: np.ndarray  # one test sequence (T, H, W)
     tracks: dict[str, np.ndarray]  # each tracker's positions on it (T, 2), and the truth
+
+    @property
+    def metrics(self) -> dict[str, float]:
+        """Mean position error (pixels) of the centroid, the CNN and the CNN + GRU trackers."""
+        errors = self.table.set_index("tracker").mean_error_px
+        return {"tracking_error_centroid": float(errors.iloc[0]), "tracking_error_cnn": float(errors.iloc[1]),
+                "tracking_error_gru": float(errors.iloc[2])}
 
 
 def tracking(n_train: int, epochs: int, seed: int, n_test: int = 200) -> Tracking:

@@ -1,8 +1,9 @@
-"""The pretraining page: where each backbone's weights come from, the stand-ins, and whether they pretrain."""
+"""What the pretraining page shows: where each backbone's weights come from, the stand-ins, and whether they pretrain."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -12,6 +13,9 @@ from cpath_repro.models import backbones
 from cpath_repro.synth import fractals
 from cpath_repro.transfer import pretraining, probe
 from cpath_repro.transfer.pretraining import StandIn
+
+if TYPE_CHECKING:
+    from cpath_repro.results.run import Run
 
 
 @dataclass
@@ -45,6 +49,18 @@ def measure(profile: str, progress: bool = True) -> list[Outcome]:
         stand_in = pretraining.stand_in(name, profile, progress)
         out.append(Outcome(name, "fractal", stand_in.source, stand_in, probe.measure(name, profile, profile, progress)))
     return out
+
+
+def record_weights(run: Run, outcomes: list[Outcome]) -> None:
+    """Record on ``run`` the model-store keys of the stand-ins used and the pretraining each backbone starts from."""
+    run.use_models(o.stand_in.key for o in outcomes if o.stand_in is not None)
+    for o in outcomes:
+        run.use_pretraining(o.name, o.source)
+
+
+def sources(outcomes: list[Outcome]) -> dict[str, str]:
+    """Backbone -> where its weights come from (``imagenet`` or ``fractal``)."""
+    return {o.name: o.source for o in outcomes}
 
 
 def settings_table(outcomes: list[Outcome]) -> pd.DataFrame:

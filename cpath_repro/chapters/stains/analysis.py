@@ -1,7 +1,9 @@
-"""Notebook ``stains``: the assay library rendered, deconvolved, jittered, and applied to real IHC."""
+"""What the ``stains`` page measures and shows: the assay library rendered, deconvolved, jittered, and applied
+to real IHC (scikit-image's sample, and the reader's own tiles)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -62,7 +64,23 @@ def jitter_table(field: Field, n_slides: int, max_angle_deg: float, seed: int) -
     return pd.DataFrame(rows)
 
 
+#: The columns of :func:`jitter_table` summarized per assay.
+JITTER_COLUMNS = ("max_vector_angle_deg", "mean_abs_error_true_vectors", "mean_abs_error_nominal_vectors")
+
+
+def jitter_summary(jitter: pd.DataFrame) -> pd.DataFrame:
+    """Per assay (the index): the mean over slides of :func:`jitter_table`'s angle and errors."""
+    return jitter.groupby("assay", sort=False)[list(JITTER_COLUMNS)].mean()
+
+
+def nominal_over_true_error(summary: pd.DataFrame) -> float:
+    """How many times the mean error over assays of :func:`jitter_summary` grows when deconvolving with the
+    nominal vectors rather than each slide's own (above 1: the fixed matrix costs accuracy)."""
+    return float(summary.mean_abs_error_nominal_vectors.mean() / summary.mean_abs_error_true_vectors.mean())
+
+
 def jittered_examples(field: Field, assay: str, n: int, max_angle_deg: float, seed: int) -> dict[str, np.ndarray]:
+    """``n`` slides of ``assay`` with jittered stain vectors and intensity, rendered on ``field`` (uint8 RGB)."""
     rng = np.random.default_rng(seed)
     a = stains.ASSAYS[assay]
     return {f"{assay}, slide {i}": stains.to_uint8(stains.jitter_slide(a, rng, max_angle_deg).render(field.for_assay(a)))
@@ -81,6 +99,11 @@ def real_ihc() -> tuple[dict[str, np.ndarray], dict[str, float]]:
     return views, metrics
 
 
+def rounded(values: Mapping[str, float], digits: int = 4) -> dict[str, float]:
+    """``values`` rounded to ``digits`` decimals, for printing."""
+    return {k: round(v, digits) for k, v in values.items()}
+
+
 def real_ihc_source() -> tuple[Path, list[Path]]:
     """Where scikit-image keeps the IHC sample (for the provenance checksum)."""
     root = Path(data.__file__).parent
@@ -92,6 +115,7 @@ OWN_TILES_SHOWN = 4
 
 
 def own_tiles(data_root: str) -> TileSet:
+    """The first :data:`OWN_TILES_SHOWN` RGB tiles of ``data_root``'s ``stain-tiles`` folder (unreadable ones skipped)."""
     return read_rgb_tiles(locate(data_root, "stain-tiles"), limit=OWN_TILES_SHOWN)
 
 

@@ -143,7 +143,8 @@ def _set_epoch(sets: list[Any]) -> Any:
 
 def extractor(s: Settings, t: Task, seed: int, progress: bool = True) -> store.StoredModel:
     """The classifier-only model of ``seed``: the patch extractor trained on the training slides' labelled patches."""
-    from cpath_repro.models.patch_features import build_extractor
+    from cpath_repro.models.patch_features import BACKBONE, from_backbone
+    from cpath_repro.transfer.pretraining import pretrained
 
     cfg = TrainConfig(epochs=s.extractor_epochs, batch_size=s.extractor_batch, lr=s.lr, seed=seed,
                       optimizer="adam", momentum=0.9)
@@ -151,9 +152,9 @@ def extractor(s: Settings, t: Task, seed: int, progress: bool = True) -> store.S
     holder: dict[str, str] = {}
 
     def build() -> nn.Module:
-        model, source = build_extractor(s.pretraining, s.profile, seed)
-        holder["source"] = source
-        return model
+        backbone = pretrained(BACKBONE, s.pretraining, num_classes=0, settings=s.profile, seed=seed, progress=False)
+        holder["source"] = backbone.source
+        return from_backbone(backbone, seed)
 
     def train_fn(model: nn.Module, checkpoints: Path) -> dict[str, Any]:
         sets = _training_patches(s, t, seed)

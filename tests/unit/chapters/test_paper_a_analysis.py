@@ -1,0 +1,71 @@
+"""Paper A's measurements: correlation with stain maps, the best matching, the real-H&E check, and the panels the
+figures draw them in."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from cpath_repro.chapters.paper_a import analysis, figures
+from cpath_repro.claims.rules import Status
+
+
+def test_correlations_find_each_reference_in_whichever_output_holds_it():
+    rng = np.random.default_rng(0)
+    h, e = rng.random((8, 8)), rng.random((8, 8))
+    outputs = np.stack([rng.random((8, 8)), -2 * e + 1, 3 * h])  # eosin in output 2 (negated), haematoxylin in 3
+    r = analysis.abs_correlations(outputs, {"haematoxylin": h, "eosin": e})
+    assert r.loc["CD output 3", "haematoxylin"] == pytest.approx(1.0)
+    assert r.loc["CD output 2", "eosin"] == pytest.approx(1.0)
+    assert analysis.best_matching(r) == pytest.approx(1.0)
+    # one output cannot stand for both stains: with haematoxylin and eosin in one output the matching drops
+    same = analysis.abs_correlations(np.stack([h + e, np.zeros((8, 8)), np.zeros((8, 8))]), {"h": h, "e": e})
+    assert analysis.best_matching(same) < same.max().max()
+
+
+def test_a_constant_output_correlates_with_nothing():
+    r = analysis.abs_correlations(np.zeros((3, 4, 4)), {"h": np.arange(16.0).reshape(4, 4)})
+    assert (r.to_numpy() == 0).all()
+
+
+def test_the_real_he_tiles_are_tissue_from_the_cmu_slide():
+    tiles, path = analysis.real_he_tiles()
+    assert path.name == "cmu_small_region.svs"
+    assert tiles.shape == (analysis.REAL_HE_TILES, analysis.REAL_HE_TILE, analysis.REAL_HE_TILE, 3)
+    assert (tiles.reshape(len(tiles), -1).mean(1) < analysis.REAL_HE_MAX_BRIGHTNESS).all()
+
+
+def _check_table(trained: list[float], untrained: list[float]) -> pd.DataFrame:
+    rows = []
+    for seed, (t, u) in enumerate(zip(trained, untrained, strict=True)):
+        for metric in analysis.REAL_HE_METRICS.values():
+            rows += [{"seed": seed, "arm": "trained", "metric": metric, "value": t},
+                     {"seed": seed, "arm": "untrained", "metric": metric, "value": u}]
+    return pd.DataFrame(rows)
+
+
+def test_the_real_he_rule_asks_for_a_gain_from_training_in_every_seed():
+    rule = analysis.REAL_HE_RULE
+    assert rule.evaluate(_check_table([0.8, 0.7, 0.9], [0.6, 0.6, 0.6])).status is Status.SUPPORTED
+    assert rule.evaluate(_check_table([0.8, 0.5, 0.9], [0.6, 0.6, 0.6])).status is Status.NOT_SUPPORTED
+    # a high correlation alone (A-C6's question) is not enough: an untrained segment that does as well fails it
+    assert rule.evaluate(_check_table([0.9, 0.9, 0.9], [0.9, 0.9, 0.9])).status is Status.NOT_SUPPORTED
+
+
+def test_the_figures_panels_name_what_they_show():
+    from cpath_repro.chapters.paper_a.settings import Settings
+
+    outputs = np.zeros((3, 4, 4))
+    assert list(figures.cd_output_panels(np.zeros((4, 4, 3)), outputs)) == ["H&E image", "CD output 1", "CD output 2",
+                                                                            "CD output 3"]
+    found = {"tumour": (np.zeros((4, 4)), 1, 2)}
+    assert figures.pixel_panels(found) == {"tumour pixel": found["tumour"]}
+
+    class Colours:
+        rgb = np.ones((6, 3))
+
+    rows = figures.filter_swatches({("trained", 0): Colours(), ("untrained", 0): Colours()},  # type: ignore[dict-item]
+                                   Settings.of_profile("ci"))
+    assert list(rows) == ["true stains (the generator's)", "trained, seed 0", "untrained, seed 0"]
+    np.testing.assert_allclose(rows["true stains (the generator's)"], 10 ** -analysis.TRUE_STAIN_VECTORS)

@@ -1,0 +1,24 @@
+"""The record of choices made after seeing results: every entry complete, and all of it on the page."""
+
+import pytest
+
+from cpath_repro.claims import choices
+from cpath_repro.claims.registry import CLAIMS
+
+
+def test_every_entry_names_real_claims_and_the_page_shows_every_field():
+    page = choices.as_markdown()
+    for c in choices.CHOICES:
+        assert set(c.moved) <= set(CLAIMS), c.setting
+        for text in (c.date, c.setting, c.old, c.new, c.why, c.measured_on):
+            assert text in page
+
+
+def test_a_change_without_a_reason_or_a_real_date_is_refused():
+    with pytest.raises(ValueError, match="a reason"):
+        choices.Choice("2026-12-02", "seeds", "a", "b", " ", "ci")
+    with pytest.raises(ValueError):
+        choices.Choice("2 December", "seeds", "a", "b", "why", "ci")
+    moved = {"A-C1": ("supported", "not supported")}
+    entry = choices.Choice("2026-12-02", "x", "a", "b", "why", "default, 3 seeds", moved, 3)
+    assert "A-C1 supported → not supported (3 unchanged)" in choices.as_markdown((entry,))
