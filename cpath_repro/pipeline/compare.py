@@ -1,7 +1,8 @@
-"""Two runs side by side: are their tables, claim tables and verdicts the same?
+"""Two runs side by side: are their tables, claim tables, quoted metrics and verdicts the same?
 
 A refactoring that must not move a number is checked with this (``cpath-repro compare A B``):
-every table and claim table both runs committed is compared byte for byte, and each claim's
+every table and claim table both runs committed is compared byte for byte, so are the metrics
+each page quotes (its manifest's ``metrics``, shown as ``<notebook>/metrics``), and each claim's
 verdict in one run is set beside the other's. A table that differs only in model-store keys
 (a change of how keys are made renames every model without moving a number) counts as
 the same numbers; for any other difference the columns that differ are named, so that a
@@ -50,15 +51,18 @@ class Comparison:
         return not (self.different or self.only_in_one or self.verdicts)
 
 
-def _number_files(run_dir: Path) -> dict[str, Path]:
-    files = {}
+def _number_files(run_dir: Path) -> tuple[dict[str, Path], dict[str, dict[str, object]]]:
+    """A run's committed table files by name, and each result's quoted metrics by ``<notebook>/metrics``."""
+    files, metrics = {}, {}
     for result in sorted(p for p in run_dir.iterdir() if p.is_dir() and not p.name.startswith(".")):
-        if read_manifest(result) is None:
+        if (manifest := read_manifest(result)) is None:
             continue
         for folder in NUMBERS:
             for path in sorted((result / folder).glob("*.csv")):
                 files[f"{result.name}/{folder}/{path.name}"] = path
-    return files
+        if manifest.get("metrics"):
+            metrics[f"{result.name}/metrics"] = dict(manifest["metrics"])
+    return files, metrics
 
 
 def compare(a: Path, b: Path) -> Comparison:
@@ -68,7 +72,7 @@ def compare(a: Path, b: Path) -> Comparison:
     for run_dir in (a, b):
         if not Path(run_dir).is_dir():
             raise UserError(f"Run directory '{run_dir}' does not exist.")
-    files_a, files_b = _number_files(Path(a)), _number_files(Path(b))
+    (files_a, metrics_a), (files_b, metrics_b) = _number_files(Path(a)), _number_files(Path(b))
     out = Comparison()
     for name in sorted(files_a.keys() | files_b.keys()):
         if name not in files_a or name not in files_b:
@@ -81,6 +85,14 @@ def compare(a: Path, b: Path) -> Comparison:
                 out.other_keys.append(name)
             else:
                 out.different[name] = columns
+    for name in sorted(metrics_a.keys() | metrics_b.keys()):
+        if name not in metrics_a or name not in metrics_b:
+            out.only_in_one.append(name)
+        elif metrics_a[name] == metrics_b[name]:
+            out.identical.append(name)
+        else:
+            ma, mb = metrics_a[name], metrics_b[name]
+            out.different[name] = sorted(k for k in ma.keys() | mb.keys() if ma.get(k) != mb.get(k))
     verdicts_b = {v.claim.id: v.status.value for v in scorecard.verdicts(Path(b))}
     for v in scorecard.verdicts(Path(a)):
         if v.status.value != verdicts_b[v.claim.id]:
@@ -89,8 +101,8 @@ def compare(a: Path, b: Path) -> Comparison:
 
 
 def as_text(result: Comparison, a: Path, b: Path) -> str:
-    lines = [f"{len(result.identical)} table(s) identical, {len(result.other_keys)} the same apart from model-store "
-             f"keys, {len(result.different)} different, {len(result.only_in_one)} in one run only; "
+    lines = [f"{len(result.identical)} table(s) or metric sets identical, {len(result.other_keys)} the same apart "
+             f"from model-store keys, {len(result.different)} different, {len(result.only_in_one)} in one run only; "
              f"{len(result.verdicts)} verdict(s) differ"]
     lines += [f"  other model keys only: {name}" for name in result.other_keys]
     lines += [f"  different: {name} (columns: {', '.join(columns)})" for name, columns in result.different.items()]

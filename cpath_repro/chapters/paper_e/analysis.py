@@ -29,7 +29,7 @@ from sklearn.preprocessing import StandardScaler
 from torch import nn
 
 from cpath_repro.chapters.paper_e.data import crops_dataset, flat_crops
-from cpath_repro.chapters.paper_e.training import Trained, predict
+from cpath_repro.chapters.paper_e.training import CNN_WORKFLOW, FEATURES_WORKFLOW, Trained, predict
 from cpath_repro.concepts import features, networks, uncertainty
 from cpath_repro.explain.actmax import maximize_class
 from cpath_repro.explain.attribution import mass_inside
@@ -66,6 +66,16 @@ def degradation(results: pd.DataFrame) -> pd.DataFrame:
         f"accuracy_{smallest}_crops": mean[smallest].to_numpy(),
         "accuracy_lost": (mean[largest] - mean[smallest]).to_numpy(),
     })
+
+
+def degradation_summary(results: pd.DataFrame) -> Summary:
+    """:func:`degradation`, and the accuracies E-F1 quotes: each workflow's with the most and the fewest crops."""
+    table = degradation(results)
+    most_least = table.set_index("workflow").iloc[:, :2]
+    cnn, forest = most_least.loc[CNN_WORKFLOW].to_numpy(), most_least.loc[FEATURES_WORKFLOW].to_numpy()
+    return Summary(table, {"cnn_accuracy_most_data": float(cnn[0]), "cnn_accuracy_least_data": float(cnn[1]),
+                           "features_accuracy_most_data": float(forest[0]),
+                           "features_accuracy_least_data": float(forest[1])})
 
 
 # -- E-F4 -----------------------------------------------------------------------------------------------------------

@@ -273,3 +273,14 @@ def test_low_light_pairs_are_noisy_copies_of_the_expected_intensity():
     noisy, clean = data.low_light_pairs(2, 32, 7, photons=15.0)
     assert noisy.shape == clean.shape == (2, 32, 32)
     assert np.array_equal(clean[1], nuclei_image(32, 8).clean) and not np.array_equal(noisy, clean)
+
+
+def test_e_f1_quotes_each_workflow_with_the_most_and_the_fewest_crops():
+    results = pd.DataFrame([{"workflow": w, "n_train": n, "seed": s, "accuracy": a + 0.01 * s}
+                            for w, base in ((training.CNN_WORKFLOW, 0.5), (training.FEATURES_WORKFLOW, 0.7))
+                            for n, a in ((20, base), (200, base + 0.2)) for s in (0, 1)])
+    quoted = analysis.degradation_summary(results).metrics
+    assert quoted["cnn_accuracy_most_data"] == pytest.approx(0.705)
+    assert quoted["cnn_accuracy_least_data"] == pytest.approx(0.505)
+    assert quoted["features_accuracy_most_data"] == pytest.approx(0.905)
+    assert quoted["features_accuracy_least_data"] == pytest.approx(0.705)
