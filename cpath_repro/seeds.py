@@ -1,11 +1,12 @@
 """One way to derive random numbers from a seed: named streams of numpy's :class:`~numpy.random.SeedSequence`.
 
-A trial's seed feeds many independent draws: the synthetic data, the split, the initial weights, the
-order of the batches. Each draw takes its own stream, named for what it draws, e.g.
-``rng(seed, "test split")`` or ``torch_seed(seed, "batch order", epoch)``, so that adding a draw never
-shifts another and two draws never collide by arithmetic (as hand offsets like ``seed * 100_000 + k``
-can). SeedSequence mixes the seed and the stream's words into well-separated states; names are turned
-into words by CRC-32, which, unlike ``hash``, is the same in every process. A leaf: numpy only.
+A trial's seed feeds many independent draws: the synthetic data, the split, the initial weights, the order of
+the batches. A seed handed straight to one generator (``torch.manual_seed(seed)`` for the initial weights, a
+synthetic generator's ``seed``) is that generator's root; every further draw from the same seed takes its own
+stream, named for what it draws, e.g. ``rng(seed, "test split")`` or ``derive(seed, "batch order", epoch)``, so
+that adding a draw never shifts another and two draws never collide by arithmetic (as hand offsets like
+``seed * 100_000 + k`` can). SeedSequence mixes the seed and the stream's words into well-separated states; names
+are turned into words by CRC-32, which, unlike ``hash``, is the same in every process. A leaf: numpy only.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import zlib
 
 import numpy as np
 
-__all__ = ["rng", "sequence", "torch_seed"]
+__all__ = ["derive", "rng", "sequence"]
 
 
 def _word(part: int | str) -> int:
@@ -35,6 +36,7 @@ def rng(seed: int, *stream: int | str) -> np.random.Generator:
     return np.random.default_rng(sequence(seed, *stream))
 
 
-def torch_seed(seed: int, *stream: int | str) -> int:
-    """A 63-bit seed for ``torch.manual_seed`` or ``torch.Generator().manual_seed`` from ``seed``'s stream."""
+def derive(seed: int, *stream: int | str) -> int:
+    """A 63-bit seed from ``seed``'s stream, for what takes a whole number: ``torch.manual_seed``, a torch
+    ``Generator``, a synthetic generator's ``seed``."""
     return int(sequence(seed, *stream).generate_state(1, np.uint64)[0] >> np.uint64(1))

@@ -15,6 +15,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from torch import nn
 
+from cpath_repro import seeds
 from cpath_repro.train.engine import seed_everything
 
 
@@ -77,7 +78,7 @@ def train_gan(real: torch.Tensor, epochs: int, seed: int, batch_size: int = 64,
     for epoch in range(epochs):
         gen.train()
         disc.train()
-        order = torch.randperm(len(real), generator=torch.Generator().manual_seed(seed * 1000 + epoch))
+        order = torch.randperm(len(real), generator=torch.Generator().manual_seed(seeds.derive(seed, "batch order", epoch)))
         d_total = g_total = 0.0
         for start in range(0, len(real), batch_size):
             batch = real[order[start:start + batch_size]]

@@ -70,6 +70,7 @@ import numpy as np
 from scipy import ndimage
 from skimage import draw
 
+from cpath_repro import seeds
 from cpath_repro.errors import ParameterError
 
 # --- the paper's facts ------------------------------------------------------------------------
@@ -256,11 +257,8 @@ def label_of(kind: str, index: int) -> int:
     return int(_sequence(kind, _check_index(index) + 1)[index])
 
 
-_KIND_SALT = {kind: 0xC3 + 17 * i for i, kind in enumerate(KINDS)}
-
-
 def _rng(kind: str, seed: int, index: int, stream: int) -> np.random.Generator:
-    return np.random.default_rng([seed, _KIND_SALT[kind], index, stream])
+    return seeds.rng(seed, kind, index, stream)
 
 
 #: Random streams of an image: shared scene, type geometry, distractors, corruption, sensor noise; bad places.
@@ -460,8 +458,8 @@ def _draw_distractors(img: np.ndarray, rng: np.random.Generator, cervix: tuple[f
     """Draw each distractor with its rate (all decided first, so one's presence never shifts another's)."""
     present = {name: bool(u < DISTRACTOR_RATES[name]) for name, u in zip(DISTRACTORS, rng.random(len(DISTRACTORS)),
                                                                           strict=True)}
-    seeds = rng.integers(2**31, size=len(DISTRACTORS))
-    streams = {name: np.random.default_rng(int(s)) for name, s in zip(DISTRACTORS, seeds, strict=True)}
+    child_seeds = rng.integers(2**31, size=len(DISTRACTORS))
+    streams = {name: np.random.default_rng(int(s)) for name, s in zip(DISTRACTORS, child_seeds, strict=True)}
     if present["speculum"]:
         _speculum(img, streams["speculum"])
     if present["glove"]:

@@ -26,6 +26,8 @@ from functools import cached_property
 
 import numpy as np
 
+from cpath_repro import seeds
+
 #: FractalDB's category search: filling rate = nonzero pixels / all pixels of the rendered IFS ...
 FILL_THRESHOLD = 0.2
 #: ... rendered with this many points into a square image of this side and padding (pixels).
@@ -142,7 +144,7 @@ def accepted(ifs: IFS, seed: int = 0) -> bool:
 
 def search_classes(n_classes: int, seed: int, max_tries: int = 1000) -> list[IFS]:
     """``n_classes`` accepted IFS, drawn in order from one seeded stream (FractalDB's random search)."""
-    rng = np.random.default_rng([seed, 0])
+    rng = seeds.rng(seed, "class search")
     found: list[IFS] = []
     tries = 0
     while len(found) < n_classes:

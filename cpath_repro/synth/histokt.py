@@ -60,6 +60,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 from scipy import ndimage, spatial
 
+from cpath_repro import seeds
 from cpath_repro.data import histokt as loaders
 from cpath_repro.data.histokt import MASK_NONE, SourceDataset, SourceImage
 from cpath_repro.data.standardize import (
@@ -508,7 +509,6 @@ LAB_SEED = 2021
 BLUR_PX = 0.6
 NOISE_OD = 0.015
 
-_DATASET_INDEX = {n: i for i, n in enumerate(NAMES)}
 _HE = stains.ASSAYS["H&E"]
 
 
@@ -531,7 +531,7 @@ class _Plan:
 
 
 def _rng(name: str, seed: int, index: int, stream: int) -> np.random.Generator:
-    return np.random.default_rng([seed, _DATASET_INDEX[name], index, stream])
+    return seeds.rng(seed, name, index, stream)
 
 
 def _glass(name: str, rng: np.random.Generator) -> list[_Part]:
@@ -792,7 +792,7 @@ class _LabAssay(stains.Assay):
 @functools.cache
 def lab(name: str) -> stains.SlideStain:
     """Dataset ``name``'s lab: H&E vectors turned by up to LAB_MAX_ANGLE_DEG and stain strengths, fixed per dataset."""
-    return stains.jitter_slide(_HE, np.random.default_rng([LAB_SEED, _DATASET_INDEX[_known(name)]]), LAB_MAX_ANGLE_DEG,
+    return stains.jitter_slide(_HE, seeds.rng(LAB_SEED, "lab stain", _known(name)), LAB_MAX_ANGLE_DEG,
                                LAB_SCALE_RANGE, (1.0, 1.0))
 
 

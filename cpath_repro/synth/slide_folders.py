@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cpath_repro import atomic
+from cpath_repro import atomic, seeds
 from cpath_repro.data import camelyon, stomach
 from cpath_repro.errors import ParameterError
 from cpath_repro.metrics.staging import NODES_PER_PATIENT, SLIDE_CLASSES, pn_stage
@@ -75,7 +75,7 @@ def write_camelyon16(root: str | Path, *, geometry: Geometry, seed: int = 0, n_t
 
 def draw_patients(n: int, seed: int) -> list[list[str]]:
     """``n`` synthetic patients' node classes (5 each), drawn with :data:`NODE_CLASS_WEIGHTS`."""
-    rng = np.random.default_rng([int(seed), 17])
+    rng = seeds.rng(int(seed), "patients")
     names = list(NODE_CLASS_WEIGHTS)
     p = np.array(list(NODE_CLASS_WEIGHTS.values()))
     return [[names[k] for k in rng.choice(len(names), NODES_PER_PATIENT, p=p / p.sum())] for _ in range(n)]

@@ -45,6 +45,7 @@ from scipy import ndimage, special
 from scipy.spatial.distance import pdist
 from skimage import draw
 
+from cpath_repro import seeds
 from cpath_repro.errors import ParameterError
 from cpath_repro.metrics.staging import MACRO_MM, MICRO_MM, SLIDE_CLASSES
 from cpath_repro.synth import stains
@@ -601,7 +602,7 @@ def make_slide(preset: str, index: int, seed: int, geometry: Geometry, *, slide_
         )
     table = morphology_at(difficulty, STOMACH_MORPHOLOGY if preset == "stomach-like" else CAMELYON_MORPHOLOGY)
     class_code = 0 if slide_class is None else 1 + SLIDE_CLASSES.index(slide_class)
-    rng = np.random.default_rng([int(seed), PRESETS.index(preset), int(index), class_code])
+    rng = seeds.rng(int(seed), preset, int(index), class_code)
     if slide_class is None:
         layout = _stomach(rng, geometry)
     else:

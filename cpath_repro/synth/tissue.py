@@ -17,6 +17,7 @@ from typing import Any, TypeVar, overload
 import numpy as np
 from skimage import draw, filters
 
+from cpath_repro import seeds
 from cpath_repro.data.tiles import EXCLUDE, Tiles
 from cpath_repro.synth import stains
 
@@ -116,10 +117,10 @@ def layout_bytes(size: int, regions_per_kpx: float = TissueConfig.regions_per_kp
 def _layout(rng: np.random.Generator, size: int, cfg: TissueConfig) -> np.ndarray:
     """Class regions: nearest of random seeds, with boundaries roughened by smooth noise."""
     n = region_seeds(size, cfg.regions_per_kpx)
-    seeds = rng.uniform(0, size, (n, 2))
+    centres = rng.uniform(0, size, (n, 2))
     classes = rng.choice(4, size=n, p=CLASS_BALANCE)
     yy, xx = np.mgrid[0:size, 0:size]
-    dist = np.sqrt((yy[..., None] - seeds[:, 0]) ** 2 + (xx[..., None] - seeds[:, 1]) ** 2)
+    dist = np.sqrt((yy[..., None] - centres[:, 0]) ** 2 + (xx[..., None] - centres[:, 1]) ** 2)
     rough = filters.gaussian(rng.normal(size=(size, size, n)), sigma=(6, 6, 0)) * size * 0.6
     return classes[np.argmin(dist + rough, axis=-1)].astype(np.uint8)
 
@@ -169,9 +170,9 @@ def _draw_cells(rng: np.random.Generator, labels: np.ndarray, morph: dict[int, M
     return draw_nuclei(rng, labels, morph)
 
 
-def make_slide(seed: tuple[int, ...], assay: str, cfg: TissueConfig) -> Slide:
-    """One synthetic slide; the same ``seed`` tuple gives the same bytes."""
-    rng = np.random.default_rng(seed)
+def make_slide(stream: np.random.SeedSequence, assay: str, cfg: TissueConfig) -> Slide:
+    """One synthetic slide; the same ``stream`` (:func:`cpath_repro.seeds.sequence`) gives the same bytes."""
+    rng = np.random.default_rng(stream)
     size = cfg.canvas
     labels = _layout(rng, size, cfg)
     morph = morphology_at(cfg.difficulty)
@@ -220,11 +221,7 @@ def cut_tiles(slides: list[Slide], tile: int) -> Tiles:
     return Tiles(np.stack(images), np.stack(labels), np.array(assays), np.array(ids))
 
 
-#: Split identifiers keep the slides of train, validation and test apart for one seed.
-SPLITS = {"train": 0, "val": 1, "test": 2}
-
-
 def make_slides(seed: int, split: str, assays: list[str], per_assay: int, cfg: TissueConfig) -> list[Slide]:
-    """``per_assay`` slides of each assay for one split; seeds are paired across arms."""
-    return [make_slide((seed, SPLITS[split], ai, k), assay, cfg)
-            for ai, assay in enumerate(assays) for k in range(per_assay)]
+    """``per_assay`` slides of each assay for one split: slide ``k`` of an assay is the same whatever the
+    other assays, so arms are paired; the split's name keeps train, validation and test apart."""
+    return [make_slide(seeds.sequence(seed, split, assay, k), assay, cfg) for assay in assays for k in range(per_assay)]

@@ -29,7 +29,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, WeightedRandomSampler
 from tqdm import tqdm
 
-from cpath_repro import atomic
+from cpath_repro import atomic, seeds
 from cpath_repro.errors import UserError
 from cpath_repro.train import distributed
 
@@ -216,7 +216,7 @@ class Trainer:
 
     def _loader(self, epoch: int) -> DataLoader:
         # The shuffle of epoch e depends only on (seed, e), so a resumed run sees the same batches.
-        generator = torch.Generator().manual_seed(self.config.seed * 100_003 + epoch)
+        generator = torch.Generator().manual_seed(seeds.derive(self.config.seed, "batch order", epoch))
         if self.ctx.active:
             sampler: DistributedSampler[Any] = DistributedSampler(
                 self.train_set, self.ctx.world_size, self.ctx.rank, seed=self.config.seed

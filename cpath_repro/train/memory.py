@@ -35,6 +35,7 @@ from typing import Any, Literal, get_args
 
 import torch
 
+from cpath_repro import seeds
 from cpath_repro.errors import ParameterError
 
 Method = Literal["end-to-end", "backprop"]
@@ -89,10 +90,10 @@ def _slide(n: int, patch_px: int, batch: int, map_size: int, seed: int) -> Any:
 
     def make(index: int) -> torch.Tensor:
         size = min(batch, n - index * batch)
-        g = torch.Generator().manual_seed(seed * 1_000_003 + index)
+        g = torch.Generator().manual_seed(seeds.derive(seed, "patches", index))
         return torch.rand(size, 3, patch_px, patch_px, generator=g)
 
-    labels = torch.randint(0, 2, (n,), generator=torch.Generator().manual_seed(seed))
+    labels = torch.randint(0, 2, (n,), generator=torch.Generator().manual_seed(seeds.derive(seed, "labels")))
     return SlideBatch(LazyBatches(make, math.ceil(n / batch)), grid_positions(n), labels, map_size)
 
 

@@ -22,6 +22,7 @@ import torch
 from torch import nn
 from torch.utils.data import TensorDataset
 
+from cpath_repro import seeds
 from cpath_repro.claims.rules import Dominates, Status
 from cpath_repro.models import backbones
 from cpath_repro.models.backbones import Backbone, Normalization
@@ -72,8 +73,6 @@ def probe_settings(profile: str | ProbeSettings) -> ProbeSettings:
 
 #: The probe's classes: tissue.TUMOUR, TISSUE, NECROSIS (background is glass, too easy to tell anything apart).
 PROBE_CLASSES = (tissue.TUMOUR, tissue.TISSUE, tissue.NECROSIS)
-#: The probe's slides are their own stream of synthetic H&E slides, apart from every chapter's (paper A uses 100).
-PROBE_STREAM = 7001
 #: The most slides one probe split may draw while filling its classes.
 MAX_PROBE_SLIDES = 2000
 #: The rule, fixed before any run: the stand-in pretrains a backbone if fine-tuning from it reaches a higher probe
@@ -93,7 +92,7 @@ def probe_tiles(seed: int, split: str, per_class: int, tile: int) -> tuple[np.nd
     cfg = tissue.TissueConfig(canvas=4 * tile, tile=tile)
     found: dict[int, list[np.ndarray]] = {c: [] for c in PROBE_CLASSES}
     for k in range(MAX_PROBE_SLIDES):
-        slide = tissue.make_slide((seed, tissue.SPLITS[split], PROBE_STREAM, k), "H&E", cfg)
+        slide = tissue.make_slide(seeds.sequence(seed, split, "probe", k), "H&E", cfg)
         tiles = tissue.cut_tiles([slide], tile)
         for image, labels in zip(tiles.images, tiles.labels, strict=True):
             majority = int(np.bincount(labels.ravel(), minlength=256)[:4].argmax())

@@ -35,6 +35,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from cpath_repro import seeds
 from cpath_repro.errors import DataNotFoundError, ParameterError
 from cpath_repro.wsi.annotations import NORMAL as MASK_NORMAL  # values of a label mask (annotations.label_mask)
 from cpath_repro.wsi.annotations import TUMOUR as MASK_TUMOUR
@@ -277,9 +278,8 @@ def read_patches(slide: Slide, patches: Sequence[Patch]) -> np.ndarray:
 
 
 def augmentation_seed(seed: int, epoch: int, index: int) -> int:
-    """A 64-bit seed for the augmentation of item ``index`` in ``epoch`` (numpy's SeedSequence mixing)."""
-    high, low = np.random.SeedSequence((seed, epoch, index)).generate_state(2, np.uint32)
-    return int(high) << 32 | int(low)
+    """The seed of the augmentation of item ``index`` in ``epoch``."""
+    return seeds.derive(seed, "augmentation", epoch, index)
 
 
 def augment(image: torch.Tensor, crop: int | None, generator: torch.Generator) -> torch.Tensor:

@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from cpath_repro import notebook
-from cpath_repro.chapters.paper_a.data import split_tiles
+from cpath_repro.chapters.paper_a.data import he_only_slide, split_tiles
 from cpath_repro.chapters.paper_a.training import F1_NAMES, f1_scores
 from cpath_repro.claims.metrics import paper_a as metrics
 from cpath_repro.claims.registry import Claim
@@ -139,7 +139,7 @@ def report_claim(run: Any, claim_id: str, table: pd.DataFrame, s: Settings) -> V
 
 def he_slide(s: Settings, seed: int) -> tissue.Slide:
     """The first synthetic H&E test slide of a seed (with its true concentrations and glass mask)."""
-    return tissue.make_slide((seed, tissue.SPLITS["test"], 100, 0), "H&E", s.tissue())
+    return he_only_slide(s, seed, "test", 0)
 
 
 def _as_input(rgb: np.ndarray) -> torch.Tensor:
@@ -273,8 +273,7 @@ def labelled_he_images(s: Settings, seed: int) -> Iterator[tuple[np.ndarray, np.
         yield from zip(tiles.images, tiles.labels, strict=True)
         return
     for k in range(len(stains.ASSAYS) * s.test_slides):
-        slide = he_slide(s, seed) if k == 0 else tissue.make_slide((seed, tissue.SPLITS["test"], 100, k), "H&E",
-                                                                   s.tissue())
+        slide = he_only_slide(s, seed, "test", k)
         yield slide.rgb, slide.labels
 
 

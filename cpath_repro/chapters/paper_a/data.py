@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from cpath_repro import seeds
 from cpath_repro.data.tiles import Tiles, read_tile_folder
 from cpath_repro.errors import DataNotFoundError, ParameterError
 from cpath_repro.project import data_fingerprint
@@ -23,6 +24,12 @@ from cpath_repro.synth import stains, tissue
 if TYPE_CHECKING:
     from cpath_repro.chapters.paper_a.settings import Settings  # read, never imported: reader text
 
+
+
+def he_only_slide(s: Settings, seed: int, split: str, k: int) -> tissue.Slide:
+    """Slide ``k`` of a seed's H&E-only set (the H&E-only arm and the H&E tests): its own stream, apart from
+    the multi-assay set's H&E slides."""
+    return tissue.make_slide(seeds.sequence(seed, split, "H&E only", k), "H&E", s.tissue())
 
 
 @lru_cache(maxsize=32)
@@ -53,8 +60,7 @@ def split_tiles(s: Settings, seed: int, stains_used: str, split: str) -> Tiles:
     per_assay = {"train": s.train_slides, "val": 1, "test": s.test_slides}[split]
     assays = list(stains.ASSAYS)
     if stains_used == "he":
-        slides = [tissue.make_slide((seed, tissue.SPLITS[split], 100, k), "H&E", s.tissue())
-                  for k in range(per_assay * len(assays))]
+        slides = [he_only_slide(s, seed, split, k) for k in range(per_assay * len(assays))]
     else:
         slides = tissue.make_slides(seed, split, assays, per_assay, s.tissue())
     return tissue.cut_tiles(slides, s.tile)

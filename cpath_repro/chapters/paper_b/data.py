@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from cpath_repro import seeds
 from cpath_repro.data import histokt, standardize
 from cpath_repro.data.layout import locate
 from cpath_repro.errors import DataNotFoundError
@@ -74,7 +75,7 @@ def assign_splits(dataset: histokt.SourceDataset, seed: int) -> list[str]:
     none, all three are drawn. Shares follow Table 1's patch columns; validation and test get at least
     one image each while training keeps one."""
     fractions = np.array(standardize.TABLE_1[dataset.name].patches, dtype=float)
-    rng = np.random.default_rng([seed, histokt.NAMES.index(dataset.name)])
+    rng = seeds.rng(seed, "splits", dataset.name)
     splits: list[str] = [image.split or "" for image in dataset.images]
     unsplit = [i for i, s in enumerate(splits) if not s]
     if unsplit:
@@ -117,7 +118,7 @@ def prepare(s: Settings, name: str, seed: int) -> Prepared:
     dataset = source_dataset(s, name, seed)
     kind = "real" if s.data_root is not None else "synthetic"
     splits = assign_splits(dataset, seed)
-    order = np.random.default_rng([seed, 7]).permutation(len(dataset.images)) if kind == "real" else range(
+    order = seeds.rng(seed, "reading order").permutation(len(dataset.images)) if kind == "real" else range(
         len(dataset.images))
     collected: dict[str, dict[str, list[Any]]] = {k: {"images": [], "labels": [], "sources": [], "regions": []}
                                                   for k in SPLITS}

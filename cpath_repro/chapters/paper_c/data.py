@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from sklearn.model_selection import train_test_split
 
+from cpath_repro import seeds
 from cpath_repro.chapters.paper_c import cleaning
 from cpath_repro.data import cervix as kaggle
 from cpath_repro.data.layout import locate
@@ -92,7 +93,7 @@ def _synthetic_split(s: Settings, kind: str, n: int, seed: int) -> Images:
 
 def _real_split(s: Settings, data: kaggle.CervixData, subset: str, n: int, seed: int) -> Images:
     files = data.of(subset)
-    order = np.random.default_rng([seed, len(files)]).permutation(len(files))[:n]
+    order = seeds.rng(seed, "sample", subset).permutation(len(files))[:n]
     pixels, labels, names = [], [], []
     for image, read in data.readable([files[i] for i in sorted(order)], size=s.size):
         pixels.append(read)

@@ -26,6 +26,7 @@ from torch import nn
 from torch.nn import functional as F
 from torch.utils.data import ConcatDataset, Dataset
 
+from cpath_repro import seeds
 from cpath_repro.chapters.paper_d.data import Cohort, SlideData, camelyon16, describe, stomach
 from cpath_repro.models.unet import UNet
 from cpath_repro.train import store
@@ -118,7 +119,7 @@ def _training_patches(s: Settings, t: Task, seed: int) -> list[Any]:
 
     labelled = [[p for p in sd.patches if p.label >= 0] for sd in t.train]
     if t.balanced:
-        chosen = {id(p) for p in balanced([p for ps in labelled for p in ps], np.random.default_rng([seed, 4]))}
+        chosen = {id(p) for p in balanced([p for ps in labelled for p in ps], seeds.rng(seed, "balanced patches"))}
         labelled = [[p for p in ps if id(p) in chosen] for ps in labelled]
     return [_dataset(s, sd, ps, augment=True, seed=seed) for sd, ps in zip(t.train, labelled, strict=True) if ps]
 
@@ -333,7 +334,7 @@ def end_to_end(s: Settings, t: Task, seed: int, progress: bool = True) -> store.
         ext.train()
         sgm.train()
         losses, skipped = [], 0
-        order_rng = np.random.default_rng([seed, 5])
+        order_rng = seeds.rng(seed, "slide order")
         slides = t.train
         bar = tqdm(total=t.end_to_end_epochs * len(slides), desc=f"paper D {t.name} end-to-end, seed {seed}",
                    disable=not progress)

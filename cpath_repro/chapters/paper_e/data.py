@@ -1,7 +1,7 @@
 """Paper E's inputs: the synthetic nucleus crops, counting crops, fluorescence images and their low-light copies.
 
 Every demo draws its own data from :mod:`cpath_repro.synth.nuclei` with a seed; a seed's test or
-validation data come from ``seed + TEST_OFFSET``, so that training and test data never share a
+validation data come from its own stream (:func:`test_seed`), so that training and test data never share a
 generator seed.
 """
 
@@ -11,13 +11,17 @@ import numpy as np
 import torch
 from torch import nn
 
+from cpath_repro import seeds
 from cpath_repro.data.nuclei import percentile_normalize
 from cpath_repro.synth.nuclei import add_noise, count_crops, nuclei_image, nucleus_crops, nucleus_crops_with_masks
 
 #: The shape task's difficulty (0 = obvious, 1 = hard) for every demo that does not study difficulty itself.
 SHAPE_DIFFICULTY = 0.5
-#: Seed offset of a seed's test crops, so that train and test crops never share a generator seed.
-TEST_OFFSET = 10_000
+
+
+def test_seed(seed: int) -> int:
+    """The generator seed of seed ``seed``'s test or validation crops (its own stream)."""
+    return seeds.derive(seed, "test crops")
 
 
 def crops_dataset(n: int, seed: int, difficulty: float = SHAPE_DIFFICULTY,
@@ -48,7 +52,7 @@ def nuclei_batch(n: int, size: int, seed: int) -> tuple[torch.Tensor, torch.Tens
     """Synthetic nuclei images ``(n, 1, size, size)`` and their foreground masks, at the generator's own scale
     and density (its defaults): nothing about them is read off the real image the U-Net is evaluated on.
     Both domains get the same percentile normalization."""
-    images = [nuclei_image(size, seed + i) for i in range(n)]
+    images = [nuclei_image(size, seeds.derive(seed, i)) for i in range(n)]
     x = torch.from_numpy(np.stack([percentile_normalize(im.image) for im in images]))[:, None]
     return x, torch.from_numpy(np.stack([(im.labels > 0) for im in images])).long()
 
@@ -56,6 +60,6 @@ def nuclei_batch(n: int, size: int, seed: int) -> tuple[torch.Tensor, torch.Tens
 def low_light_pairs(n: int, size: int, seed: int, photons: float) -> tuple[np.ndarray, np.ndarray]:
     """``(noisy, clean)``: ``n`` synthetic nuclei images ``(n, size, size)`` (the generator's expected intensity)
     and the same images with camera noise at ``photons`` per pixel at full intensity."""
-    clean = np.stack([nuclei_image(size, seed + i).clean for i in range(n)])
-    noisy = np.stack([add_noise(c, seed + i, photons) for i, c in enumerate(clean)])
+    clean = np.stack([nuclei_image(size, seeds.derive(seed, i)).clean for i in range(n)])
+    noisy = np.stack([add_noise(c, seeds.derive(seed, "noise", i), photons) for i, c in enumerate(clean)])
     return noisy, clean

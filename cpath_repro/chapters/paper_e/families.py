@@ -24,6 +24,7 @@ from skimage import filters, measure, metrics, morphology
 from torch import nn
 from torch.utils.data import TensorDataset
 
+from cpath_repro import seeds
 from cpath_repro.chapters.paper_e.data import low_light_pairs, nuclei_batch
 from cpath_repro.concepts import features, generative, recurrent
 from cpath_repro.data.nuclei import DSB_DIR, FILES, read_dsb_sample
@@ -66,8 +67,9 @@ class Segmentation:
 def unet_on_real_nuclei(n_images: int, size: int, epochs: int, seed: int, base: int = 8, depth: int = 3) -> Segmentation:
     """A small U-Net trained on synthetic fluorescence nuclei only, evaluated on the real DSB 2018 sample."""
     image, labels = read_dsb_sample()  # first: a missing sample stops the run before any training
-    x, y = nuclei_batch(n_images, size, seed * 100_000)
-    xv, yv = nuclei_batch(8, size, seed * 100_000 + 50_000)
+    training_images = seeds.derive(seed, "training images")
+    x, y = nuclei_batch(n_images, size, training_images)
+    xv, yv = nuclei_batch(8, size, seeds.derive(seed, "validation images"))
     torch.manual_seed(seed)
     model = UNet(in_channels=1, n_classes=2, base=base, depth=depth)
 
@@ -87,7 +89,7 @@ def unet_on_real_nuclei(n_images: int, size: int, epochs: int, seed: int, base: 
               "real_nuclei": int(len(np.unique(labels)) - 1), "predicted_objects": int(measure.label(pred).max()),
               # after the fact, to explain the Dice: how large the nuclei of each domain are (never used in training)
               "real_median_nucleus_area_px": _median_area(labels),
-              "synthetic_median_nucleus_area_px": _median_area(nuclei_image(size, seed * 100_000).labels)}
+              "synthetic_median_nucleus_area_px": _median_area(nuclei_image(size, seeds.derive(training_images, 0)).labels)}
     return Segmentation(scores, image, labels, pred)
 
 
@@ -131,8 +133,9 @@ def denoising(n_images: int, size: int, epochs: int, seed: int) -> Denoising:
     DSB 2018 image itself, with the same camera noise added (its own noise is much lower).
     """
     real_clean, _ = read_dsb_sample()
-    noisy, clean = low_light_pairs(n_images, size, seed * 100_000 + 1, DENOISE_PHOTONS)
-    noisy_t, clean_t = low_light_pairs(max(4, n_images // 4), size, seed * 100_000 + 60_000, DENOISE_PHOTONS)
+    noisy, clean = low_light_pairs(n_images, size, seeds.derive(seed, "low-light training images"), DENOISE_PHOTONS)
+    noisy_t, clean_t = low_light_pairs(max(4, n_images // 4), size, seeds.derive(seed, "low-light test images"),
+                                        DENOISE_PHOTONS)
     torch.manual_seed(seed)
     model = generative.DenoisingAutoencoder()
     tensor = lambda a: torch.from_numpy(a)[:, None]  # noqa: E731
@@ -148,7 +151,7 @@ def denoising(n_images: int, size: int, epochs: int, seed: int) -> Denoising:
         return np.stack([filters.gaussian(i, sigma=sigma) for i in images])
 
     sigma = max(GAUSSIAN_SIGMAS, key=lambda s: _mean_psnr(clean, gaussian(noisy, s)))  # tuned on training images
-    real_noisy = add_noise(real_clean, seed * 100_000 + 90_000, DENOISE_PHOTONS)[None]
+    real_noisy = add_noise(real_clean, seeds.derive(seed, "noise on the real image"), DENOISE_PHOTONS)[None]
     rows = []
     for data, (ref, observed) in {"synthetic test images": (clean_t, noisy_t),
                                   "real DSB 2018 image + the same noise": (real_clean[None], real_noisy)}.items():
@@ -188,11 +191,11 @@ def gan(n_crops: int, epochs: int, seed: int, n_test: int = 400) -> Generated:
     """A DCGAN on nucleus crops; a classifier two-sample test on E-F1's hand-engineered features says how
     well generated crops pass for real ones (0.5: indistinguishable; 1.0: always told apart). Shape
     features alone ask whether the generated nuclei are shaped right, whatever their pixel noise."""
-    real, _ = nucleus_crops(n_crops, seed * 100_000 + 2)
+    real, _ = nucleus_crops(n_crops, seeds.derive(seed, "real crops"))
     torch.manual_seed(seed)
     untrained = generative.Generator()  # train_gan starts from these very weights (same seed)
     generator, history = generative.train_gan(torch.from_numpy(real)[:, None], epochs, seed)
-    held_out, _ = nucleus_crops(2 * n_test, seed * 100_000 + 70_000)
+    held_out, _ = nucleus_crops(2 * n_test, seeds.derive(seed, "held-out crops"))
     reference = features.feature_table(held_out[:n_test])
     samples = {
         "another set of real crops": held_out[n_test:],
@@ -235,8 +238,8 @@ class Tracking:
 def tracking(n_train: int, epochs: int, seed: int, n_test: int = 200) -> Tracking:
     """Following one nucleus through a low-light time-lapse: intensity centroid per frame, a CNN per frame,
     and the same CNN followed by a GRU (memory across frames); error in pixels from the true centre."""
-    train = time_lapse(n_train, FRAMES, seed * 100_000 + 3, FRAME_SIZE, FRAME_PHOTONS)
-    test = time_lapse(n_test, FRAMES, seed * 100_000 + 80_000, FRAME_SIZE, FRAME_PHOTONS)
+    train = time_lapse(n_train, FRAMES, seeds.derive(seed, "training time-lapses"), FRAME_SIZE, FRAME_PHOTONS)
+    test = time_lapse(n_test, FRAMES, seeds.derive(seed, "test time-lapses"), FRAME_SIZE, FRAME_PHOTONS)
     data = TensorDataset(torch.from_numpy(train.frames), torch.from_numpy(train.positions / FRAME_SIZE))
     tracks = {"intensity centroid (per frame)": recurrent.centroid_track(test.frames)}
     for label, memory in (("CNN per frame", False), ("CNN + GRU (memory)", True)):

@@ -27,7 +27,8 @@ from sklearn.utils.class_weight import compute_class_weight
 from torch import nn
 from torch.utils.data import Dataset, TensorDataset
 
-from cpath_repro.chapters.paper_e.data import TEST_OFFSET, count_dataset, crops_dataset, crops_with_masks, flat_crops
+from cpath_repro import seeds
+from cpath_repro.chapters.paper_e.data import count_dataset, crops_dataset, crops_with_masks, flat_crops, test_seed
 from cpath_repro.concepts import features, networks
 from cpath_repro.data.transforms import Augmented, dihedral
 from cpath_repro.errors import ParameterError
@@ -110,7 +111,7 @@ def workflows(sizes: Sequence[int], n_seeds: int, n_test: int, steps: int = CNN_
     rows = []
     for seed in range(n_seeds):
         x, y = crops_dataset(max(sizes), seed)
-        xt, yt = crops_dataset(n_test, seed + TEST_OFFSET)
+        xt, yt = crops_dataset(n_test, test_seed(seed))
         t0 = time.perf_counter()
         f_train, f_test = features.feature_table(x[:, 0].numpy()), features.feature_table(xt[:, 0].numpy())
         feature_seconds_per_crop = (time.perf_counter() - t0) / (len(x) + len(xt))
@@ -136,7 +137,7 @@ def workflows(sizes: Sequence[int], n_seeds: int, n_test: int, steps: int = CNN_
 def residual_training(depth: int, width: int, n_train: int, epochs: int, seed: int) -> pd.DataFrame:
     """Validation accuracy per epoch of the same deep network, plain vs residual."""
     x, y = crops_dataset(n_train, seed)
-    xv, yv = crops_dataset(400, seed + TEST_OFFSET)
+    xv, yv = crops_dataset(400, test_seed(seed))
     rows = []
     for residual in (False, True):
         torch.manual_seed(seed)
@@ -170,7 +171,7 @@ Split = tuple[torch.Tensor, torch.Tensor, tuple[torch.Tensor, torch.Tensor]]
 def _shapes(n_train: int, seed: int) -> Split:
     """A seed's training crops and classes, and its validation crops."""
     x, y = crops_dataset(n_train, seed)
-    return x, y, crops_dataset(N_VAL, seed + TEST_OFFSET)
+    return x, y, crops_dataset(N_VAL, test_seed(seed))
 
 
 def _scores(history: History) -> dict[str, float]:
@@ -252,11 +253,11 @@ def transfer(n_source: int, n_target: int, steps: int, n_seeds: int, width: int 
         epochs = epochs_for(steps, n_source)
         source_accuracy = final_scores(train_classifier(source, TensorDataset(xs, ys), shapes_val, epochs, seed,
                                                         val_every=epochs, name=f"source (shape), seed {seed}"))["accuracy"]
-        x, y = count_dataset(n_target, seed * 100_000 + 4)
-        xv, yv = count_dataset(N_VAL, seed * 100_000 + 4 + TEST_OFFSET)
+        x, y = count_dataset(n_target, seeds.derive(seed, "count crops"))
+        xv, yv = count_dataset(N_VAL, seeds.derive(seed, "count validation crops"))
         epochs = epochs_for(steps, n_target)
         for arm in ("from scratch", "fine-tuned from the shape CNN"):
-            torch.manual_seed(seed + 1)
+            torch.manual_seed(seeds.derive(seed, "target initial weights"))
             model = SmallCNN(width=width)
             if arm != "from scratch":
                 model.features.load_state_dict(source.features.state_dict())
@@ -267,7 +268,7 @@ def transfer(n_source: int, n_target: int, steps: int, n_seeds: int, width: int 
         source.eval()
         with torch.no_grad():  # frozen: the features are computed once and never change
             f, fv = source.features(x), source.features(xv)
-        torch.manual_seed(seed + 1)
+        torch.manual_seed(seeds.derive(seed, "target initial weights"))
         head = nn.Linear(f.shape[1], 3)
         history = train_classifier(head, TensorDataset(f, y), (fv, yv), epochs, seed, val_every=epochs,
                                    name=f"target: frozen features, seed {seed}")
@@ -303,7 +304,7 @@ def imbalance(n_train: int, steps: int, n_seeds: int, n_test: int = 900, width: 
     classes = np.arange(len(CROP_CLASSES))
     for seed in range(n_seeds):
         x, y = crops_dataset(n_train, seed, weights=IMBALANCE)
-        xt, yt = crops_dataset(n_test, seed + TEST_OFFSET)
+        xt, yt = crops_dataset(n_test, test_seed(seed))
         counts = np.bincount(y.numpy(), minlength=len(classes))
         if (counts == 0).any():
             missing = ", ".join(CROP_CLASSES[c] for c in np.flatnonzero(counts == 0))
@@ -352,7 +353,7 @@ def cnn_to_explain(n_train: int, epochs: int, seed: int, n_explain: int) -> Trai
     """E-K4's CNN: trained on crops with known object masks and validated on all its test crops (at least 200,
     and ``n_explain`` to explain); the test crops' masks are kept."""
     x, y, _ = crops_with_masks(n_train, seed)
-    xt, yt, masks = crops_with_masks(max(n_explain, 200), seed + TEST_OFFSET)
+    xt, yt, masks = crops_with_masks(max(n_explain, 200), test_seed(seed))
     torch.manual_seed(seed)
     model = SmallCNN(width=8)
     history = train_classifier(model, TensorDataset(x, y), (xt, yt), epochs, seed, val_every=epochs,
@@ -369,7 +370,7 @@ def dropout_cnn(n_train: int, epochs: int, seed: int, n_test: int = 1000) -> Tra
     """E-K5's CNN: dropout 0.5 before its classifier, trained on hard crops and validated on the first 200 of its
     ``n_test`` test crops."""
     x, y = crops_dataset(n_train, seed, difficulty=UNCERTAIN_DIFFICULTY)
-    xt, yt = crops_dataset(n_test, seed + TEST_OFFSET, difficulty=UNCERTAIN_DIFFICULTY)
+    xt, yt = crops_dataset(n_test, test_seed(seed), difficulty=UNCERTAIN_DIFFICULTY)
     torch.manual_seed(seed)
     model = SmallCNN(dropout=0.5, width=8)
     history = train_classifier(model, TensorDataset(x, y), (xt[:200], yt[:200]), epochs, seed, name="dropout CNN")
