@@ -1,4 +1,5 @@
-"""Atomic writes: a reader sees the old file or the new one, never a half-written one."""
+"""Atomic writes: a reader sees the old file or the new one, never a half-written one; and a lock under which
+one of several processes builds a shared thing (a model, a set of slides) while the others wait for it."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import os
 import shutil
 import tempfile
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -46,3 +49,17 @@ def replace_dir(staged: Path, final: Path) -> None:
         os.rename(final, old)
     os.rename(staged, final)
     shutil.rmtree(old, ignore_errors=True)
+
+
+@contextmanager
+def exclusive(lock_file: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``lock_file`` while the block runs (``filelock``: ``flock`` on POSIX).
+
+    The operating system drops the lock when its holder dies, so a killed training leaves no stale lock;
+    the next process to ask gets it and finds the thing unbuilt (or resumes its checkpoints).
+    """
+    from filelock import FileLock
+
+    lock_file.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(lock_file)):
+        yield

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from cpath_repro.pipeline import book, execute
+from tests.support import JOBS
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -32,7 +33,7 @@ def isolated_model_store(tmp_path_factory: pytest.TempPathFactory):
 @pytest.fixture(scope="session")
 def ci_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     run_dir = tmp_path_factory.mktemp("run-ci")
-    execute.run(["all"], "ci", [], run_dir, progress=False, echo=lambda *_: None)
+    execute.run(["all"], "ci", [], run_dir, progress=False, echo=lambda *_: None, jobs=JOBS)
     return run_dir
 
 

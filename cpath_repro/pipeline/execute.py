@@ -243,27 +243,78 @@ def execute(job: Job, run_dir: Path, progress: bool = True) -> Path:
 
 
 def run(names: Sequence[str], profile: str, overrides: Sequence[tuple[str, str]], run_dir: Path | None,
-        force: bool = False, progress: bool = True, echo: Any = print) -> list[tuple[str, str, float]]:
-    """Plan, then execute each stale notebook in turn. Returns ``(notebook, "ran"|"cached", seconds)``."""
+        force: bool = False, progress: bool = True, echo: Any = print, jobs: int = 1) -> list[tuple[str, str, float]]:
+    """Plan, then execute each stale notebook; returns ``(notebook, "ran"|"cached", seconds)`` in plan order.
+
+    ``jobs`` > 1 executes up to that many notebooks at once, each from a process of its own (a kernel
+    inherits its process's environment, which names its private run directory). They share nothing but
+    the model store and paper D's slides, where a lock per entry makes one of them build it and the
+    others wait; a failure lets the running notebooks finish, starts no more, and is raised.
+    """
     from cpath_repro.project import default_run_dir
 
-    jobs = plan(names, profile, overrides)
+    if jobs < 1:
+        raise ParameterError(f"--jobs must be at least 1, got {jobs}.")
+    planned = plan(names, profile, overrides)
     target = ensure_writable(run_dir if run_dir is not None else default_run_dir(profile))
-    done = []
-    for i, job in enumerate(jobs, start=1):
-        label = f"[{i}/{len(jobs)}] {job.spec.name} ({profile})"
+    done: dict[str, tuple[str, str, float]] = {}
+    stale: list[tuple[str, Job, list[str]]] = []
+    for i, job in enumerate(planned, start=1):
+        label = f"[{i}/{len(planned)}] {job.spec.name} ({profile})"
         reasons = ["--force"] if force else stale_reasons(job, target)
-        if not reasons:
+        if reasons:
+            stale.append((label, job, reasons))
+        else:
             echo(f"{label}: up to date, not re-executed")
-            done.append((job.spec.name, "cached", 0.0))
-            continue
-        echo(f"{label}: executing ({describe_reasons(reasons)})")
-        t0 = time.perf_counter()
-        execute(job, target, progress)
-        seconds = time.perf_counter() - t0
-        echo(f"{label}: done in {seconds:.1f} s")
-        done.append((job.spec.name, "ran", seconds))
-    return done
+            done[job.spec.name] = (job.spec.name, "cached", 0.0)
+    if jobs == 1 or len(stale) < 2:
+        for label, job, reasons in stale:
+            echo(f"{label}: executing ({describe_reasons(reasons)})")
+            t0 = time.perf_counter()
+            execute(job, target, progress)
+            done[job.spec.name] = (job.spec.name, "ran", time.perf_counter() - t0)
+            echo(f"{label}: done in {done[job.spec.name][2]:.1f} s")
+    else:
+        for label, _, reasons in stale:
+            echo(f"{label}: to execute, {jobs} at a time ({describe_reasons(reasons)})")
+        _run_at_once([(label, job) for label, job, _ in stale], profile, overrides, target, jobs, done, echo)
+    return [done[job.spec.name] for job in planned]
+
+
+def _run_at_once(stale: Sequence[tuple[str, Job]], profile: str, overrides: Sequence[tuple[str, str]], target: Path,
+                 jobs: int, done: dict[str, tuple[str, str, float]], echo: Any) -> None:
+    """Execute ``stale`` in up to ``jobs`` processes (the standard library's pool: each task is one papermill call,
+    with nothing to schedule between them but the store's locks)."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    context = multiprocessing.get_context("spawn")  # a fresh interpreter: no threads or sockets inherited
+    failure: BaseException | None = None
+    with ProcessPoolExecutor(max_workers=min(jobs, len(stale)), mp_context=context) as pool:
+        futures = {pool.submit(_execute_declared, job.spec.name, profile,
+                               [(n, v) for n, v in overrides if n in job.spec.params], target): (label, job)
+                   for label, job in stale}
+        for future in as_completed(futures):
+            if future.cancelled():
+                continue
+            label, job = futures[future]
+            if (error := future.exception()) is not None:
+                failure = failure or error
+                for other in futures:
+                    other.cancel()  # those not started; started ones run to the end, their results stay valid
+                continue
+            done[job.spec.name] = (job.spec.name, "ran", future.result())
+            echo(f"{label}: done in {future.result():.1f} s")
+    if failure is not None:
+        raise failure
+
+
+def _execute_declared(name: str, profile: str, overrides: Sequence[tuple[str, str]], target: Path) -> float:
+    """One notebook in a pool process: planned again there (a plan holds functions, which do not pickle)."""
+    (job,) = plan([name], profile, overrides)
+    t0 = time.perf_counter()
+    execute(job, target, progress=False)
+    return time.perf_counter() - t0
 
 
 def status(names: Sequence[str], profile: str, overrides: Sequence[tuple[str, str]], run_dir: Path | None

@@ -7,7 +7,8 @@ engine; not the plotting code a notebook imports beside it) and the locked libra
 versions. So any notebook that needs "UNET trained on multistain data, seed 1" gets the
 same model, trained once; a changed engine retrains it, a changed figure does not. Each
 notebook still runs on its own: a missing model is trained (and resumes from its last
-checkpoint if an earlier attempt was interrupted). Under ``torchrun`` every process trains
+checkpoint if an earlier attempt was interrupted); when two notebooks running at once need one
+model, the one that takes its lock trains it and the other waits and loads it. Under ``torchrun`` every process trains
 (DDP needs them all) but only rank 0 writes the store; the others wait for it, then load.
 """
 
@@ -21,6 +22,7 @@ import shutil
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -83,22 +85,9 @@ def get_or_train(config: dict[str, Any], build: Callable[[], nn.Module],
     model = build()
     ctx = distributed.init()
     if not (final / META).is_file():
-        work = root / ".work" / key  # the engine's checkpoints: an interrupted training resumes here
-        if ctx.is_main:
-            work.mkdir(parents=True, exist_ok=True)
-        distributed.barrier(ctx)
-        meta = {"key": key, "recipe": recipe, "config": config, **train(model, work),
-                "code_modules": module_fingerprints(_closure(recipe))}  # what `outdated` names when it changes
-        if ctx.is_main:
-            staged = root / ".staging" / f"{key}-{uuid.uuid4().hex[:8]}"
-            staged.mkdir(parents=True)
-            buffer = io.BytesIO()
-            torch.save(model.state_dict(), buffer)
-            atomic.write_bytes(staged / WEIGHTS, buffer.getvalue())
-            atomic.write_json(staged / META, {**meta, "trained": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
-            atomic.replace_dir(staged, final)  # meta.json inside marks a complete model
-            shutil.rmtree(work, ignore_errors=True)
-        distributed.barrier(ctx)  # the other ranks load what rank 0 wrote
+        with _training_lock(ctx, root / ".locks" / key):  # two notebooks that need it: one trains, one waits
+            if not (final / META).is_file():  # trained by the process that held the lock before us
+                _train_and_store(ctx, key, config, recipe, model, train)
     try:
         model.load_state_dict(torch.load(final / WEIGHTS, map_location="cpu", weights_only=True))
         meta = json.loads((final / META).read_text())
@@ -107,6 +96,40 @@ def get_or_train(config: dict[str, Any], build: Callable[[], nn.Module],
                         "the model is trained again.") from None
     model.eval()
     return StoredModel(key, model, meta)
+
+
+@contextmanager
+def _training_lock(ctx: distributed.Context, lock_file: Path) -> Iterator[None]:
+    """Rank 0 holds the key's lock (other processes' notebooks wait on it); under ``torchrun`` the other ranks wait
+    for rank 0 to hold it, so that every rank then sees the same store."""
+    if ctx.is_main:
+        with atomic.exclusive(lock_file):
+            distributed.barrier(ctx)
+            yield
+    else:
+        distributed.barrier(ctx)
+        yield
+
+
+def _train_and_store(ctx: distributed.Context, key: str, config: dict[str, Any], recipe: str, model: nn.Module,
+                     train: Callable[[nn.Module, Path], dict[str, Any]]) -> None:
+    root = store_root()
+    work = root / ".work" / key  # the engine's checkpoints: an interrupted training resumes here
+    if ctx.is_main:
+        work.mkdir(parents=True, exist_ok=True)
+    distributed.barrier(ctx)
+    meta = {"key": key, "recipe": recipe, "config": config, **train(model, work),
+            "code_modules": module_fingerprints(_closure(recipe))}  # what `outdated` names when it changes
+    if ctx.is_main:
+        staged = root / ".staging" / f"{key}-{uuid.uuid4().hex[:8]}"
+        staged.mkdir(parents=True)
+        buffer = io.BytesIO()
+        torch.save(model.state_dict(), buffer)
+        atomic.write_bytes(staged / WEIGHTS, buffer.getvalue())
+        atomic.write_json(staged / META, {**meta, "trained": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
+        atomic.replace_dir(staged, root / key)  # meta.json inside marks a complete model
+        shutil.rmtree(work, ignore_errors=True)
+    distributed.barrier(ctx)  # the other ranks load what rank 0 wrote
 
 
 def outdated(keys: Iterable[str]) -> dict[str, str]:

@@ -30,6 +30,7 @@ def cli(*args: str, cwd: Path | None = None, **env: str) -> subprocess.Completed
         (["run", "A-T2", "--profile", "ci", "-p", "data_root", "/"],
          "Expected paper A's tile folder in '/multistain-tiles'"),
         (["run", "E-F1", "--profile", "ci", "-p", "sizes", "20,x"], "must be whole numbers separated by commas"),
+        (["run", "E-F2", "E-F3", "--profile", "ci", "--jobs", "0"], "--jobs must be at least 1, got 0"),
         (["claims"], "does not exist; create it with `cpath-repro run all"),
         (["run", "A-T1", "--profile", "ci", "-p", "tile", "512"], "would need about 184 GiB each while generated"),
         (["run", "A-T2", "--profile", "ci", "-p", "tile", "30"], "must be divisible by 2^depth"),

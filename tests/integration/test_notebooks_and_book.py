@@ -82,6 +82,26 @@ def test_a_chapters_declarations_key_only_its_own_pages(ci_run: Path):
         assert "cpath_repro.catalog" not in modules and foreign == [], name
 
 
+def test_notebooks_executed_at_once_commit_the_numbers_of_a_serial_run(ci_run: Path, tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch):
+    """The shared run executed two notebooks at a time, and A-T2, A-F6 and A-F8 all asked for one model; one
+    after another, into an empty model store, A-F6 and A-F8 train and read it again and commit the same numbers."""
+    from cpath_repro.pipeline.compare import compare
+    from cpath_repro.train.store import STORE_ENV
+
+    pages = ["A-F6", "A-F8"]
+    shared = [json.loads((ci_run / p / "manifest.json").read_text())["models"] for p in pages]
+    assert shared[0] == shared[1] and shared[0]
+    monkeypatch.setenv(STORE_ENV, str(tmp_path / "empty-store"))
+    serial, parallel = tmp_path / "serial", tmp_path / "parallel"
+    for page in pages:
+        shutil.copytree(ci_run / page, parallel / page)
+    done = execute.run(pages, "ci", [], serial, progress=False, echo=lambda *_: None, jobs=1)
+    assert [how for _, how, _ in done] == ["ran", "ran"]
+    result = compare(serial, parallel)
+    assert result.same and not result.other_keys and len(result.identical) >= 4, result
+
+
 def test_changed_parameter_reexecutes_only_that_notebook(ci_run: Path, tmp_path: Path):
     run_dir = tmp_path / "run"
     shutil.copytree(ci_run, run_dir)

@@ -62,15 +62,23 @@ def _synthetic_config(s: Settings, seed: int) -> dict[str, Any]:
 def synthetic_root(s: Settings, seed: int) -> Path:
     """The data root of seed ``seed``'s synthetic slides, written (atomically, as one folder) if missing."""
     from cpath_repro import atomic
-    from cpath_repro.synth import slide_folders
-    from cpath_repro.synth.slides import MIN_MACRO_MAP_PATCHES
 
     config = _synthetic_config(s, seed)
     key = hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:20]
     final = slides_root() / key
     if (final / "slides.json").is_file():
         return final
-    staged = slides_root() / ".staging" / f"{key}-{uuid.uuid4().hex[:8]}"
+    with atomic.exclusive(slides_root() / ".locks" / key):  # two pages at once: one writes, the other waits
+        if not (final / "slides.json").is_file():
+            _write_slides(s, seed, config, slides_root() / ".staging" / f"{key}-{uuid.uuid4().hex[:8]}", final)
+    return final
+
+
+def _write_slides(s: Settings, seed: int, config: dict[str, Any], staged: Path, final: Path) -> None:
+    from cpath_repro import atomic
+    from cpath_repro.synth import slide_folders
+    from cpath_repro.synth.slides import MIN_MACRO_MAP_PATCHES
+
     g = geometry(s)
     n_stomach = s.stomach_slides
     n_test = max(1, round(TEST_SHARE * n_stomach))
@@ -89,7 +97,6 @@ def synthetic_root(s: Settings, seed: int) -> Path:
                                    difficulty=s.difficulty)
     atomic.write_json(staged / "slides.json", config)
     atomic.replace_dir(staged, final)
-    return final
 
 
 def data_root(s: Settings, seed: int) -> Path:
