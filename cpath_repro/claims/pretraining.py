@@ -5,7 +5,7 @@ backbones start from them; otherwise they start from the stand-in (formula-drive
 pretraining on fractal images). Whether the stand-in *pretrains* a backbone is measured
 once, before any chapter relies on it, by a rule fixed in advance (the ``pretraining``
 notebook: fine-tuned from the stand-in vs from random initialization on a probe task, paired
-seeds; it pretrains when it wins in every seed). A claim that rests on a stand-in that did
+seeds; it pretrains when the 95 % paired interval of its gain lies above 0). A claim that rests on a stand-in that did
 not pretrain is *not testable here*, whatever its own numbers say.
 """
 

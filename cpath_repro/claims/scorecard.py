@@ -72,7 +72,9 @@ def as_text(items: list[Verdict]) -> str:
 
 _BADGE = {
     Status.SUPPORTED: "#2e7d32",
-    Status.NOT_SUPPORTED: "#c62828",
+    Status.CONTRADICTED: "#c62828",
+    Status.INCONCLUSIVE: "#a66300",
+    Status.UNDECIDABLE: "#8d6e63",
     Status.NOT_TESTABLE: "#6d4c41",
     Status.NOT_YET: "#757575",
 }

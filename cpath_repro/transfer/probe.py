@@ -7,7 +7,7 @@ recipe module's import closure.
 On a small histology-like task built from the project's own generator (synthetic H&E tiles of
 tumour, tissue and necrosis labelled by their majority class; never a real evaluation image),
 each backbone is fine-tuned from its stand-in and from random initialization, paired seeds. The
-stand-in pretrains that backbone if it wins in every seed (:data:`RULE`). The claims comparing
+stand-in pretrains that backbone if its paired gain's 95 % interval lies above 0 (:data:`RULE`). The claims comparing
 pretrained with unpretrained models read this result (:mod:`cpath_repro.claims.pretraining`).
 """
 
@@ -76,8 +76,11 @@ PROBE_CLASSES = (tissue.TUMOUR, tissue.TISSUE, tissue.NECROSIS)
 #: The most slides one probe split may draw while filling its classes.
 MAX_PROBE_SLIDES = 2000
 #: The rule, fixed before any run: the stand-in pretrains a backbone if fine-tuning from it reaches a higher probe
-#: validation accuracy than fine-tuning from random initialization in every paired seed (at least 3).
+#: validation accuracy than fine-tuning from random initialization, by the paired interval (at least 3 seeds).
 RULE = Dominates("fractal", "random", "probe_accuracy")
+#: The probe's verdict in words; only "pretrains" lets a claim rest on the stand-in.
+VERDICTS = {Status.SUPPORTED: "pretrains", Status.CONTRADICTED: "does not pretrain (random init is better)",
+            Status.INCONCLUSIVE: "is not shown to pretrain (inconclusive at this budget)"}
 ARMS = ("fractal", "random")
 
 
@@ -156,13 +159,12 @@ def measure(name: str, settings: str | FractalSettings = "default", task: str | 
 
 
 def pretrains(table: pd.DataFrame) -> bool:
-    """:data:`RULE` on a probe table: True when the stand-in wins in every paired seed (at least 3)."""
+    """:data:`RULE` on a probe table: True when the stand-in's paired interval over random init lies above 0."""
     return RULE.evaluate(table).status is Status.SUPPORTED
 
 
 def evidence(table: pd.DataFrame) -> str:
     """One sentence: the rule's verdict and the numbers it came from."""
     outcome = RULE.evaluate(table)
-    verdict = {Status.SUPPORTED: "pretrains", Status.NOT_SUPPORTED: "does not pretrain"}.get(
-        outcome.status, "cannot be judged")
+    verdict = VERDICTS.get(outcome.status, "cannot be judged")
     return f"The fractal stand-in {verdict} ({RULE.description[:-1]}): {outcome.evidence}."

@@ -226,7 +226,7 @@ REAL_HE_MAX_BRIGHTNESS = 200
 REAL_HE_METRICS = {"haematoxylin": metrics.RGB2HED_BEST_R_HAEMATOXYLIN, "eosin": metrics.RGB2HED_BEST_R_EOSIN}
 #: The rule, fixed before any run: on real H&E, the trained segment's best output correlates with
 #: rgb2hed's haematoxylin, and its best output with rgb2hed's eosin, more than the untrained segment of
-#: the same seed does (its initial weights), in every seed.
+#: the same seed does (its initial weights), by the paired interval over seeds.
 REAL_HE_RULE = Dominates("trained", "untrained", tuple(REAL_HE_METRICS.values()))
 REAL_HE_CHECK = Claim("A-C6, real H&E", "A", "Beyond the paper: on real H&E (CMU-1-Small-Region), training makes the "
                       "CD segment's outputs follow the textbook haematoxylin and eosin maps (rgb2hed) more closely "

@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from cpath_repro.claims.rules import Status
 from cpath_repro.models import backbones
 from cpath_repro.synth import fractals
 from cpath_repro.transfer import pretraining, probe
@@ -97,11 +96,8 @@ def probe_summary(outcomes: list[Outcome]) -> pd.DataFrame:
         status = probe.RULE.evaluate(o.probe).status
         rows.append({"backbone": o.name, "from the stand-in": _mean_sd(wide["fractal"]),
                      "from random init": _mean_sd(wide["random"]), "seeds won": f"{wins}/{len(wide)}",
-                     "verdict": VERDICTS.get(status, f"cannot be judged ({len(wide)} seed(s))")})
+                     "verdict": probe.VERDICTS.get(status, f"cannot be judged ({len(wide)} seed(s))")})
     return pd.DataFrame(rows)
-
-
-VERDICTS = {Status.SUPPORTED: "pretrains", Status.NOT_SUPPORTED: "does not pretrain"}
 
 
 def _mean_sd(values: pd.Series) -> str:

@@ -23,7 +23,7 @@ def _result(run_dir: Path, name: str, metrics: dict, claims: dict[str, pd.DataFr
 
 
 TWO_STAGE_WINS = pd.DataFrame([{"seed": s, "arm": arm, "unit": unit, "metric": "top1_accuracy",
-                                "value": 0.9 if arm == "two-stage" else 0.8}
+                                "value": 90 + s % 2 if arm == "two-stage" else 80}
                                for s in range(3) for arm in ("two-stage", "baseline") for unit in ("BACH", "GlaS")])
 
 

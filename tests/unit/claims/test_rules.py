@@ -3,7 +3,19 @@ import itertools
 import pytest
 
 from cpath_repro.claims import registry
-from cpath_repro.claims.rules import AllOf, Dominates, MostUnits, NotTestable, Status, Threshold, seed_table
+from cpath_repro.claims.rules import (
+    AllOf,
+    Dominates,
+    MostUnits,
+    NotTestable,
+    Status,
+    Threshold,
+    holm_rejects,
+    power,
+    seed_table,
+    seeds_needed,
+    smallest_resolvable,
+)
 
 
 def table(values: dict[tuple[str, str], list[float]], metric: str = "m") -> list[dict]:
@@ -12,74 +24,134 @@ def table(values: dict[tuple[str, str], list[float]], metric: str = "m") -> list
             for (arm, unit), vs in values.items() for s, v in enumerate(vs)]
 
 
-def test_dominates_supported_when_better_in_every_seed():
-    out = Dominates("a", "b", "m").evaluate(table({("a", ""): [2, 3, 4], ("b", ""): [1, 2, 3]}))
-    assert out.status is Status.SUPPORTED and "3/3" in out.evidence
+def test_dominates_supported_when_the_interval_clears_zero():
+    out = Dominates("a", "b", "m").evaluate(table({("a", ""): [2.0, 3.1, 4.0], ("b", ""): [1, 2, 3]}))
+    assert out.status is Status.SUPPORTED
+    low, high = out.comparisons[0].interval
+    assert 0 < low < 1.033 < high  # the mean difference, inside its interval
+    assert "+1.033 [" in out.evidence and "over 3 seeds" in out.evidence
 
 
-def test_dominates_not_supported_when_one_seed_reverses():
+def test_dominates_matches_scipys_paired_t_interval():
+    from scipy import stats
+
+    a, b = [0.61, 0.70, 0.64, 0.69, 0.66], [0.60, 0.62, 0.63, 0.61, 0.65]
+    out = Dominates("a", "b", "m").evaluate(table({("a", ""): a, ("b", ""): b}))
+    expected = stats.ttest_rel(a, b).confidence_interval(0.95)
+    assert out.comparisons[0].interval == pytest.approx((expected.low, expected.high))
+
+
+def test_dominates_inconclusive_when_one_seed_reverses():
     out = Dominates("a", "b", "m").evaluate(table({("a", ""): [2, 3, 1], ("b", ""): [1, 2, 3]}))
-    assert out.status is Status.NOT_SUPPORTED and "2/3" in out.evidence
+    assert out.status is Status.INCONCLUSIVE
+    assert "resolve an effect of" in out.evidence and "at 80% power" in out.evidence
 
 
-def test_dominates_on_means_ignores_a_single_reversal():
-    rule = Dominates("a", "b", "m", every_seed=False)
-    assert rule.evaluate(table({("a", ""): [5, 5, 1], ("b", ""): [1, 2, 3]})).status is Status.SUPPORTED
+def test_dominates_contradicted_when_the_interval_lies_below():
+    out = Dominates("a", "b", "m").evaluate(table({("a", ""): [0.9, 1.0, 1.1], ("b", ""): [2, 2.05, 2.1]}))
+    assert out.status is Status.CONTRADICTED
+
+
+def test_a_difference_of_zero_width_is_never_supported():
+    out = Dominates("a", "b", "m").evaluate(table({("a", ""): [2, 2, 2], ("b", ""): [1, 1, 1]}))
+    assert out.status is Status.UNDECIDABLE and "zero width" in out.evidence
+
+
+def test_a_missing_value_makes_the_claim_undecidable_not_a_crash():
+    out = Dominates("a", "b", "m").evaluate(table({("a", ""): [2, float("nan"), 4], ("b", ""): [1, 2, 3.5]}))
+    assert out.status is Status.UNDECIDABLE and "not a number" in out.evidence
+    rows = table({("a", ""): [2, 3, 4], ("b", ""): [1, 2, 3]})
+    rows[1]["value"] = ""  # an empty cell, as a CSV with a missing value reads back
+    assert Dominates("a", "b", "m").evaluate(rows).status is Status.UNDECIDABLE
 
 
 def test_dominates_lower_is_better():
     rule = Dominates("a", "b", "m", lower_is_better=True)
-    assert rule.evaluate(table({("a", ""): [1, 1, 1], ("b", ""): [2, 2, 2]})).status is Status.SUPPORTED
-    assert rule.evaluate(table({("a", ""): [3, 3, 3], ("b", ""): [2, 2, 2]})).status is Status.NOT_SUPPORTED
+    assert rule.evaluate(table({("a", ""): [1, 1.1, 1], ("b", ""): [2, 2, 2.1]})).status is Status.SUPPORTED
+    assert rule.evaluate(table({("a", ""): [3, 3.1, 3], ("b", ""): [2, 2, 2.1]})).status is Status.CONTRADICTED
 
 
-def test_dominates_tolerance_accepts_match_within_it_only():
-    rule = Dominates("a", "b", "m", strict=False, tolerance=1.0)
-    assert rule.evaluate(table({("a", ""): [1.5, 1.5, 1.5], ("b", ""): [2, 2, 2]})).status is Status.SUPPORTED
-    assert rule.evaluate(table({("a", ""): [0.5, 0.5, 0.5], ("b", ""): [2, 2, 2]})).status is Status.NOT_SUPPORTED
+def test_dominates_tolerance_moves_the_margin():
+    rule = Dominates("a", "b", "m", tolerance=1.0)
+    assert rule.evaluate(table({("a", ""): [1.5, 1.6, 1.5], ("b", ""): [2, 2, 2]})).status is Status.SUPPORTED
+    assert rule.evaluate(table({("a", ""): [0.5, 0.4, 0.5], ("b", ""): [2, 2, 2]})).status is Status.CONTRADICTED
 
 
-def test_dominates_not_testable_with_too_few_seeds_or_a_missing_arm():
+def test_dominates_undecidable_with_too_few_seeds_and_not_testable_with_a_missing_arm():
     few = Dominates("a", "b", "m").evaluate(table({("a", ""): [2, 3], ("b", ""): [1, 2]}))
-    assert few.status is Status.NOT_TESTABLE and "2 paired seed" in few.evidence
+    assert few.status is Status.UNDECIDABLE and "2 paired seed" in few.evidence
     missing = Dominates("a", "c", "m").evaluate(table({("a", ""): [2, 3, 4], ("b", ""): [1, 2, 3]}))
     assert missing.status is Status.NOT_TESTABLE
 
 
 def test_dominates_needs_every_unit():
-    values = {("a", "u1"): [2, 2, 2], ("b", "u1"): [1, 1, 1], ("a", "u2"): [0, 0, 0], ("b", "u2"): [1, 1, 1]}
-    assert Dominates("a", "b", "m").evaluate(table(values)).status is Status.NOT_SUPPORTED
+    values = {("a", "u1"): [2, 2.1, 2], ("b", "u1"): [1, 1, 1], ("a", "u2"): [0.5, 0.4, 0.5], ("b", "u2"): [1, 1, 1]}
+    assert Dominates("a", "b", "m").evaluate(table(values)).status is Status.CONTRADICTED
 
 
-def test_most_units_counts_units_on_seed_means():
+def test_contradicted_needs_the_holm_correction_over_every_comparison():
+    """One comparison just below its margin among several: contradicted alone, not after Holm's correction."""
+    worse = [0.3, 0.25, 0.35, 0.2, 0.3]
+    below = {("a", "u0"): [w + d for w, d in zip(worse, [-0.1, -0.02, -0.18, -0.1, -0.1], strict=True)],
+             ("b", "u0"): worse}
+    alone = Dominates("a", "b", "m").evaluate(table(below))
+    assert alone.status is Status.CONTRADICTED and 0.025 / 6 < alone.comparisons[0].p_against < 0.025
+    rows = below | {(arm, f"u{k}"): v for k in range(1, 6) for arm, v in (("a", [1, 2, 0, 1, 1]), ("b", [1] * 5))}
+    assert Dominates("a", "b", "m").evaluate(table(rows)).status is Status.INCONCLUSIVE
+
+
+def test_holm_rejects_when_the_smallest_p_value_clears_its_share():
+    assert holm_rejects([0.004, 0.5]) and not holm_rejects([0.02, 0.5]) and not holm_rejects([])
+
+
+def test_power_figures_for_an_inconclusive_comparison():
+    assert power(5, 0.0) == pytest.approx(0.025, abs=1e-3)  # no effect: the one-sided level
+    assert power(10, 1.0) > power(5, 1.0) > power(3, 1.0)
+    n = seeds_needed(0.5, 1.0)  # half a standard deviation: about 34 paired seeds for 80 % (two-sided 5 %)
+    assert 30 <= n <= 36 and power(n, 0.5) >= 0.8 > power(n - 1, 0.5)
+    assert seeds_needed(-0.1, 1.0) is None
+    assert power(5, smallest_resolvable(5, 1.0)) == pytest.approx(0.8)
+
+
+def test_most_units_counts_units_by_their_intervals():
     values = {}
-    for unit, (a, b) in {"t1": (2, 1), "t2": (2, 1), "t3": (0, 1)}.items():
-        values[("a", unit)] = [a] * 3
+    for unit, (a, b) in {"t1": (2, 1), "t2": (2, 1), "t3": (0.5, 1)}.items():
+        values[("a", unit)] = [a, a + 0.1, a - 0.05]
         values[("b", unit)] = [b] * 3
     out = MostUnits("a", "b", "m").evaluate(table(values))
-    assert out.status is Status.SUPPORTED and out.evidence.startswith("2/3")
-    assert MostUnits("b", "a", "m").evaluate(table(values)).status is Status.NOT_SUPPORTED
+    assert out.status is Status.SUPPORTED and out.evidence.startswith("2/3 units supported, 1 contradicted")
+    assert MostUnits("b", "a", "m").evaluate(table(values)).status is Status.CONTRADICTED
 
 
-def test_most_units_not_testable_with_too_few_seeds():
+def test_most_units_inconclusive_while_the_undecided_units_could_still_tip_it():
+    values = {}
+    for unit, (a, b) in {"t1": ([2, 2.1, 1.9], 1), "t2": ([2, 0, 1.5], 1), "t3": ([0.9, 1.0, 0.8], 1)}.items():
+        values[("a", unit)] = a
+        values[("b", unit)] = [b] * 3
+    assert MostUnits("a", "b", "m").evaluate(table(values)).status is Status.INCONCLUSIVE
+
+
+def test_most_units_undecidable_with_too_few_seeds():
     out = MostUnits("a", "b", "m").evaluate(table({("a", "t"): [1, 2], ("b", "t"): [0, 0]}))
-    assert out.status is Status.NOT_TESTABLE
+    assert out.status is Status.UNDECIDABLE
 
 
-def test_threshold_every_seed():
+def test_threshold_in_every_seed_in_none_or_in_some():
     rule = Threshold("a", "m", ">", 0.5)
-    assert rule.evaluate(table({("a", ""): [0.6, 0.7, 0.8]})).status is Status.SUPPORTED
-    assert rule.evaluate(table({("a", ""): [0.6, 0.4, 0.8]})).status is Status.NOT_SUPPORTED
-    assert rule.evaluate(table({("a", ""): [0.6]})).status is Status.NOT_TESTABLE
+    supported = rule.evaluate(table({("a", ""): [0.6, 0.7, 0.8]}))
+    assert supported.status is Status.SUPPORTED and "from 0.6 to 0.8" in supported.evidence
+    assert rule.evaluate(table({("a", ""): [0.6, 0.4, 0.8]})).status is Status.INCONCLUSIVE
+    assert rule.evaluate(table({("a", ""): [0.1, 0.4, 0.2]})).status is Status.CONTRADICTED
+    assert rule.evaluate(table({("a", ""): [0.6]})).status is Status.UNDECIDABLE
 
 
-def test_all_of_combines_with_not_testable_first():
+def test_all_of_is_contradicted_by_any_part_and_otherwise_as_undecided_as_its_least_decided_part():
     yes = Threshold("a", "m", ">", 0)
     no = Threshold("a", "m", "<", 0)
     rows = table({("a", ""): [1, 1, 1]})
     assert AllOf((yes, yes)).evaluate(rows).status is Status.SUPPORTED
-    assert AllOf((yes, no)).evaluate(rows).status is Status.NOT_SUPPORTED
-    assert AllOf((no, NotTestable("why"))).evaluate(rows).status is Status.NOT_TESTABLE
+    assert AllOf((yes, no)).evaluate(rows).status is Status.CONTRADICTED
+    assert AllOf((yes, NotTestable("why"))).evaluate(rows).status is Status.NOT_TESTABLE
 
 
 def test_seed_table_rejects_missing_columns_and_duplicates():

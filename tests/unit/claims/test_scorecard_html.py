@@ -12,7 +12,8 @@ from cpath_repro.claims.scorecard import Verdict
 
 
 def _verdicts() -> list[Verdict]:
-    statuses = {"A-C1": Status.SUPPORTED, "A-C2": Status.NOT_SUPPORTED, "A-C3": Status.NOT_TESTABLE}
+    statuses = {"A-C1": Status.SUPPORTED, "A-C2": Status.CONTRADICTED, "A-C3": Status.NOT_TESTABLE,
+                "A-C4": Status.INCONCLUSIVE}
     return [Verdict(c, statuses.get(c.id, Status.NOT_YET), c.rule.description,
                     f"evidence of {c.id}" if c.id in statuses else "its chapter has not been run",
                     "synthetic data" if c.id in statuses else "", "A-T1" if c.id in statuses else None)
@@ -28,8 +29,9 @@ def test_one_grid_with_a_cell_per_claim_coloured_by_its_verdict():
     assert [c[2] for c in cells] == list(CLAIMS)
     by_id = {cid: (status, colour) for status, colour, cid in cells}
     assert by_id["A-C1"] == ("supported", scorecard._BADGE[Status.SUPPORTED])
-    assert by_id["A-C2"][0] == "not supported" and by_id["B-C1"][0] == "not yet reproduced"
-    assert len({colour for _, colour in by_id.values()}) == 4
+    assert by_id["A-C2"][0] == "contradicted" and by_id["B-C1"][0] == "not yet reproduced"
+    assert by_id["A-C4"][0] == "inconclusive at this budget"
+    assert len({colour for _, colour in by_id.values()}) == 5
 
 
 def test_counts_per_paper_and_in_all():
@@ -37,11 +39,12 @@ def test_counts_per_paper_and_in_all():
     rows = dict(re.findall(r"<tr><th>Paper (\w)</th>(.*?)</tr>", html, re.S))
     assert set(rows) == set(PAPERS)
     n_a = sum(c.paper == "A" for c in CLAIMS.values())
-    assert f"1 supported · 1 not supported · 1 not testable here · {n_a - 3} not yet reproduced" in rows["A"]
+    assert (f"1 supported · 1 contradicted · 1 inconclusive at this budget · 1 not testable here · "
+            f"{n_a - 4} not yet reproduced") in rows["A"]
     n_b = sum(c.paper == "B" for c in CLAIMS.values())
     assert f"<td class='counts'>{n_b} not yet reproduced</td>" in rows["B"]
     assert "no claims to score" in rows["E"]
-    assert f"<b>{len(CLAIMS)} claims:</b> 1 supported · 1 not supported · 1 not testable here" in html
+    assert f"<b>{len(CLAIMS)} claims:</b> 1 supported · 1 contradicted · 1 inconclusive at this budget" in html
 
 
 def test_each_claims_rule_and_evidence_are_folded_beneath_the_grid():
