@@ -5,12 +5,13 @@ from __future__ import annotations
 import html
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
-from cpath_repro.claims import pretraining
+from cpath_repro.claims import forest, pretraining
 from cpath_repro.claims.registry import CLAIMS, PAPERS, Claim
-from cpath_repro.claims.rules import Status
+from cpath_repro.claims.rules import Comparison, Status
 from cpath_repro.results.provenance import data_kind
 from cpath_repro.results.run import read_manifest
 
@@ -23,6 +24,22 @@ class Verdict:
     evidence: str
     data: str  # what the verdict rests on: "synthetic data ..." or "real data ..."
     notebook: str | None
+    comparisons: tuple[Comparison, ...] = ()  # what the rule decided from: effect and interval of each
+
+
+def judge(claim: Claim, table: pd.DataFrame, data: str, notebook: str | None = None,
+          used: dict[str, str] | None = None, probes: dict[str, Any] | None = None) -> Verdict:
+    """A claim's verdict from its per-seed table, the pretraining gate included: the one function the front page
+    and a page's verdict box both call. ``used``: backbone -> the pretraining the chapter recorded; ``probes``:
+    the stand-in probe's results (:func:`cpath_repro.claims.pretraining.probe_results`)."""
+    outcome = claim.rule.evaluate(table)
+    status, evidence = outcome.status, outcome.evidence
+    if claim.pretrained and used is not None:
+        untestable, label = pretraining.gate(claim.pretrained, used, probes or {})
+        data = ", ".join(x for x in (data, label) if x)
+        if untestable:
+            status, evidence = Status.NOT_TESTABLE, f"{untestable}; its own numbers: {evidence}"
+    return Verdict(claim, status, claim.rule.description, evidence, data, notebook, outcome.comparisons)
 
 
 def verdicts(run_dir: Path | None) -> list[Verdict]:
@@ -46,14 +63,8 @@ def verdicts(run_dir: Path | None) -> list[Verdict]:
         if reason is not None:  # the chapter said why this run cannot test it (e.g. no ground truth in real data)
             out.append(Verdict(claim, Status.NOT_TESTABLE, rule, reason, data, notebook))
             continue
-        outcome = claim.rule.evaluate(pd.read_csv(table_path, keep_default_na=False))
-        status, evidence = outcome.status, outcome.evidence
-        if claim.pretrained:
-            untestable, label = pretraining.gate(claim.pretrained, manifest.get("pretraining", {}), probes)
-            data = ", ".join(x for x in (data, label) if x)
-            if untestable:
-                status, evidence = Status.NOT_TESTABLE, f"{untestable}; its own numbers: {evidence}"
-        out.append(Verdict(claim, status, rule, evidence, data, notebook))
+        out.append(judge(claim, pd.read_csv(table_path, keep_default_na=False), data, notebook,
+                         manifest.get("pretraining", {}), probes))
     return out
 
 
@@ -70,14 +81,7 @@ def as_text(items: list[Verdict]) -> str:
     return "\n".join(lines)
 
 
-_BADGE = {
-    Status.SUPPORTED: "#2e7d32",
-    Status.CONTRADICTED: "#c62828",
-    Status.INCONCLUSIVE: "#a66300",
-    Status.UNDECIDABLE: "#8d6e63",
-    Status.NOT_TESTABLE: "#6d4c41",
-    Status.NOT_YET: "#757575",
-}
+_BADGE = forest.COLOURS
 
 
 #: The front page's grid: one coloured cell per claim, the claim's rule and evidence folded beneath.
@@ -117,13 +121,26 @@ def as_html(items: list[Verdict]) -> str:
                               f"#claim-{v.claim.id}") for v in claims)
         tally = " · ".join(f"{n} {status.value}" for status, n in counts(claims).items() if n)
         rows.append(f"<tr><th>Paper {paper}</th><td>{author}</td><td>{cells}</td><td class='counts'>{tally}</td></tr>")
-        details.append(f"<h3>Paper {paper}: {html.escape(title)}</h3>" + "".join(_detail(v) for v in claims))
+        details.append(f"<h3>Paper {paper}: {html.escape(title)}</h3>" + _forest(claims)
+                       + "".join(_detail(v) for v in claims))
     total = " · ".join(f"{n} {status.value}" for status, n in counts(items).items() if n)
     return (f"<style>{_GRID_CSS}</style><div class='scorecard'>"
             f"<p class='scorecard-legend'>{legend}</p>"
             f"<table class='scorecard-grid'><tbody>{''.join(rows)}</tbody></table>"
             f"<p><b>{len(items)} claims:</b> {total}. Each claim below opens to its rule and evidence.</p>"
             f"{''.join(details)}</div>")
+
+
+def _forest_rows(items: list[Verdict]) -> list[tuple[str, Status, tuple[Comparison, ...], str]]:
+    return [(f"{v.claim.id}: {v.status.value}", v.status, v.comparisons,
+             v.evidence if len(v.evidence) < 110 else v.evidence[:107] + "...") for v in items]
+
+
+def _forest(items: list[Verdict]) -> str:
+    """The claims' forest plot (inline SVG), when some claim has an interval to show."""
+    if not any(c.status is not Status.UNDECIDABLE for v in items for c in v.comparisons):
+        return ""
+    return f"<div class='claim-forest'>{forest.svg(_forest_rows(items))}</div>"
 
 
 def _cell(text: str, status: Status, title: str, href: str | None = None) -> str:
@@ -159,8 +176,7 @@ def verdict_box(claim: str | Claim, table: pd.DataFrame, data: str) -> VerdictBo
     from cpath_repro.claims.registry import get
 
     claim = get(claim) if isinstance(claim, str) else claim
-    outcome = claim.rule.evaluate(table)
-    return VerdictBox(Verdict(claim, outcome.status, claim.rule.description, outcome.evidence, data, None))
+    return VerdictBox(judge(claim, table, data))
 
 
 class VerdictBox:
@@ -177,7 +193,7 @@ class VerdictBox:
             f"<b>{v.claim.id}</b> — {html.escape(v.claim.statement)}<br>"
             f"<b>Verdict:</b> <span style='color:{colour};font-weight:bold'>{v.status.value}</span> "
             f"(on {html.escape(v.data)})<br><small><b>Rule (fixed before the run):</b> {html.escape(v.rule)}<br>"
-            f"<b>Evidence:</b> {html.escape(v.evidence)}</small></div>"
+            f"<b>Evidence:</b> {html.escape(v.evidence)}</small>{_forest([v])}</div>"
         )
 
     def __repr__(self) -> str:

@@ -58,3 +58,19 @@ def test_each_claims_rule_and_evidence_are_folded_beneath_the_grid():
     assert "href='../notebooks/A-T1.html'" in body
     assert html.index("scorecard-grid") < html.index("claim-detail")
     assert "href='#claim-A-C1'" in html  # a cell links to its claim's detail
+
+
+def test_a_verdict_with_intervals_shows_its_forest_on_the_front_page_and_in_its_page_box():
+    import pandas as pd
+
+    rows = [{"seed": s, "arm": arm, "unit": "", "metric": metric, "value": v + 0.01 * s * (arm == "single-stain")}
+            for s in range(5) for metric in CLAIMS["A-C1"].rule.metrics
+            for arm, v in (("single-stain", 1.0), ("multistain", 2.0))]
+    table = pd.DataFrame(rows)
+    front = scorecard.judge(CLAIMS["A-C1"], table, "synthetic data", "A-T1")
+    assert front.status is Status.SUPPORTED and len(front.comparisons) == 2
+    page = scorecard.verdict_box("A-C1", table, "synthetic data")
+    assert (page.verdict.status, page.verdict.evidence) == (front.status, front.evidence)
+    assert "<svg" in page._repr_html_()
+    others = [v for v in _verdicts() if v.claim.id != "A-C1"]
+    assert "<svg" in scorecard.as_html([front, *others]) and "<svg" not in scorecard.as_html(_verdicts())

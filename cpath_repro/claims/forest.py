@@ -1,0 +1,74 @@
+"""Forest plots of verdicts: each comparison's mean paired difference and 95 % interval against the claim's margin.
+
+A claim's comparisons share one axis (one metric's scale); claims do not (a validation loss, an accuracy in
+points and an F1 are not one scale), so a paper's figure is one small panel per claim, stacked. A point is
+coloured by its comparison's own decision, the panel's title by the claim's verdict.
+"""
+
+from __future__ import annotations
+
+import io
+import textwrap
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from cpath_repro.claims.rules import Comparison, Status
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+#: One colour per verdict, shared by the front page's grid, the verdict boxes and the forest plots.
+COLOURS = {
+    Status.SUPPORTED: "#2e7d32",
+    Status.CONTRADICTED: "#c62828",
+    Status.INCONCLUSIVE: "#a66300",
+    Status.UNDECIDABLE: "#8d6e63",
+    Status.NOT_TESTABLE: "#6d4c41",
+    Status.NOT_YET: "#757575",
+}
+ROW_INCHES, HEADER_INCHES, WIDTH_INCHES = 0.28, 0.55, 7.5
+
+
+def _panel(ax: Any, title: str, status: Status, comparisons: Sequence[Comparison], note: str) -> None:
+    ax.set_title(title, loc="left", fontsize=9, color=COLOURS[status])
+    shown = [c for c in comparisons if c.status is not Status.UNDECIDABLE]
+    if not shown:
+        ax.text(0.0, 0.5, textwrap.fill(note, 110), transform=ax.transAxes, fontsize=7, va="center", color="#555555")
+        ax.set_axis_off()
+        return
+    for y, c in enumerate(shown):
+        low, high = c.interval
+        ax.plot([low, high], [y, y], color=COLOURS[c.status], lw=2)
+        ax.plot([c.mean], [y], "o", color=COLOURS[c.status], ms=4)
+    ax.axvline(shown[0].margin, color="#333333", lw=0.8, ls="--")
+    ax.set_yticks(range(len(shown)), [c.label for c in shown], fontsize=7)
+    ax.set_ylim(len(shown) - 0.5, -0.5)
+    ax.tick_params(axis="x", labelsize=7)
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+
+
+def figure(rows: Sequence[tuple[str, Status, Sequence[Comparison], str]]) -> Figure:
+    """Rows of ``(title, verdict, comparisons, note shown when there is no interval)``, one panel each."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    heights = [HEADER_INCHES + ROW_INCHES * max(1, sum(c.status is not Status.UNDECIDABLE for c in comps))
+               for _, _, comps, _ in rows]
+    fig = Figure(figsize=(WIDTH_INCHES, sum(heights)), layout="constrained")
+    axes = fig.subplots(len(rows), 1, squeeze=False, gridspec_kw={"height_ratios": heights})[:, 0]
+    for ax, (title, status, comps, note) in zip(axes, rows, strict=True):
+        _panel(ax, title, status, comps, note)
+    fig.supxlabel("mean paired difference, favouring the claim (95 % interval); dashed: the claim's margin",
+                  fontsize=8)
+    return fig
+
+
+def svg(rows: Sequence[tuple[str, Status, Sequence[Comparison], str]]) -> str:
+    """:func:`figure` as an SVG document (for a page's verdict box or the front page)."""
+    buffer = io.StringIO()
+    figure(rows).savefig(buffer, format="svg")
+    text = buffer.getvalue()
+    return text[text.index("<svg"):]
