@@ -131,7 +131,19 @@ def arms(table: pd.DataFrame) -> list[str]:
     return [c.removesuffix(f"{GROUP}{PAPER}") for c in table.columns if str(c).endswith(f"{GROUP}{PAPER}")]
 
 
+#: The format of a paper's own value: as the paper printed it (every digit it gave), whatever the page's decimals.
+PRINTED = "printed"
+
+
+def is_paper_column(column: str) -> bool:
+    """A column of the paper's own values: ``paper``, ``X: paper``, ``paper_mean``, ``paper memory (MiB)``."""
+    name = column.rpartition(GROUP)[2]
+    return name == PAPER or name.startswith((f"{PAPER}_", f"{PAPER} "))
+
+
 def _spec(decimals: int | Mapping[str, int | str], column: str, base: str) -> str:
+    if is_paper_column(column):
+        return PRINTED
     if not isinstance(decimals, Mapping):
         return f".{decimals}f"
     chosen = decimals.get(column, decimals.get(base, DEFAULT_DECIMALS))
@@ -155,14 +167,22 @@ def _cell(v: Any, spec: str) -> str:
     if isinstance(v, numbers.Integral):
         return f"{int(v):,}"
     if isinstance(v, numbers.Real):
-        return f"{float(v):{spec}}"
+        return _number(float(v), spec)
     return str(v)
+
+
+def _number(v: float, spec: str) -> str:
+    """``v`` to ``spec``; a paper's value (:data:`PRINTED`) with the digits it was written with (a float keeps
+    them: 0.9723 stays 0.9723, 90.44 stays 90.44; a trailing zero the paper printed is not kept)."""
+    if spec == PRINTED:
+        return np.format_float_positional(v, trim="-")
+    return f"{v:{spec}}"
 
 
 def _pm(mean: Any, sd: Any, spec: str) -> str:
     if _missing(mean):
         return "–"
-    return f"{float(mean):{spec}} ± {0.0 if _missing(sd) else float(sd):{spec}}"
+    return f"{_number(float(mean), spec)} ± {_number(0.0 if _missing(sd) else float(sd), spec)}"
 
 
 def _default_name(column: str) -> str:

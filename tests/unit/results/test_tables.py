@@ -53,3 +53,14 @@ def test_a_pivot_table_keeps_its_rows_and_its_column_levels():
     pivot = long.pivot_table(index="seed", columns="arm", values="value")
     shown = _cells(tables.readable(pivot, decimals=1, index=True).to_html())
     assert shown[0] == ["seed", "a", "b"] and shown[1] == ["0", "1.0", "2.0"]
+
+
+def test_the_papers_values_show_as_printed_whatever_the_pages_decimals():
+    table = pd.DataFrame({"model": ["vanilla CNN", "ResNet"], "val loss: paper": [0.9723, 1.0963],
+                          "val loss: ours_mean": [0.97114, 1.2], "val loss: ours_sd": [0.01, 0.02],
+                          "paper_mean": [90.44, 88.0], "paper_sd": [0.5, 1.25]})
+    shown = _cells(tables.readable(table, decimals={"val loss: paper": 2, "val loss: ours": 2, "paper": 1}).to_html())
+    assert shown[2] == ["vanilla CNN", "0.9723", "0.97 ± 0.01", "90.44 ± 0.5"]
+    assert shown[3] == ["ResNet", "1.0963", "1.20 ± 0.02", "88 ± 1.25"]
+    assert tables.is_paper_column("unet: paper") and tables.is_paper_column("paper memory (MiB)")
+    assert not tables.is_paper_column("paperless") and not tables.is_paper_column("ours")
