@@ -20,7 +20,9 @@ How a comparison is decided (the "How to read" page states the same):
   make a false *contradicted* likely;
 * "most units": supported when more than the stated share of units is supported, contradicted
   when even counting every undecided unit as supported could not reach that share;
-* a threshold (D-C3) holds in every seed (supported), in none (contradicted), or in some.
+* a threshold (D-C3) holds in every seed (supported), in none (contradicted), or in some;
+* the sanity gate: where the table gives an arm's chance level (column ``chance``), an arm whose
+  interval over seeds does not clear it makes the claim *not testable at this budget*.
 """
 
 from __future__ import annotations
@@ -38,6 +40,10 @@ import pandas as pd
 from scipy import special, stats
 
 COLUMNS = ("seed", "arm", "unit", "metric", "value")
+#: An optional column: the chance level of that arm's metric on that unit (a classifier's best constant answer:
+#: the larger of 1/classes and the majority class's share; a loss's class-prior guess). An arm whose interval
+#: over seeds does not clear it learned nothing a rule could compare (the sanity gate).
+CHANCE = "chance"
 #: Two-sided level of every interval; each direction of a decision is tested at half of it.
 LEVEL = 0.95
 ALPHA_ONE_SIDED = (1 - LEVEL) / 2
@@ -200,7 +206,7 @@ def seed_table(rows: Sequence[dict[str, object]] | pd.DataFrame) -> pd.DataFrame
     missing = [c for c in COLUMNS if c not in table]
     if missing:
         raise ValueError(f"A per-seed results table needs the columns {', '.join(COLUMNS)}; missing {', '.join(missing)}.")
-    table = table[list(COLUMNS)]
+    table = table[[*COLUMNS, CHANCE]] if CHANCE in table else table[list(COLUMNS)]
     table["seed"] = table["seed"].astype(int)
     table["unit"] = table["unit"].fillna("").astype(str)
     table["arm"] = table["arm"].astype(str)
@@ -218,16 +224,50 @@ class Paired:
     a thousand times without going through pandas.
     """
 
-    def __init__(self, values: Mapping[tuple[str, str, str], Mapping[int, float]]) -> None:
+    def __init__(self, values: Mapping[tuple[str, str, str], Mapping[int, float]],
+                 chance: Mapping[tuple[str, str, str], float] | None = None) -> None:
         self.values = values
+        self.chance = dict(chance or {})
 
     @classmethod
     def from_table(cls, table: pd.DataFrame) -> Paired:
         table = seed_table(table)
         values: dict[tuple[str, str, str], dict[int, float]] = {}
-        for seed, arm, unit, metric, value in table.itertuples(index=False):
+        for seed, arm, unit, metric, value in table[list(COLUMNS)].itertuples(index=False):
             values.setdefault((arm, unit, metric), {})[seed] = value
-        return cls(values)
+        chance: dict[tuple[str, str, str], float] = {}
+        if CHANCE in table:
+            levels = pd.to_numeric(table[CHANCE].replace("", np.nan), errors="coerce")
+            for (arm, unit, metric), level in zip(table[["arm", "unit", "metric"]].itertuples(index=False), levels,
+                                                  strict=True):
+                if math.isfinite(level):
+                    chance[(arm, unit, metric)] = float(level)
+        return cls(values, chance)
+
+    def at_chance(self, arm: str, unit: str, metric: str, lower_is_better: bool) -> str | None:
+        """Why ``arm`` on ``metric`` [``unit``] is no better than chance (its 95 % interval over seeds does not
+        clear the chance level), or None (it does, or no chance level is given)."""
+        level = self.chance.get((arm, unit, metric))
+        if level is None:
+            return None
+        values = tuple((-1.0 if lower_is_better else 1.0) * v for v in self.values.get((arm, unit, metric), {}).values())
+        spread = Comparison("", values, -level if lower_is_better else level)
+        if spread.status is Status.SUPPORTED:
+            return None
+        mean = -spread.mean if lower_is_better else spread.mean
+        where = f"{arm}, {metric}" + (f" [{unit}]" if unit else "")
+        return (f"{where} does not clear its chance level {level:.4g} (mean {mean:.4g} over {spread.n} seeds, "
+                f"{'interval not below it' if lower_is_better else 'interval not above it'}): it learned nothing "
+                "a comparison could use")
+
+    def sanity(self, arms: Sequence[str], metrics: Sequence[str], lower_is_better: bool) -> str | None:
+        """The first of ``arms`` that does not clear chance on one of ``metrics`` in some unit, in words."""
+        for arm in arms:
+            for metric in metrics:
+                for unit in self.units(arm, metric):
+                    if (why := self.at_chance(arm, unit, metric, lower_is_better)) is not None:
+                        return why
+        return None
 
     def units(self, arm: str, metric: str) -> list[str]:
         return sorted(u for a, u, m in self.values if a == arm and m == metric)
@@ -314,6 +354,10 @@ class Dominates:
         comparisons = self.comparisons(paired)
         if isinstance(comparisons, str):
             return Outcome(Status.NOT_TESTABLE, comparisons)
+        why = paired.sanity([*_as_tuple(self.better), *_as_tuple(self.worse)], _as_tuple(self.metrics),
+                            self.lower_is_better)
+        if why is not None:
+            return Outcome(Status.UNDECIDABLE, why + ".", tuple(comparisons))
         return _every(comparisons, self.min_seeds)
 
 
@@ -345,6 +389,9 @@ class MostUnits:
             return Outcome(Status.NOT_TESTABLE, f"no results for arm {self.better!r} or {self.worse!r}.")
         found = tuple(paired.comparison(self.better, self.worse, u, self.metric, self.lower_is_better, 0.0, u or "-")
                       for u in paired.units(self.better, self.metric))
+        why = paired.sanity([self.better, self.worse], [self.metric], self.lower_is_better)
+        if why is not None:
+            return Outcome(Status.UNDECIDABLE, why + ".", found)
         if any(c.n < self.min_seeds for c in found):
             return Outcome(Status.UNDECIDABLE, f"some unit has fewer than {self.min_seeds} paired seeds.", found)
         if all(c.status is Status.UNDECIDABLE for c in found):
@@ -418,6 +465,11 @@ class AllOf:
             missing = next((f for f in found if isinstance(f, str)), None)
             if missing is not None:
                 return Outcome(Status.NOT_TESTABLE, missing)
+            for part in family:
+                why = paired.sanity([*_as_tuple(part.better), *_as_tuple(part.worse)], _as_tuple(part.metrics),
+                                    part.lower_is_better)
+                if why is not None:
+                    return Outcome(Status.UNDECIDABLE, why + ".")
             return _every([c for f in found if not isinstance(f, str) for c in f], max(p.min_seeds for p in family))
         outcomes = [p.decide(paired) for p in self.parts]
         evidence = " | ".join(o.evidence for o in outcomes)

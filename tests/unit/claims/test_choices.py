@@ -9,7 +9,7 @@ from cpath_repro.claims.registry import CLAIMS
 def test_every_entry_names_real_claims_and_the_page_shows_every_field():
     page = choices.as_markdown()
     for c in choices.CHOICES:
-        assert set(c.moved or {}) <= set(CLAIMS), c.setting
+        assert {k for k in c.moved or {} if not k.startswith("probe: ")} <= set(CLAIMS), c.setting
         for text in (c.date, c.setting, c.old, c.new, c.why, c.measured_on):
             assert text in page
 

@@ -193,3 +193,25 @@ def test_chapters_name_claim_metrics_only_through_the_shared_constants():
         source = path.read_text()
         typed = sorted(n for n in names if f'"{n}"' in source)
         assert typed == [], f"{path.name} types claim metric names instead of importing them: {typed}"
+
+
+def test_an_arm_that_does_not_clear_its_chance_level_makes_the_claim_undecidable():
+    rows = table({("tuned", "BACH"): [40, 45, 50], ("baseline", "BACH"): [19, 22, 18]})
+    rule = MostUnits("tuned", "baseline", "m")
+    assert rule.evaluate(rows).status is Status.SUPPORTED  # without chance levels, the gap decides
+    for row in rows:
+        row["chance"] = 25.0  # four classes
+    out = rule.evaluate(rows)
+    assert out.status is Status.UNDECIDABLE and "baseline, m [BACH] does not clear its chance level 25" in out.evidence
+
+
+def test_a_loss_must_lie_below_its_class_prior_guess_and_a_constant_answer_never_clears_chance():
+    rows = table({("a", ""): [0.70, 0.72, 0.69], ("b", ""): [0.98, 1.02, 1.05]})
+    for row in rows:
+        row["chance"] = 0.999  # the class-prior guess's loss
+    out = Dominates("a", "b", "m", lower_is_better=True).evaluate(rows)
+    assert out.status is Status.UNDECIDABLE and "b, m does not clear" in out.evidence
+    majority = table({("a", ""): [60, 64, 62], ("b", ""): [53.3, 53.3, 53.3]})
+    for row in majority:
+        row["chance"] = 53.3 if row["arm"] == "b" else 53.3
+    assert Dominates("a", "b", "m").evaluate(majority).status is Status.UNDECIDABLE
