@@ -31,6 +31,8 @@ class Choice:
     moved: Mapping[str, tuple[str, str]] | None = None
     #: how many claims kept their verdict (None: not recorded)
     unchanged: int | None = None
+    #: the papers whose chapter pages show the entry (empty: every chapter's)
+    papers: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         datetime.date.fromisoformat(self.date)  # a malformed date fails at import, not on the page
@@ -52,6 +54,7 @@ CHOICES: tuple[Choice, ...] = (
         measured_on="the default profile, 3 paired seeds, after the change only (the runs before are not recorded)",
         moved={"A-C5": ("supported in some runs, not supported in others (runs not recorded)",
                         "not supported (closer in 2/3 seeds, mean advantage 1.3°)")},
+        papers=("A",),
     ),
     Choice(
         date="2026-11-23",
@@ -63,6 +66,7 @@ CHOICES: tuple[Choice, ...] = (
         measured_on="the default profile, 3 paired seeds (the run before: not recorded)",
         moved={"A-C7": ("not testable (no necrosis pixel in one seed)",
                         "not supported (tissue larger than necrosis in 2/3 seeds, than tumour in 1/3)")},
+        papers=("A",),
     ),
     Choice(
         date="2026-12-01",
@@ -76,6 +80,7 @@ CHOICES: tuple[Choice, ...] = (
                     "the run before are not recorded)",
         moved={"probe: inception_v3": ("does not pretrain", "pretrains (3/3 seeds, 0.708 vs 0.594)")},
         unchanged=3,
+        papers=("B", "C", "D"),
     ),
     Choice(
         date="2026-12-01",
@@ -91,6 +96,7 @@ CHOICES: tuple[Choice, ...] = (
         moved={"B-C3": ("not supported", "supported (BACH +15.8, MHIST −3.5, PCam +0.2)"),
                "B-C6": ("not supported", "supported (k-NN +16.7 points, silhouette +0.10)")},
         unchanged=4,
+        papers=("B",),
     ),
     Choice(
         date="2026-12-01",
@@ -103,6 +109,7 @@ CHOICES: tuple[Choice, ...] = (
         measured_on="the default profile, 3 paired seeds (the numbers of the run before are not recorded)",
         moved={"C-C5": ("not supported", "supported (frozen 0.943 vs fine-tuned 0.958 validation loss)")},
         unchanged=6,
+        papers=("C",),
     ),
     Choice(
         date="2026-12-01",
@@ -115,6 +122,7 @@ CHOICES: tuple[Choice, ...] = (
             "seen. The same commits also fixed D-C3's gradient check (it compared different dropout masks).",
         measured_on="the default profile, 3 paired trials, after the cuts only (the verdicts of the run before "
                     "are not recorded)",
+        papers=("D",),
     ),
 Choice(
         date="2026-12-02",
@@ -151,8 +159,10 @@ Choice(
 )
 
 
-def as_markdown(choices: tuple[Choice, ...] = CHOICES) -> str:
-    """The record as the book's "How to read" page shows it: one section per change, newest last."""
+def as_markdown(choices: tuple[Choice, ...] = CHOICES, paper: str | None = None) -> str:
+    """The record as the book's "How to read" page shows it (or, for ``paper``, its chapter page: the entries
+    that concern it): one section per change, newest last."""
+    choices = tuple(c for c in choices if paper is None or not c.papers or paper in c.papers)
     if not choices:
         return "No default or rule has been changed after a result was seen.\n"
     lines: list[str] = []

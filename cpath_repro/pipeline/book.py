@@ -101,6 +101,8 @@ def stage(run_dir: Path, results: dict[str, Path], stage_dir: Path) -> None:
     atomic.write_text(generated / "scorecard.md", partial + "```{raw} html\n" + scorecard.as_html(verdicts) + "\n```\n")
     atomic.write_text(generated / "chapters.md", chapters_page(book_order(PROJECT_ROOT / "_toc.yml")))
     atomic.write_text(generated / "choices.md", choices.as_markdown())
+    for paper in registry.PAPERS:  # each chapter page shows the entries that concern it
+        atomic.write_text(generated / f"choices-{paper}.md", choices.as_markdown(paper=paper))
 
 
 def for_reading(nb: nbformat.NotebookNode, files: str = "") -> nbformat.NotebookNode:

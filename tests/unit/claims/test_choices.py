@@ -24,3 +24,11 @@ def test_a_change_without_a_reason_or_a_real_date_is_refused():
     assert "A-C1 supported → not supported (3 unchanged)" in choices.as_markdown((entry,))
     pending = choices.Choice("2026-12-02", "x", "a", "b", "why", "ci, 1 seed")
     assert "not measured yet" in choices.as_markdown((pending,))
+
+
+def test_a_chapter_page_shows_its_own_entries_and_those_of_every_chapter():
+    own = choices.Choice("2026-12-02", "paper B's epochs", "3", "5", "why", "default", papers=("B",))
+    shared = choices.Choice("2026-12-02", "every rule", "a", "b", "why", "default")
+    assert "paper B's epochs" in choices.as_markdown((own, shared), paper="B")
+    page_c = choices.as_markdown((own, shared), paper="C")
+    assert "paper B's epochs" not in page_c and "every rule" in page_c
