@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 
 from cpath_repro.pipeline import book, execute
-from tests.support import JOBS
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -33,7 +32,7 @@ def isolated_model_store(tmp_path_factory: pytest.TempPathFactory):
 @pytest.fixture(scope="session")
 def ci_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     run_dir = tmp_path_factory.mktemp("run-ci")
-    execute.run(["all"], "ci", [], run_dir, progress=False, echo=lambda *_: None, jobs=JOBS)
+    execute.run(["all"], "ci", [], run_dir, progress=False, echo=lambda *_: None)
     return run_dir
 
 
