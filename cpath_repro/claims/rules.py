@@ -350,12 +350,16 @@ class Dominates:
                                                      label))
         return out
 
+    def at_chance(self, paired: Paired) -> str | None:
+        """Why one of the claim's arms is no better than chance (the sanity gate), or None."""
+        return paired.sanity([*_as_tuple(self.better), *_as_tuple(self.worse)], _as_tuple(self.metrics),
+                             self.lower_is_better)
+
     def decide(self, paired: Paired) -> Outcome:
         comparisons = self.comparisons(paired)
         if isinstance(comparisons, str):
             return Outcome(Status.NOT_TESTABLE, comparisons)
-        why = paired.sanity([*_as_tuple(self.better), *_as_tuple(self.worse)], _as_tuple(self.metrics),
-                            self.lower_is_better)
+        why = self.at_chance(paired)
         if why is not None:
             return Outcome(Status.UNDECIDABLE, why + ".", tuple(comparisons))
         return _every(comparisons, self.min_seeds)
@@ -465,11 +469,9 @@ class AllOf:
             missing = next((f for f in found if isinstance(f, str)), None)
             if missing is not None:
                 return Outcome(Status.NOT_TESTABLE, missing)
-            for part in family:
-                why = paired.sanity([*_as_tuple(part.better), *_as_tuple(part.worse)], _as_tuple(part.metrics),
-                                    part.lower_is_better)
-                if why is not None:
-                    return Outcome(Status.UNDECIDABLE, why + ".")
+            why = next((w for part in family if (w := part.at_chance(paired)) is not None), None)
+            if why is not None:
+                return Outcome(Status.UNDECIDABLE, why + ".")
             return _every([c for f in found if not isinstance(f, str) for c in f], max(p.min_seeds for p in family))
         outcomes = [p.decide(paired) for p in self.parts]
         evidence = " | ".join(o.evidence for o in outcomes)

@@ -277,19 +277,22 @@ def run(names: Sequence[str], profile: str, overrides: Sequence[tuple[str, str]]
     else:
         for label, _, reasons in stale:
             echo(f"{label}: to execute, {jobs} at a time ({describe_reasons(reasons)})")
-        _run_at_once([(label, job) for label, job, _ in stale], profile, overrides, target, jobs, done, echo)
+        for name, seconds in _run_at_once([(label, job) for label, job, _ in stale], profile, overrides, target,
+                                          jobs, echo).items():
+            done[name] = (name, "ran", seconds)
     return [done[job.spec.name] for job in planned]
 
 
 def _run_at_once(stale: Sequence[tuple[str, Job]], profile: str, overrides: Sequence[tuple[str, str]], target: Path,
-                 jobs: int, done: dict[str, tuple[str, str, float]], echo: Any) -> None:
+                 jobs: int, echo: Any) -> dict[str, float]:
     """Execute ``stale`` in up to ``jobs`` processes (the standard library's pool: each task is one papermill call,
-    with nothing to schedule between them but the store's locks)."""
+    with nothing to schedule between them but the store's locks); the seconds each took."""
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
     context = multiprocessing.get_context("spawn")  # a fresh interpreter: no threads or sockets inherited
     failure: BaseException | None = None
+    seconds: dict[str, float] = {}
     with ProcessPoolExecutor(max_workers=min(jobs, len(stale)), mp_context=context) as pool:
         futures = {pool.submit(_execute_declared, job.spec.name, profile,
                                [(n, v) for n, v in overrides if n in job.spec.params], target): (label, job)
@@ -303,10 +306,11 @@ def _run_at_once(stale: Sequence[tuple[str, Job]], profile: str, overrides: Sequ
                 for other in futures:
                     other.cancel()  # those not started; started ones run to the end, their results stay valid
                 continue
-            done[job.spec.name] = (job.spec.name, "ran", future.result())
+            seconds[job.spec.name] = future.result()
             echo(f"{label}: done in {future.result():.1f} s")
     if failure is not None:
         raise failure
+    return seconds
 
 
 def _execute_declared(name: str, profile: str, overrides: Sequence[tuple[str, str]], target: Path) -> float:
