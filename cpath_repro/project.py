@@ -176,9 +176,46 @@ def import_closure(module: str, package_dir: Path | None = None) -> list[str]:
     return sorted(seen)
 
 
+@lru_cache(maxsize=1)
 def lock_hash() -> str:
-    """SHA-256 of the lock file (the exact library versions), part of every key."""
-    return file_hash(LOCK_FILE) if LOCK_FILE.is_file() else "no lock file"
+    """SHA-256 of the locked versions of what a number can depend on, part of every key: the runtime
+    dependencies of ``pyproject.toml`` and everything they require. A development tool (the ``dev`` extra:
+    pytest, ruff, ...) cannot change a result, so locking a new one re-runs and retrains nothing."""
+    if not LOCK_FILE.is_file():
+        return "no lock file"
+    if not (PROJECT_ROOT / "pyproject.toml").is_file():  # no declared dependencies to tell them apart: all of it
+        return file_hash(LOCK_FILE)
+    from packaging.utils import canonicalize_name
+
+    pins = {canonicalize_name(line.split("==")[0]): line.strip()
+            for line in LOCK_FILE.read_text(encoding="utf-8").splitlines() if "==" in line and not line.startswith("#")}
+    needed = sorted(n for n in runtime_distributions() if n in pins)
+    return hashlib.sha256("\n".join(pins[n] for n in needed).encode()).hexdigest()
+
+
+@lru_cache(maxsize=1)
+def runtime_distributions() -> frozenset[str]:
+    """The normalised names of the project's runtime dependencies and, transitively, of what they require
+    (as installed; extras and markers that do not apply here are left out)."""
+    import tomllib
+    from importlib import metadata
+
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    declared = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["dependencies"]
+    todo, seen = [Requirement(r) for r in declared], set()
+    while todo:
+        requirement = todo.pop()
+        name = canonicalize_name(requirement.name)
+        if name in seen or (requirement.marker is not None and not requirement.marker.evaluate({"extra": ""})):
+            continue
+        seen.add(name)
+        try:
+            todo += [Requirement(r) for r in metadata.requires(requirement.name) or ()]
+        except metadata.PackageNotFoundError:  # not installed here: its own pin still counts, its requirements cannot
+            continue
+    return frozenset(seen)
 
 
 def file_hash(path: Path) -> str:

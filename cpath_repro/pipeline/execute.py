@@ -293,7 +293,9 @@ def _run_at_once(stale: Sequence[tuple[str, Job]], profile: str, overrides: Sequ
     context = multiprocessing.get_context("spawn")  # a fresh interpreter: no threads or sockets inherited
     failure: BaseException | None = None
     seconds: dict[str, float] = {}
-    with ProcessPoolExecutor(max_workers=min(jobs, len(stale)), mp_context=context) as pool:
+    workers = min(jobs, len(stale))
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=share_cores,
+                             initargs=(workers,)) as pool:
         futures = {pool.submit(_execute_declared, job.spec.name, profile,
                                [(n, v) for n, v in overrides if n in job.spec.params], target): (label, job)
                    for label, job in stale}
@@ -311,6 +313,18 @@ def _run_at_once(stale: Sequence[tuple[str, Job]], profile: str, overrides: Sequ
     if failure is not None:
         raise failure
     return seconds
+
+
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def share_cores(processes: int) -> None:
+    """Give each of ``processes`` kernels its share of the cores (kernels inherit the variables; torch reads them
+    when imported), unless the user set them. Two kernels each running torch on every core made a 2-core `ci`
+    run twice as slow as one kernel at a time: their threads waited on each other."""
+    threads = str(max(1, (os.cpu_count() or 1) // processes))
+    for variable in THREAD_VARIABLES:
+        os.environ.setdefault(variable, threads)
 
 
 def _execute_declared(name: str, profile: str, overrides: Sequence[tuple[str, str]], target: Path) -> float:

@@ -43,7 +43,8 @@ def library_versions() -> dict[str, str]:
 
 
 def device_description() -> str:
-    """The compute device, e.g. ``"CPU: AMD EPYC 7B13 (2 cores)"`` or ``"CUDA: NVIDIA H100"``."""
+    """The compute device, e.g. ``"CPU: AMD EPYC 7B13 (2 cores, torch on 1 thread)"`` or ``"CUDA: NVIDIA H100"``:
+    a CPU's thread count is part of it, since kernels run beside each other share the cores."""
     torch = sys.modules.get("torch")
     if torch is not None and torch.cuda.is_available():
         return f"CUDA: {torch.cuda.get_device_name(0)} (x{torch.cuda.device_count()})"
@@ -58,7 +59,8 @@ def device_description() -> str:
         pass
     import os
 
-    return f"CPU: {model} ({os.cpu_count()} cores)"
+    threads = f", torch on {torch.get_num_threads()} thread(s)" if torch is not None else ""
+    return f"CPU: {model} ({os.cpu_count()} cores{threads})"
 
 
 def now_iso() -> str:

@@ -15,6 +15,7 @@ from cpath_repro.claims import scorecard
 from cpath_repro.claims.rules import Status
 from cpath_repro.pipeline import execute
 from cpath_repro.synth import cervix
+from tests.support import JOBS
 
 pytestmark = pytest.mark.integration
 PAPER_C = [spec.name for spec in NOTEBOOKS]
@@ -36,7 +37,7 @@ def real_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     whole = sorted((folder / "train" / "Type_2").glob("*.jpg"))[0].read_bytes()
     (folder / "train" / "Type_2" / "truncated.jpg").write_bytes(whole[: len(whole) // 2])
     run_dir = tmp_path_factory.mktemp("run-real")
-    execute.run(PAPER_C, "ci", [("data_root", str(root))], run_dir, progress=False, echo=lambda *_: None)
+    execute.run(PAPER_C, "ci", [("data_root", str(root))], run_dir, progress=False, echo=lambda *_: None, jobs=JOBS)
     return run_dir
 
 

@@ -15,6 +15,7 @@ from cpath_repro.claims.rules import Status
 from cpath_repro.pipeline import execute
 from cpath_repro.synth import slide_folders
 from cpath_repro.synth.slides import Geometry
+from tests.support import JOBS
 
 pytestmark = pytest.mark.integration
 PAGES = ["D-T1", "D-T2", "D-T3"]
@@ -30,7 +31,7 @@ def real_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
                 ["micro"] + ["negative"] * 4, ["itc"] * 2 + ["negative"] * 3]
     slide_folders.write_camelyon17(root / "CAMELYON17", patients, geometry=geometry, seed=7, map_patches=16)
     run_dir = tmp_path_factory.mktemp("run-real")
-    execute.run(PAGES, "ci", [("data_root", str(root))], run_dir, progress=False, echo=lambda *_: None)
+    execute.run(PAGES, "ci", [("data_root", str(root))], run_dir, progress=False, echo=lambda *_: None, jobs=JOBS)
     return run_dir
 
 

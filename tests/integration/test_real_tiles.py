@@ -13,6 +13,7 @@ from cpath_repro.claims.rules import Status
 from cpath_repro.data.tiles import write_tile_folder
 from cpath_repro.pipeline import execute
 from cpath_repro.synth import tissue
+from tests.support import JOBS
 
 pytestmark = pytest.mark.integration
 PAPER_A = ["A-T1", "A-T2", "A-F6", "A-F8"]
@@ -27,7 +28,7 @@ def real_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
         slides = tissue.make_slides(seed, split, ["H&E", "Ki67/CD3"], 2, cfg)
         write_tile_folder(tissue.cut_tiles(slides, 32), root, split)
     run_dir = tmp_path_factory.mktemp("run-real")
-    execute.run(PAPER_A, "ci", [("data_root", str(root.parent))], run_dir, progress=False, echo=lambda *_: None)
+    execute.run(PAPER_A, "ci", [("data_root", str(root.parent))], run_dir, progress=False, echo=lambda *_: None, jobs=JOBS)
     return run_dir
 
 

@@ -166,3 +166,36 @@ def test_status_names_what_made_a_result_stale_and_the_models_it_would_train(tmp
     main(["status", "E-F2", "--profile", "ci", "--run-dir", str(tmp_path)])
     out = capsys.readouterr().out
     assert "stale: changed: module cpath_repro.viz" in out and "1 model(s) would be trained or retrained" in out
+
+
+def test_kernels_run_at_once_share_the_cores_unless_the_user_chose(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr(execute.os, "cpu_count", lambda: 16)
+    for variable in execute.THREAD_VARIABLES:
+        monkeypatch.delenv(variable, raising=False)
+    execute.share_cores(4)
+    assert [execute.os.environ[v] for v in execute.THREAD_VARIABLES] == ["4", "4"]
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    monkeypatch.delenv("MKL_NUM_THREADS")
+    execute.share_cores(32)
+    assert execute.os.environ["OMP_NUM_THREADS"] == "3" and execute.os.environ["MKL_NUM_THREADS"] == "1"
+
+
+def test_locking_a_development_tool_changes_no_key_and_a_runtime_library_does(tmp_path, monkeypatch):
+    from cpath_repro import project
+
+    lock = tmp_path / "constraints.txt"
+    lock.write_text(project.LOCK_FILE.read_text())
+    monkeypatch.setattr(project, "LOCK_FILE", lock)
+    project.lock_hash.cache_clear()
+    before = project.lock_hash()
+    assert "torch" in project.runtime_distributions() and "pytest" not in project.runtime_distributions()
+
+    lock.write_text(lock.read_text() + "pytest-randomly==9.9.9\n")  # a test tool: cannot change a number
+    project.lock_hash.cache_clear()
+    assert project.lock_hash() == before
+
+    lock.write_text("\n".join(("numpy==0.0.1" if line.startswith("numpy==") else line)
+                              for line in lock.read_text().splitlines()))
+    project.lock_hash.cache_clear()
+    assert project.lock_hash() != before
+    project.lock_hash.cache_clear()
