@@ -63,14 +63,15 @@ def not_testable(run: Run, claim_id: str, reason: str) -> VerdictBox:
                               None))
 
 
-def report_claim(run: Run, claim_id: str, table: pd.DataFrame, data: str, untestable: str | None = None
-                 ) -> VerdictBox:
+def report_claim(run: Run, claim_id: str, table: pd.DataFrame, data: str, untestable: str | None = None,
+                 undecidable: str | None = None) -> VerdictBox:
     """Save a claim's per-seed table and return its verdict box; when ``untestable`` gives a reason (e.g. real data
-    has no ground truth for it), record that instead."""
+    has no ground truth for it), record that instead. ``undecidable``: why the saved numbers cannot decide it at
+    this budget (the verdict is *not testable at this budget*, the numbers still shown)."""
     if untestable is not None:
         return not_testable(run, claim_id, untestable)
-    run.save_claim_table(claim_id, table, data=data)
-    return verdict_box(claim_id, table, data)
+    run.save_claim_table(claim_id, table, data=data, undecidable=undecidable)
+    return verdict_box(claim_id, table, data, undecidable)
 
 
 #: Where a backbone's starting weights came from, in words: the page's line and a short label for captions.

@@ -31,6 +31,8 @@ class Choice:
     moved: Mapping[str, tuple[str, str]] | None = None
     #: how many claims kept their verdict (None: not recorded)
     unchanged: int | None = None
+    #: claim id -> its verdict under the old setting, while the run under the new one is still to be made
+    before: Mapping[str, str] | None = None
     #: the papers whose chapter pages show the entry (empty: every chapter's)
     papers: tuple[str, ...] = ()
 
@@ -124,7 +126,7 @@ CHOICES: tuple[Choice, ...] = (
                     "are not recorded)",
         papers=("D",),
     ),
-Choice(
+    Choice(
         date="2026-12-02",
         setting="how random state is derived from a trial's seed",
         old="three ways: hand offsets (the engine's batch order from seed * 100_003 + epoch, paper D's memory "
@@ -169,7 +171,10 @@ def as_markdown(choices: tuple[Choice, ...] = CHOICES, paper: str | None = None)
     for c in choices:
         lines += [f"#### {c.date}: {c.setting}", "", f"- **Before:** {c.old}", f"- **After:** {c.new}",
                   f"- **Why:** {c.why}", f"- **Measured on:** {c.measured_on}"]
-        if c.moved is None:
+        if c.moved is None and c.before:
+            under_old = "; ".join(f"{claim} {verdict}" for claim, verdict in c.before.items())
+            lines.append(f"- **Verdicts under the old setting:** {under_old}; under the new one: not measured yet")
+        elif c.moved is None:
             lines.append("- **Verdicts that moved:** not measured yet (no run that can decide them on both sides)")
         elif c.moved:
             moves = "; ".join(f"{claim} {before} → {after}" for claim, (before, after) in c.moved.items())

@@ -39,11 +39,13 @@ import numpy as np
 import pandas as pd
 from scipy import special, stats
 
+from cpath_repro.metrics import chance
+
 COLUMNS = ("seed", "arm", "unit", "metric", "value")
 #: An optional column: the chance level of that arm's metric on that unit (a classifier's best constant answer:
 #: the larger of 1/classes and the majority class's share; a loss's class-prior guess). An arm whose interval
 #: over seeds does not clear it learned nothing a rule could compare (the sanity gate).
-CHANCE = "chance"
+CHANCE = chance.COLUMN  # levels computed by cpath_repro.metrics.chance
 #: Two-sided level of every interval; each direction of a decision is tested at half of it.
 LEVEL = 0.95
 ALPHA_ONE_SIDED = (1 - LEVEL) / 2

@@ -28,12 +28,16 @@ class Verdict:
 
 
 def judge(claim: Claim, table: pd.DataFrame, data: str, notebook: str | None = None,
-          used: dict[str, str] | None = None, probes: dict[str, Any] | None = None) -> Verdict:
+          used: dict[str, str] | None = None, probes: dict[str, Any] | None = None,
+          undecidable: str | None = None) -> Verdict:
     """A claim's verdict from its per-seed table, the pretraining gate included: the one function the front page
     and a page's verdict box both call. ``used``: backbone -> the pretraining the chapter recorded; ``probes``:
-    the stand-in probe's results (:func:`cpath_repro.claims.pretraining.probe_results`)."""
+    the stand-in probe's results (:func:`cpath_repro.claims.pretraining.probe_results`); ``undecidable``: why
+    the chapter found its own numbers unable to decide the claim (:meth:`Run.save_claim_table`)."""
     outcome = claim.rule.evaluate(table)
     status, evidence = outcome.status, outcome.evidence
+    if undecidable is not None:
+        status, evidence = Status.UNDECIDABLE, f"{undecidable}; its own numbers: {evidence}"
     if claim.pretrained and used is not None:
         untestable, label = pretraining.gate(claim.pretrained, used, probes or {})
         data = ", ".join(x for x in (data, label) if x)
@@ -64,7 +68,7 @@ def verdicts(run_dir: Path | None) -> list[Verdict]:
             out.append(Verdict(claim, Status.NOT_TESTABLE, rule, reason, data, notebook))
             continue
         out.append(judge(claim, pd.read_csv(table_path, keep_default_na=False), data, notebook,
-                         manifest.get("pretraining", {}), probes))
+                         manifest.get("pretraining", {}), probes, manifest.get("undecidable", {}).get(claim.id)))
     return out
 
 
@@ -154,6 +158,11 @@ def _cell(text: str, status: Status, title: str, href: str | None = None) -> str
             f"{html.escape(text)}</a>")
 
 
+def _comparison(claim: Claim) -> str:
+    """The registry's reason for the claim's comparator, as a line after its rule (nothing when none is given)."""
+    return f"<br><b>Why this comparison:</b> {html.escape(claim.comparison)}" if claim.comparison else ""
+
+
 def _detail(v: Verdict) -> str:
     """A claim's statement and verdict; its rule and evidence one click beneath."""
     colour = _BADGE[v.status]
@@ -164,19 +173,19 @@ def _detail(v: Verdict) -> str:
     else:
         page = (f", page <a href='../notebooks/{html.escape(v.notebook)}.html'>{html.escape(v.notebook)}</a>"
                 if v.notebook else "")
-        body = (f"<p><b>Rule:</b> {html.escape(v.rule)}<br><b>Evidence</b> ({html.escape(v.data)}{page}): "
-                f"{html.escape(v.evidence)}</p>")
+        body = (f"<p><b>Rule:</b> {html.escape(v.rule)}{_comparison(v.claim)}<br><b>Evidence</b> "
+                f"({html.escape(v.data)}{page}): {html.escape(v.evidence)}</p>")
     return (f"<details class='claim-detail' id='claim-{v.claim.id}' data-status='{v.status.value}' "
             f"style='border-left:4px solid {colour}'>{summary}{body}</details>")
 
 
-def verdict_box(claim: str | Claim, table: pd.DataFrame, data: str) -> VerdictBox:
+def verdict_box(claim: str | Claim, table: pd.DataFrame, data: str, undecidable: str | None = None) -> VerdictBox:
     """A notebook's verdict box for one claim, computed the same way as the scorecard (a :class:`Claim`
     not in the registry is a check beyond the paper: its page shows it, the scorecard does not)."""
     from cpath_repro.claims.registry import get
 
     claim = get(claim) if isinstance(claim, str) else claim
-    return VerdictBox(judge(claim, table, data))
+    return VerdictBox(judge(claim, table, data, undecidable=undecidable))
 
 
 class VerdictBox:
@@ -192,7 +201,8 @@ class VerdictBox:
             f"<div style='border-left:4px solid {colour};padding:6px 12px;margin:8px 0'>"
             f"<b>{v.claim.id}</b> — {html.escape(v.claim.statement)}<br>"
             f"<b>Verdict:</b> <span style='color:{colour};font-weight:bold'>{v.status.value}</span> "
-            f"(on {html.escape(v.data)})<br><small><b>Rule (fixed before the run):</b> {html.escape(v.rule)}<br>"
+            f"(on {html.escape(v.data)})<br><small><b>Rule (fixed before the run):</b> {html.escape(v.rule)}"
+            f"{_comparison(v.claim)}<br>"
             f"<b>Evidence:</b> {html.escape(v.evidence)}</small>{_forest([v])}</div>"
         )
 

@@ -53,6 +53,21 @@ def total_variation(curve: np.ndarray) -> float:
     return float(np.abs(np.diff(curve)).sum())
 
 
+def epochs_to_level(epochs: np.ndarray, curve: np.ndarray, level: float) -> float:
+    """First epoch at which the curve reaches ``level`` (the last epoch if it never does)."""
+    hits = np.nonzero(np.asarray(curve) >= level)[0]
+    return float(epochs[hits[0]]) if len(hits) else float(epochs[-1])
+
+
+def roughness(curve: np.ndarray, min_rise: float) -> float:
+    """How much a curve moves beyond its net rise, per unit of rise: ``(total variation - |last - first|) /
+    max(|last - first|, min_rise)``. 0 for a monotone curve; a curve that wiggles without rising scores high,
+    so an arm cannot look smooth by learning little (total variation alone would favour it)."""
+    curve = np.asarray(curve, dtype=float)
+    rise = abs(float(curve[-1] - curve[0]))
+    return (total_variation(curve) - rise) / max(rise, min_rise)
+
+
 def dice_iou(pred: np.ndarray, truth: np.ndarray) -> tuple[float, float]:
     """Dice and IoU of two boolean masks (foreground vs background); 0 when both are empty."""
     inter = float(np.logical_and(pred, truth).sum())

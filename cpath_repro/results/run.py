@@ -86,6 +86,7 @@ class Run:
         self.claims: list[str] = []
         self.claim_data: dict[str, str] = {}  # claim -> the data its numbers rest on ("synthetic data", ...)
         self.not_testable: dict[str, str] = {}  # claim -> why this run cannot test it
+        self.undecidable: dict[str, str] = {}  # claim -> why its saved numbers cannot decide it at this budget
         self.models: list[str] = []
         self.pretraining: dict[str, str] = {}
         self.metrics: dict[str, Any] = {}
@@ -160,13 +161,18 @@ class Run:
             self.claims.append(claim_id)
         self.claim_data[claim_id] = data or provenance.data_kind(self.data_sources)
 
-    def save_claim_table(self, claim_id: str, table: pd.DataFrame, data: str | None = None) -> None:
+    def save_claim_table(self, claim_id: str, table: pd.DataFrame, data: str | None = None,
+                         undecidable: str | None = None) -> None:
         """Save the per-seed results a claim's verdict is computed from (see :mod:`cpath_repro.claims`).
 
         ``data`` labels what these numbers rest on when it is not all of the page's data (a page that
-        also reads a real slide may judge a claim on synthetic ground truth alone).
+        also reads a real slide may judge a claim on synthetic ground truth alone). ``undecidable`` says
+        why these numbers cannot decide the claim at this budget although they were measured (e.g. the
+        ensemble's weights left the paper's rule): the verdict is then *not testable at this budget*.
         """
         self._claim(claim_id, data)
+        if undecidable is not None:
+            self.undecidable[claim_id] = undecidable
         atomic.write_text(self.staging / "claims" / f"{claim_id}.csv", table.to_csv(index=False))
 
     def mark_not_testable(self, claim_id: str, reason: str) -> None:
@@ -193,6 +199,7 @@ class Run:
             "claims": self.claims,
             "claim_data": self.claim_data,
             "not_testable": self.not_testable,
+            "undecidable": self.undecidable,
             "models": self.models,
             "pretraining": self.pretraining,
             "metrics": self.metrics,

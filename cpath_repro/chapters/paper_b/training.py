@@ -33,6 +33,7 @@ from torch.utils.data import Dataset
 
 from cpath_repro.chapters.paper_b.data import Crops, Prepared, describe, prepare, standardization
 from cpath_repro.claims.metrics import paper_b as metrics
+from cpath_repro.metrics import chance
 from cpath_repro.models import backbones
 from cpath_repro.models.backbones import Normalization
 from cpath_repro.train import store
@@ -174,6 +175,11 @@ class Trained:
     def test(self) -> float:
         return float(self.stored.meta["test_top1"])
 
+    @property
+    def chance(self) -> float:
+        """The test split's chance level (percent): the training set's most frequent class, always."""
+        return float(self.stored.meta["test_chance"])
+
 
 def _fit(model: nn.Module, prepared: Prepared, cfg: TrainConfig, optimizer: Any, scheduler: Any, name: str,
          checkpoints: Path, progress: bool) -> dict[str, Any]:
@@ -189,6 +195,8 @@ def _fit(model: nn.Module, prepared: Prepared, cfg: TrainConfig, optimizer: Any,
     best = trainer.load_best()
     return {"history": history.epochs, "best_epoch": best.epoch, "normalization": norm.as_dict(),
             "val_top1": score(model, val, norm), "test_top1": score(model, prepared.splits["test"], norm),
+            "test_chance": chance.accuracy(prepared.splits["train"].labels, prepared.splits["test"].labels,
+                                           prepared.n_classes),
             "train_crops": len(prepared.splits["train"])}
 
 

@@ -26,7 +26,10 @@ from cpath_repro.chapters.paper_c.models import LAYER_COUNTS
 from cpath_repro.chapters.paper_c.settings import Settings
 from cpath_repro.chapters.paper_c.training import VAL_ACCURACY, VAL_LOSS, Arm, Trained, scores, trained
 from cpath_repro.claims.metrics.paper_c import MASS_IN_TRUE_ZONE
+from cpath_repro.metrics import chance
 from cpath_repro.results import tables
+
+CHANCE = chance.COLUMN
 
 
 def record_data(run: Any, s: Settings) -> None:
@@ -101,12 +104,22 @@ def run_arms(s: Settings, arms: Mapping[str, Arm], progress: bool = True) -> tup
     and the store keys of the models behind it."""
     rows, keys = [], []
     for seed in s.seeds:
+        levels = chance_levels(s, seed)
         for name, arm in arms.items():
             t = trained(s, arm, seed, progress)
             keys.append(t.key)
             for metric in (VAL_LOSS, VAL_ACCURACY):
-                rows.append({"seed": seed, "arm": name, "metric": metric, "value": t.stored.meta["val"][metric]})
-    return pd.DataFrame(rows, columns=["seed", "arm", "metric", "value"]), sorted(set(keys))
+                rows.append({"seed": seed, "arm": name, "metric": metric, "value": t.stored.meta["val"][metric],
+                             CHANCE: levels[metric]})
+    return pd.DataFrame(rows, columns=["seed", "arm", "metric", "value", CHANCE]), sorted(set(keys))
+
+
+def chance_levels(s: Settings, seed: int) -> dict[str, float]:
+    """What a model that learned only the training split's type frequencies scores on the validation split: the
+    class-prior guess's loss and the majority type's accuracy (the sanity gate's levels)."""
+    splits = prepare(s, seed).splits
+    train, val = splits["train"].labels, splits["val"].labels
+    return {VAL_LOSS: chance.cross_entropy(train, val, len(TYPES)), VAL_ACCURACY: chance.accuracy(train, val, len(TYPES))}
 
 
 LOSS_COLUMN, ACCURACY_COLUMN = "validation loss", "validation accuracy (%)"
@@ -254,6 +267,20 @@ def ensemble_study(s: Settings, progress: bool = True) -> tuple[pd.DataFrame, pd
 def weight_deviations(weights: pd.DataFrame) -> str:
     """The page's lines on where the ensemble's weights departed from the paper's rule (none: empty)."""
     return "\n".join(sorted(set(weights.deviation) - {""}))
+
+
+def ensemble_undecidable(weights: pd.DataFrame) -> str | None:
+    """Why C-C6 cannot be decided (None: it can): in some trial the weights clipped at 0 or fell back to equal
+    weights, so the ensemble compared is not the paper's (0.95 − validation loss); the weights are named."""
+    departed = weights[weights.deviation != ""]
+    if departed.empty:
+        return None
+    trials = sorted(set(departed.seed))
+    shown = "; ".join(f"trial {seed}: " + ", ".join(f"{r.member} {r.weight:.2f}" for r in g.itertuples())
+                      for seed, g in weights[weights.seed.isin(trials)].groupby("seed"))
+    return (f"in {len(trials)} of {weights.seed.nunique()} trials the ensemble's weights left the paper's rule "
+            f"(a validation loss at or above 0.95 clipped a weight to 0, or every weight to equal), so the "
+            f"ensemble is not the paper's; weights {shown}")
 
 
 def confusion(s: Settings, progress: bool = True) -> np.ndarray:

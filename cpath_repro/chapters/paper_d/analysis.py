@@ -28,6 +28,10 @@ if TYPE_CHECKING:
     from cpath_repro.chapters.paper_d.settings import Settings  # read, never imported: reader text
 
 METHODS = training.METHODS
+SEPARATE_LONGER = training.SEPARATE_LONGER
+CONTROL_LABEL = "separate learning, segmenter trained the end-to-end epochs more (control)"
+#: D-T1's arms: the paper's five methods and D-C2's control.
+T1_ARMS = (*METHODS, SEPARATE_LONGER)
 
 #: The table columns of the two patch metrics, in percent as the paper prints them.
 METRIC_NAMES = {ACCURACY: "accuracy (%)", PR_AUC: "PR-AUC (%)"}
@@ -149,6 +153,18 @@ def beside_paper(long: pd.DataFrame, published: Mapping[str, tuple[float, float,
             row[f"{name}: ours_mean"] = values.mean()
             row[f"{name}: ours_sd"] = values.std(ddof=1) if len(values) > 1 else 0.0
         rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def control_table(long: pd.DataFrame) -> pd.DataFrame:
+    """D-C2's three arms on PR-AUC (mean ± sd over trials): separate learning, its control trained as many more
+    epochs as end-to-end learning adds, and end-to-end learning."""
+    arms = ("separate", SEPARATE_LONGER, "end-to-end")
+    rows = []
+    for arm in arms:
+        values = long[(long.arm == arm) & (long.metric == PR_AUC)].value
+        rows.append({"arm": paper.LABELS.get(arm, CONTROL_LABEL), f"{METRIC_NAMES[PR_AUC]}: ours_mean": values.mean(),
+                     f"{METRIC_NAMES[PR_AUC]}: ours_sd": values.std(ddof=1) if len(values) > 1 else 0.0})
     return pd.DataFrame(rows)
 
 

@@ -44,6 +44,9 @@ if TYPE_CHECKING:
     from cpath_repro.chapters.paper_d.settings import Settings  # read, never imported: reader text
 
 METHODS = ("classifier-only", "segmentation-only", "imagenet-features", "separate", "end-to-end")
+#: D-C2's control, not a method of the paper: separate learning's segmenter trained on for as many more epochs as
+#: end-to-end learning adds (its extractor frozen), so that end-to-end learning is compared at an equal budget.
+SEPARATE_LONGER = "separate-longer"
 #: The U-Net's first width (ours: the paper gives none; paper A's half-width UNET has 32, we halve it again for
 #: two CPU cores, for every method alike) and its deepest level.
 SEGMENTER_BASE = 16
@@ -292,6 +295,27 @@ def separate(s: Settings, t: Task, seed: int, source: str = "trained", progress:
     return store.get_or_train(config, build, train_fn, recipe=__name__), fn
 
 
+def separate_longer(s: Settings, t: Task, seed: int, progress: bool = True) -> tuple[store.StoredModel, Any]:
+    """D-C2's control: separate learning's segmenter, from its weights, trained ``t.end_to_end_epochs`` more epochs
+    at end-to-end learning's segmenter rate on the same frozen features; and the feature function it reads."""
+    seg, fn = separate(s, t, seed, "trained", progress)
+    config = _config(s, t, seed, SEPARATE_LONGER, segmenter=seg.key, epochs=t.end_to_end_epochs,
+                     batch=s.segmenter_batch, lr=s.end_to_end_lr_segmenter)
+
+    def train_fn(model: nn.Module, checkpoints: Path) -> dict[str, Any]:
+        maps = [slide_maps(sd, features(fn, s, sd), t.map_size) for sd in t.train]
+        cfg = TrainConfig(epochs=t.end_to_end_epochs, batch_size=s.segmenter_batch, lr=s.end_to_end_lr_segmenter,
+                          seed=seed, optimizer="adam")
+        trainer = Trainer(model, segmentation_loss, MapSet(maps), cfg, checkpoint_dir=checkpoints, progress=progress,
+                          name=f"paper D {t.name} {SEPARATE_LONGER}, seed {seed}", checkpoint_every=CHECKPOINT_EVERY)
+        return {"history": trainer.fit().epochs, "maps": sum(len(m.inputs) for m in maps)}
+
+    def build() -> nn.Module:
+        return copy.deepcopy(seg.model)
+
+    return store.get_or_train(config, build, train_fn, recipe=__name__), fn
+
+
 def weight_change(before: nn.Module, after: nn.Module) -> float:
     """‖w_after − w_before‖ / ‖w_before‖ over every parameter: how far a model moved."""
     num = sum(float((a.detach() - b.detach()).pow(2).sum()) for a, b in zip(after.parameters(), before.parameters(),
@@ -471,6 +495,11 @@ def trained(s: Settings, t: Task, seed: int, method: str, progress: bool = True)
         keys = [seg.key] + ([extractor(s, t, seed, progress).key] if method == "separate" else [])
         return Trained(method, keys, lambda sd: tumour_probability(seg.model, slide_maps(sd, features(fn, s, sd),
                                                                                           t.map_size)))
+    if method == SEPARATE_LONGER:
+        longer, fn = separate_longer(s, t, seed, progress)
+        keys = [longer.key, separate(s, t, seed, "trained", progress)[0].key, extractor(s, t, seed, progress).key]
+        return Trained(method, keys, lambda sd: tumour_probability(longer.model, slide_maps(sd, features(fn, s, sd),
+                                                                                             t.map_size)))
     if method == "end-to-end":
         e2e = end_to_end(s, t, seed, progress)
         pair = e2e.model.eval()
@@ -481,4 +510,4 @@ def trained(s: Settings, t: Task, seed: int, method: str, progress: bool = True)
         so = segmentation_only(s, t, seed, progress)
         net = so.model.eval()
         return Trained(method, [so.key], lambda sd: tumour_probability(net, image_maps(s, sd, t.map_size)))
-    raise ValueError(f"Unknown paper D method {method!r}; choose one of {', '.join(METHODS)}.")
+    raise ValueError(f"Unknown paper D method {method!r}; choose one of {', '.join((*METHODS, SEPARATE_LONGER))}.")

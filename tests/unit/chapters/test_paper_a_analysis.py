@@ -69,3 +69,21 @@ def test_the_figures_panels_name_what_they_show():
                                    Settings.of_profile("ci"))
     assert list(rows) == ["true stains (the generator's)", "trained, seed 0", "untrained, seed 0"]
     np.testing.assert_allclose(rows["true stains (the generator's)"], 10 ** -analysis.TRUE_STAIN_VECTORS)
+
+
+def test_convergence_reads_a_level_both_arms_reach_so_an_arm_that_learns_nothing_cannot_win():
+    from types import SimpleNamespace
+
+    from cpath_repro.chapters.paper_a.analysis import convergence_table
+    from cpath_repro.chapters.paper_a.training import F1_NAMES
+    from cpath_repro.claims.metrics.paper_a import EPOCHS_TO_SHARED_LEVEL, F1_CURVE_ROUGHNESS
+
+    def stored(values):
+        return SimpleNamespace(meta={"history": [{"epoch": e + 1, "val": dict.fromkeys(F1_NAMES, v)}
+                                                 for e, v in enumerate(values)]})
+
+    models = {("learns", 0): stored([0.2, 0.6, 0.9, 0.9]), ("flat", 0): stored([0.1, 0.12, 0.1, 0.12])}
+    table = convergence_table(models, {"learns": "a", "flat": "b"}).set_index(["arm", "metric"]).value
+    # the level is 90 % of the flat arm's final 0.12: the arm that learns is there at once, the flat one at epoch 2
+    assert (table[("a", EPOCHS_TO_SHARED_LEVEL)], table[("b", EPOCHS_TO_SHARED_LEVEL)]) == (1, 2)
+    assert table[("a", F1_CURVE_ROUGHNESS)] == 0.0 < table[("b", F1_CURVE_ROUGHNESS)]

@@ -81,8 +81,8 @@ def test_fine_tuning_trains_the_head_only_and_keeps_the_encoders_statistics():
 
 
 def _single(rows: list[tuple[int, str, str, str, float, float]]) -> pd.DataFrame:
-    return pd.DataFrame([{"seed": s, "source": a, "target": b, "arm": arm, "val": v, "test": t, "key": ""}
-                         for s, a, b, arm, v, t in rows])
+    return pd.DataFrame([{"seed": s, "source": a, "target": b, "arm": arm, "val": v, "test": t, "chance": 25.0,
+                          "key": ""} for s, a, b, arm, v, t in rows])
 
 
 SINGLE = _single([
@@ -105,9 +105,23 @@ def test_b_c1_pairs_the_deep_tuned_target_with_its_own_baseline_per_trial():
     assert rule.evaluate(table).status is Status.UNDECIDABLE  # two trials: the rule needs three
 
 
+def test_b_c4_compares_two_stage_with_single_stage_transfer_from_the_same_source():
+    two = _single([(seed, source, "BACH", "two-stage", 0, value) for seed in (0, 1, 2)
+                   for source, value in (("ADP", 62 + seed), ("OS", 99))]
+                  + [(seed, "BACH", "BACH", "pretrained", 0, 40) for seed in (0, 1, 2)])
+    single = _single([(seed, "ADP", "BACH", "deep-tuned", 0, 60 + 2 * seed) for seed in (0, 1, 2)]
+                     + [(seed, "BACH", "BACH", "baseline", 0, 10) for seed in (0, 1, 2)])
+    table = analysis.two_stage_claim(two, single)
+    assert set(table.arm) == {"two-stage", "single-stage"} and set(table.unit) == {"BACH"}
+    by_arm = table.pivot(index="seed", columns="arm", values="value")
+    assert by_arm["single-stage"].tolist() == [60, 62, 64]  # never the random-init baseline (10)
+    assert by_arm["two-stage"].tolist() == [62, 63, 64]  # OS has no single-stage cell in this run: left out
+    assert set(table.chance) == {25.0}
+
+
 def test_b_c5_single_source_is_the_constituent_best_on_validation_in_each_trial():
     distilled = pd.DataFrame([{"seed": s, "source": "ADP + CRC", "target": "BACH", "arm": "distilled", "val": 0,
-                               "test": 80, "key": ""} for s in (0, 1)])
+                               "test": 80, "chance": 25.0, "key": ""} for s in (0, 1)])
     table = analysis.distillation_claim(distilled, SINGLE, [("ADP", "CRC")])
     single = table[table.arm == "single-source"].set_index("seed").value
     assert single.to_dict() == {0: 55, 1: 57}  # ADP's test accuracy: ADP wins on validation

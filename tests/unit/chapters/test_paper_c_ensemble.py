@@ -60,3 +60,22 @@ def test_degenerate_input_is_refused_with_one_sentence(call, words):
         call()
     message = str(caught.value)
     assert message.endswith(".") and message.replace("e.g.", "eg").count(". ") == 0
+
+
+def test_c_c6_is_undecidable_when_a_trials_weights_leave_the_papers_rule_and_names_them():
+    import pandas as pd
+
+    from cpath_repro.chapters.paper_c.analysis import ensemble_undecidable
+
+    def weights(losses_by_seed):
+        rows = []
+        for seed, losses in losses_by_seed.items():
+            w = paper_weights(losses)
+            rows += [{"seed": seed, "member": f"m{i}", "validation loss": loss, "0.95 - loss": raw, "weight": weight,
+                      "deviation": w.deviation or ""}
+                     for i, (loss, raw, weight) in enumerate(zip(losses, w.raw, w.weights, strict=True))]
+        return pd.DataFrame(rows)
+
+    assert ensemble_undecidable(weights({0: [0.7, 0.8, 0.9], 1: [0.6, 0.7, 0.8]})) is None
+    why = ensemble_undecidable(weights({0: [0.7, 0.8, 0.9], 1: [0.9, 1.1, 1.2]}))
+    assert why is not None and "in 1 of 2 trials" in why and "trial 1: m0 1.00, m1 0.00, m2 0.00" in why

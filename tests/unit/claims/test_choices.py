@@ -9,7 +9,8 @@ from cpath_repro.claims.registry import CLAIMS
 def test_every_entry_names_real_claims_and_the_page_shows_every_field():
     page = choices.as_markdown()
     for c in choices.CHOICES:
-        assert {k for k in c.moved or {} if not k.startswith("probe: ")} <= set(CLAIMS), c.setting
+        named = {*(c.moved or {}), *(c.before or {})}
+        assert {k for k in named if not k.startswith("probe: ")} <= set(CLAIMS), c.setting
         for text in (c.date, c.setting, c.old, c.new, c.why, c.measured_on):
             assert text in page
 
@@ -24,6 +25,8 @@ def test_a_change_without_a_reason_or_a_real_date_is_refused():
     assert "A-C1 supported → not supported (3 unchanged)" in choices.as_markdown((entry,))
     pending = choices.Choice("2026-12-02", "x", "a", "b", "why", "ci, 1 seed")
     assert "not measured yet" in choices.as_markdown((pending,))
+    half = choices.Choice("2026-12-03", "x", "a", "b", "why", "default, 3 seeds", before={"B-C4": "supported"})
+    assert "under the old setting:** B-C4 supported; under the new one: not measured yet" in choices.as_markdown((half,))
 
 
 def test_a_chapter_page_shows_its_own_entries_and_those_of_every_chapter():

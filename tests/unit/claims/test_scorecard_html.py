@@ -74,3 +74,16 @@ def test_a_verdict_with_intervals_shows_its_forest_on_the_front_page_and_in_its_
     assert "<svg" in page._repr_html_()
     others = [v for v in _verdicts() if v.claim.id != "A-C1"]
     assert "<svg" in scorecard.as_html([front, *others]) and "<svg" not in scorecard.as_html(_verdicts())
+
+
+def test_numbers_a_chapter_found_unable_to_decide_a_claim_are_undecidable_on_both_pages_and_still_shown():
+    import pandas as pd
+
+    rows = [{"seed": s, "arm": arm, "unit": "", "metric": "val_loss", "value": v + 0.01 * s}
+            for s in range(5) for arm, v in (("ensemble", 0.5), ("single", 0.9))]
+    why = "in 2 of 5 trials the ensemble's weights left the paper's rule"
+    front = scorecard.judge(CLAIMS["C-C6"], pd.DataFrame(rows), "synthetic data", "C-T8", undecidable=why)
+    page = scorecard.verdict_box("C-C6", pd.DataFrame(rows), "synthetic data", undecidable=why)
+    assert front.status is page.verdict.status is Status.UNDECIDABLE
+    assert front.evidence == page.verdict.evidence and front.evidence.startswith(why) and front.comparisons
+    assert "Why this comparison:" in page._repr_html_() and "0.95" in page._repr_html_()

@@ -6,8 +6,10 @@ from sklearn.metrics import f1_score
 from cpath_repro.metrics.segmentation import (
     confusion,
     epochs_to_fraction_of_final,
+    epochs_to_level,
     f1_per_class,
     median_frequency_weights,
+    roughness,
     total_variation,
 )
 
@@ -35,6 +37,18 @@ def test_convergence_measures():
     epochs = np.arange(1, 6)
     assert epochs_to_fraction_of_final(epochs, np.array([0.1, 0.5, 0.85, 0.8, 0.9])) == 3
     assert total_variation(np.array([0.1, 0.5, 0.3])) == pytest.approx(0.6)
+    assert epochs_to_level(epochs, np.array([0.1, 0.5, 0.85, 0.8, 0.9]), 0.6) == 3
+    assert epochs_to_level(epochs, np.array([0.1, 0.2, 0.2, 0.2, 0.2]), 0.6) == 5  # never reached: the last epoch
+
+
+def test_roughness_cannot_favour_the_curve_that_learns_less():
+    learns = np.array([0.1, 0.5, 0.45, 0.8, 0.9])  # rises 0.8, dips once by 0.05
+    flat = np.array([0.1, 0.12, 0.1, 0.12, 0.1])  # learns nothing, wiggles by 0.02
+    assert total_variation(flat) < total_variation(learns)  # the old measure preferred the flat curve
+    assert roughness(learns, 0.05) == pytest.approx(0.1 / 0.8)
+    assert roughness(flat, 0.05) == pytest.approx(0.08 / 0.05)
+    assert roughness(flat, 0.05) > roughness(learns, 0.05)
+    assert roughness(np.array([0.2, 0.4, 0.6]), 0.05) == 0.0
 
 
 def test_dice_and_iou_by_hand():
