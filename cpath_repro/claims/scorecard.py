@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -188,6 +189,24 @@ def verdict_box(claim: str | Claim, table: pd.DataFrame, data: str, undecidable:
     return VerdictBox(judge(claim, table, data, undecidable=undecidable))
 
 
+#: How a page's verdict box names its claim in the executed notebook (the book replaces the box by the front
+#: page's verdict: :func:`one_verdict`).
+BOX_CLAIM = re.compile(r"<div class='verdict-box' data-claim='([^']+)'")
+
+
+def one_verdict(outputs: list[dict[str, Any]], verdicts: dict[str, Verdict]) -> list[dict[str, Any]]:
+    """A page's outputs with each registry claim's verdict box redrawn from ``verdicts`` (the front page's), so
+    that a gate the page could not apply when it ran (the pretraining probe, run by another page) shows on both."""
+    for output in outputs:
+        data = output.get("data", {})
+        found = BOX_CLAIM.match(str(data.get("text/html", "")))
+        verdict = verdicts.get(found.group(1)) if found else None
+        if verdict is not None and verdict.status is not Status.NOT_YET:
+            box = VerdictBox(verdict)
+            data["text/html"], data["text/plain"] = box._repr_html_(), repr(box)
+    return outputs
+
+
 class VerdictBox:
     """HTML verdict box: the paper's statement, our verdict, the rule and the evidence."""
 
@@ -198,7 +217,8 @@ class VerdictBox:
         v = self.verdict
         colour = _BADGE[v.status]
         return (
-            f"<div style='border-left:4px solid {colour};padding:6px 12px;margin:8px 0'>"
+            f"<div class='verdict-box' data-claim='{html.escape(v.claim.id, quote=True)}' "
+            f"data-status='{v.status.value}' style='border-left:4px solid {colour};padding:6px 12px;margin:8px 0'>"
             f"<b>{v.claim.id}</b> — {html.escape(v.claim.statement)}<br>"
             f"<b>Verdict:</b> <span style='color:{colour};font-weight:bold'>{v.status.value}</span> "
             f"(on {html.escape(v.data)})<br><small><b>Rule (fixed before the run):</b> {html.escape(v.rule)}"

@@ -14,6 +14,8 @@ import numpy as np
 from skimage import measure
 from sklearn.metrics import average_precision_score
 
+from cpath_repro.metrics import chance
+
 #: Section 4.1: "We set the tumor/normal threshold of accuracy evaluation as 0.5."
 THRESHOLD = 0.5
 #: Label codes of a patch (as in :mod:`cpath_repro.wsi.patches`): tumour 1, normal 0, anything else unlabelled.
@@ -36,6 +38,17 @@ def patch_scores(probability: np.ndarray, labels: np.ndarray) -> dict[str, float
     accuracy = 100.0 * float(np.mean((p > THRESHOLD) == truth))
     pr_auc = 100.0 * float(average_precision_score(truth, p)) if truth.any() else float("nan")
     return {"accuracy": accuracy, "pr_auc": pr_auc}
+
+
+def patch_chance(train_labels: np.ndarray, test_labels: np.ndarray) -> dict[str, float]:
+    """The chance levels of :func:`patch_scores` (percent): the training patches' majority class answered for
+    every test patch, and the PR-AUC of a heatmap with no skill (the test patches' tumour share)."""
+    train, test = (np.asarray(y).ravel() for y in (train_labels, test_labels))
+    train, test = train[(train == TUMOUR) | (train == NORMAL)], test[(test == TUMOUR) | (test == NORMAL)]
+    if not len(train) or not len(test):
+        return {"accuracy": float("nan"), "pr_auc": float("nan")}
+    tumour_share = float(np.mean(test == TUMOUR))
+    return {"accuracy": chance.accuracy(train, test, 2), "pr_auc": 100.0 * tumour_share if tumour_share else float("nan")}
 
 
 def isolated_false_tumour_regions(probability: np.ndarray, labels: np.ndarray) -> list[Any]:

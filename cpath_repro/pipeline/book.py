@@ -85,16 +85,17 @@ def stage(run_dir: Path, results: dict[str, Path], stage_dir: Path) -> None:
         shutil.copy2(PROJECT_ROOT / name, stage_dir / name)
     shutil.copytree(PROJECT_ROOT / "book", stage_dir / "book", ignore=shutil.ignore_patterns("_generated"))
     (stage_dir / "notebooks").mkdir()
+    verdicts = scorecard.verdicts(run_dir)
+    by_claim = {v.claim.id: v for v in verdicts}
     for name, result in results.items():
         links = _copy_files(result, stage_dir / "notebooks" / FILES / name, f"{FILES}/{name}")
-        page = for_reading(nbformat.read(result / EXECUTED, as_version=4), links)
+        page = for_reading(nbformat.read(result / EXECUTED, as_version=4), links, by_claim)
         atomic.write_text(stage_dir / "notebooks" / f"{name}.ipynb", nbformat.writes(page))
     missing = [spec for spec in catalog.NOTEBOOKS.values() if spec.name not in results]
     for spec in missing:
         atomic.write_text(stage_dir / "notebooks" / f"{spec.name}.md", _not_run_page(spec, run_dir))
     generated = stage_dir / GENERATED
     generated.mkdir(parents=True)
-    verdicts = scorecard.verdicts(run_dir)
     partial = (f"**A partial book:** {len(results)} of {len(catalog.NOTEBOOKS)} notebooks were run for it "
                f"({', '.join(s.name for s in missing)} were not; their pages say so and their claims are "
                "*not yet reproduced*).\n\n" if missing else "")
@@ -105,17 +106,21 @@ def stage(run_dir: Path, results: dict[str, Path], stage_dir: Path) -> None:
         atomic.write_text(generated / f"choices-{paper}.md", choices.as_markdown(paper=paper))
 
 
-def for_reading(nb: nbformat.NotebookNode, files: str = "") -> nbformat.NotebookNode:
+def for_reading(nb: nbformat.NotebookNode, files: str = "", verdicts: dict[str, scorecard.Verdict] | None = None
+                ) -> nbformat.NotebookNode:
     """An executed notebook as a page that reads narrative, figure, table, verdict.
 
     papermill's injected-parameters cell is dropped (the provenance footer lists every parameter the
     page ran with); every code cell is folded, its outputs shown and its source one click away; ``files``
-    (Markdown) is appended as a last paragraph.
+    (Markdown) is appended as a last paragraph; each verdict box shows ``verdicts``' verdict of its claim (the
+    front page's: one verdict everywhere).
     """
     page = nbformat.from_dict(nb)
     page.cells = [c for c in page.cells if INJECTED not in c.metadata.get("tags", [])]
     for cell in page.cells:
         if cell.cell_type == "code":
+            if verdicts:
+                scorecard.one_verdict(cell.outputs, verdicts)
             tags = cell.metadata.setdefault("tags", [])
             if FOLDED not in tags:
                 tags.append(FOLDED)

@@ -173,6 +173,18 @@ def test_how_to_read_says_what_each_chapter_reproduces(built_book: Path):
     assert "not yet reproduced" in text and "supported" in text
 
 
+def test_each_pages_verdict_box_shows_the_front_pages_verdict(built_book: Path):
+    front = dict(re.findall(r"<details class='claim-detail' id='claim-([^']+)' data-status='([^']+)'",
+                            (built_book / "book" / "index.html").read_text()))
+    boxes = {}
+    for page in (built_book / "notebooks").glob("*.html"):
+        boxes.update(re.findall(r"class=(?:'|&#39;|\")verdict-box(?:'|&#39;|\") data-claim=(?:'|&#39;|\")([^'&\"]+)"
+                                r"(?:'|&#39;|\") data-status=(?:'|&#39;|\")([^'&\"]+)", page.read_text()))
+    registered = {claim: status for claim, status in boxes.items() if claim in front}
+    assert len(registered) >= 20, sorted(boxes)
+    assert registered == {claim: front[claim] for claim in registered}
+
+
 @pytest.mark.parametrize("name", NOTEBOOKS)
 def test_every_notebook_page_shows_provenance(built_book: Path, name: str):
     page = (built_book / "notebooks" / f"{name}.html").read_text()

@@ -21,8 +21,11 @@ from cpath_repro.claims.metrics.paper_d import (
     QUADRATIC_KAPPA,
 )
 from cpath_repro.errors import ParameterError, UserError
-from cpath_repro.metrics.heatmaps import isolated_false_tumour_points, patch_scores
+from cpath_repro.metrics import chance
+from cpath_repro.metrics.heatmaps import isolated_false_tumour_points, patch_chance, patch_scores
 from cpath_repro.results import tables
+
+CHANCE = chance.COLUMN
 
 if TYPE_CHECKING:
     from cpath_repro.chapters.paper_d.settings import Settings  # read, never imported: reader text
@@ -114,15 +117,16 @@ def run_methods(s: Settings, task_name: str, methods: Sequence[str], progress: b
             out.probabilities[(seed, method)] = per_slide
             p = np.concatenate(per_slide)
             scored = ~np.isnan(p)
+            levels = patch_chance(np.concatenate([sd.labels for sd in t.train]), labels[scored])
             for metric, value in patch_scores(p[scored], labels[scored]).items():
-                rows.append({"seed": seed, "arm": method, "metric": metric, "value": value})
+                rows.append({"seed": seed, "arm": method, "metric": metric, "value": value, CHANCE: levels[metric]})
         if "end-to-end" in methods:
             stored = training.end_to_end(s, t, seed, progress=False)
             out.end_to_end_models[seed] = stored.key
             meta = stored.meta
             moved.append({"seed": seed, **meta["moved"], "loss first epoch": meta["losses"][0],
                           "loss last epoch": meta["losses"][-1]})
-    out.long = pd.DataFrame(rows, columns=["seed", "arm", "metric", "value"])
+    out.long = pd.DataFrame(rows, columns=["seed", "arm", "metric", "value", CHANCE])
     out.keys = sorted(set(keys))
     out.moved = pd.DataFrame(moved) if moved else None
     return out
@@ -243,8 +247,9 @@ def staging(s: Settings, methods: Sequence[str] = ("classifier-only", "end-to-en
                                         "true slide classes": ", ".join(str(sd.slide_class) for sd in slides),
                                         "predicted slide classes": ", ".join(classes)})
             kappa = rules.kappa([truth[p] for p in patients], [predicted[p] for p in patients])
-            rows.append({"seed": seed, "arm": method, "metric": QUADRATIC_KAPPA, "value": 100.0 * kappa})
-    return (pd.DataFrame(rows, columns=["seed", "arm", "metric", "value"]), pd.DataFrame(predictions),
+            # a kappa of 0 is agreement at chance (a constant stage scores 0 too)
+            rows.append({"seed": seed, "arm": method, "metric": QUADRATIC_KAPPA, "value": 100.0 * kappa, CHANCE: 0.0})
+    return (pd.DataFrame(rows, columns=["seed", "arm", "metric", "value", CHANCE]), pd.DataFrame(predictions),
             sorted(set(keys)))
 
 

@@ -87,3 +87,18 @@ def test_numbers_a_chapter_found_unable_to_decide_a_claim_are_undecidable_on_bot
     assert front.status is page.verdict.status is Status.UNDECIDABLE
     assert front.evidence == page.verdict.evidence and front.evidence.startswith(why) and front.comparisons
     assert "Why this comparison:" in page._repr_html_() and "0.95" in page._repr_html_()
+
+
+def test_the_book_redraws_a_pages_box_with_the_front_pages_verdict_and_leaves_other_outputs():
+    verdicts = {v.claim.id: v for v in _verdicts()}
+    page_box = scorecard.VerdictBox(Verdict(CLAIMS["A-C1"], Status.INCONCLUSIVE, "rule", "page's own numbers",
+                                            "synthetic data", "A-T1"))
+    outputs = [{"output_type": "display_data", "data": {"text/html": page_box._repr_html_(), "text/plain": "x"}},
+               {"output_type": "stream", "text": "data: synthetic"},
+               {"output_type": "display_data", "data": {"text/html": "<table></table>"}}]
+    redrawn = scorecard.one_verdict(outputs, verdicts)
+    box = redrawn[0]["data"]["text/html"]
+    assert "data-status='supported'" in box and "evidence of A-C1" in box
+    assert redrawn[0]["data"]["text/plain"].startswith("A-C1: supported")
+    assert redrawn[1] == {"output_type": "stream", "text": "data: synthetic"}
+    assert redrawn[2]["data"] == {"text/html": "<table></table>"}

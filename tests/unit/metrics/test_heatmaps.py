@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from cpath_repro.metrics.heatmaps import isolated_false_tumour_points, patch_scores
+from cpath_repro.metrics.heatmaps import isolated_false_tumour_points, patch_chance, patch_scores
 
 N, T, U = 0, 1, -1  # normal, tumour, nolabel
 
@@ -35,3 +35,13 @@ def test_tumour_points_count_false_groups_inside_normal_tissue_only():
 def test_tumour_points_need_matching_shapes():
     with pytest.raises(ValueError, match="shape"):
         isolated_false_tumour_points(np.zeros((2, 2)), np.zeros((3, 3)))
+
+
+def test_a_heatmap_with_no_skill_scores_the_chance_levels():
+    train = np.array([0, 0, 0, 1, -1, 255])  # normal is the majority; unlabelled patches do not count
+    test = np.array([0, 0, 1, 1, 1, -1])
+    levels = patch_chance(train, test)
+    assert levels["accuracy"] == pytest.approx(50.0)  # "normal" for every test patch: 2 of 5 (floored at 1/2)
+    assert levels["pr_auc"] == pytest.approx(60.0)  # the tumour share: a constant heatmap's average precision
+    constant = patch_scores(np.full(len(test), 0.3), test)
+    assert constant["pr_auc"] == pytest.approx(levels["pr_auc"])
