@@ -22,20 +22,25 @@ NOTEBOOK = "pretraining"
 #: Where a chapter records which pretraining each backbone started from (``Run.use_pretraining``).
 SOURCES = PRETRAINING_SOURCES
 NO_PRETRAINING = "no ImageNet weights, and the stand-in did not beat random initialization"
+#: How a claim uses a pretrained backbone, and so how the probe measures the stand-in for it: "frozen" (features
+#: read as they are, a linear classifier on top) or "fine-tuned" (every layer trained on).
+USES = ("frozen", "fine-tuned")
 LABELS = {"imagenet": "ImageNet pretraining", "fractal": "fractal pretraining"}
 
 
 def probe_results(run_dir: Path | None) -> dict[str, Mapping[str, Any]]:
-    """Backbone -> ``{"pretrains": bool, "evidence": str}`` from the run's pretraining notebook (empty if not run)."""
+    """Backbone -> use -> ``{"pretrains": bool, "evidence": str}`` from the run's pretraining notebook (empty if
+    not run)."""
     manifest = read_manifest(Path(run_dir) / NOTEBOOK) if run_dir is not None else None
     return dict((manifest or {}).get("metrics", {}).get("stand_in", {}))
 
 
-def gate(backbones: tuple[str, ...], used: Mapping[str, str], probes: Mapping[str, Mapping[str, Any]]
-         ) -> tuple[str | None, str]:
+def gate(backbones: tuple[str, ...], used: Mapping[str, str], probes: Mapping[str, Mapping[str, Any]],
+         use: str = "frozen") -> tuple[str | None, str]:
     """``(why the claim is not testable, or None; the data label's words on pretraining)``.
 
-    ``used`` is what the chapter recorded: backbone -> ``"imagenet"`` or ``"fractal"``.
+    ``used`` is what the chapter recorded: backbone -> ``"imagenet"`` or ``"fractal"``; ``use`` how the claim
+    uses the backbone (one of :data:`USES`): the stand-in must pretrain it *that* way.
     """
     missing = [b for b in backbones if b not in used]
     if missing:
@@ -44,11 +49,12 @@ def gate(backbones: tuple[str, ...], used: Mapping[str, str], probes: Mapping[st
     label = " and ".join(dict.fromkeys(LABELS.get(s, f"{s} pretraining") for s in sources))
     for backbone, source in zip(backbones, sources, strict=True):
         if source == "fractal":
-            probe = probes.get(backbone)
+            probe = probes.get(backbone, {}).get(use)
             if probe is None:
-                return f"the stand-in's probe for {backbone} has not been run (notebook '{NOTEBOOK}')", label
+                return (f"the stand-in's probe for {backbone}, {use}, has not been run (notebook '{NOTEBOOK}')",
+                        label)
             if not probe["pretrains"]:
-                return f"{NO_PRETRAINING} ({backbone}: {probe['evidence']})", label
+                return f"{NO_PRETRAINING} ({backbone}, {use}: {probe['evidence']})", label
         elif source != "imagenet":
             return f"{backbone} started from no pretraining ({source})", label
     return None, label

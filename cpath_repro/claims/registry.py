@@ -27,6 +27,7 @@ from cpath_repro.claims.metrics.paper_d import (
     PR_AUC,
     QUADRATIC_KAPPA,
 )
+from cpath_repro.claims.pretraining import USES
 from cpath_repro.claims.rules import AllOf, Dominates, MostUnits, Rule, Threshold
 from cpath_repro.errors import UserError
 
@@ -37,11 +38,18 @@ class Claim:
     paper: str
     statement: str
     rule: Rule
-    #: backbones whose ImageNet pretraining the claim rests on (see :mod:`cpath_repro.claims.pretraining`)
+    #: backbones whose ImageNet pretraining the claim rests on (see :mod:`cpath_repro.claims.pretraining`), and how
+    #: the claim uses them ("frozen" or "fine-tuned"): the stand-in's probe measures it the same way
     pretrained: tuple[str, ...] = ()
+    pretrained_use: str = ""
     #: why the rule's comparison answers the claim, in one line, where the comparator was chosen with care (fixed
     #: before the run; a change after a result was seen is an entry of :mod:`cpath_repro.claims.choices`)
     comparison: str = ""
+
+
+    def __post_init__(self) -> None:
+        if self.pretrained and self.pretrained_use not in USES:
+            raise ValueError(f"Claim {self.id} rests on pretraining: say how it uses it ({' or '.join(USES)}).")
 
 
 PAPERS = {
@@ -82,7 +90,7 @@ CLAIMS: dict[str, Claim] = {
         Claim("B-C3", "B", "Deep-tuning beats fine-tuning on most targets (7 of 8 in Table 4; PCam the exception).",
               MostUnits("deep-tuning", "fine-tuning", TOP1_ACCURACY)),
         Claim("B-C4", "B", "Two-stage transfer (ImageNet, then source) improves most targets.",
-              MostUnits("two-stage", "single-stage", TOP1_ACCURACY), pretrained=("resnet18",),
+              MostUnits("two-stage", "single-stage", TOP1_ACCURACY), pretrained=("resnet18",), pretrained_use="fine-tuned",
               comparison="the paper compares its Table 3 with its Table 2: two-stage against single-stage transfer "
                          "from the same source; against the random-init baseline the source stage alone passes"),
         Claim("B-C5", "B", "Weight-distilled models match or beat single-source deep-tuning.",
@@ -92,7 +100,7 @@ CLAIMS: dict[str, Claim] = {
         # Paper C
         Claim("C-C1", "C", "Pretrained feature extractors beat no extractor.",
               Dominates(("resnet", "inception-v3"), "none", VAL_LOSS, lower_is_better=True),
-              pretrained=("resnet50", "inception_v3")),
+              pretrained=("resnet50", "inception_v3"), pretrained_use="frozen"),
         Claim("C-C2", "C", "Moderate centre cropping (about 70 %) helps a little, but the effect is volatile.",
               Dominates("crop-70", "crop-100", VAL_LOSS, lower_is_better=True)),
         Claim("C-C3", "C", "Class weighting hurts, inverse-frequency weighting most.",
@@ -102,7 +110,7 @@ CLAIMS: dict[str, Claim] = {
               Dominates("with-filtered-additional", "initial-only", VAL_LOSS, lower_is_better=True)),
         Claim("C-C5", "C", "A frozen feature extractor beats a fine-tuned one.",
               Dominates("frozen", "fine-tuned", VAL_LOSS, lower_is_better=True), pretrained=("resnet50",),
-              comparison="freezing an extractor only keeps what its pretraining learned: from a stand-in measured "
+              pretrained_use="frozen", comparison="freezing an extractor only keeps what its pretraining learned: from a stand-in measured "
                          "not to pretrain, frozen against fine-tuned says nothing about the paper's ImageNet claim"),
         Claim("C-C6", "C", "The ensemble of class-weighted models beats the single model.",
               Dominates("ensemble", "single", VAL_LOSS, lower_is_better=True),
@@ -114,7 +122,7 @@ CLAIMS: dict[str, Claim] = {
         Claim("D-C1", "D", "Separate and end-to-end learning beat classifier-only, segmentation-only and "
               "ImageNet-feature baselines in accuracy and PR-AUC.",
               Dominates(("separate", "end-to-end"), ("classifier-only", "segmentation-only", "imagenet-features"),
-                        (ACCURACY, PR_AUC)), pretrained=("googlenet",)),
+                        (ACCURACY, PR_AUC)), pretrained=("googlenet",), pretrained_use="frozen"),
         Claim("D-C2", "D", "End-to-end learning is at least as good as separate learning in PR-AUC.",
               Dominates("end-to-end", "separate-longer", PR_AUC),
               comparison="end-to-end learning is the separate model trained further, so it is compared with the "

@@ -40,7 +40,7 @@ def judge(claim: Claim, table: pd.DataFrame, data: str, notebook: str | None = N
     if undecidable is not None:
         status, evidence = Status.UNDECIDABLE, f"{undecidable}; its own numbers: {evidence}"
     if claim.pretrained and used is not None:
-        untestable, label = pretraining.gate(claim.pretrained, used, probes or {})
+        untestable, label = pretraining.gate(claim.pretrained, used, probes or {}, claim.pretrained_use)
         data = ", ".join(x for x in (data, label) if x)
         if untestable:
             status, evidence = Status.NOT_TESTABLE, f"{untestable}; its own numbers: {evidence}"

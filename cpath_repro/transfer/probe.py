@@ -6,9 +6,12 @@ recipe module's import closure.
 
 On a small histology-like task built from the project's own generator (synthetic H&E tiles of
 tumour, tissue and necrosis labelled by their majority class; never a real evaluation image),
-each backbone is fine-tuned from its stand-in and from random initialization, paired seeds. The
-stand-in pretrains that backbone if its paired gain's 95 % interval lies above 0 (:data:`RULE`). The claims comparing
-pretrained with unpretrained models read this result (:mod:`cpath_repro.claims.pretraining`).
+each backbone is measured from its stand-in and from random initialization, paired seeds, the way
+the claims use it (:data:`cpath_repro.claims.pretraining.USES`): *fine-tuned* (every layer trained on
+the tiles) or *frozen* (its features read as they are, a logistic regression on top). The stand-in
+pretrains that backbone for that use if its paired gain's 95 % interval lies above 0 (:data:`RULE`).
+The claims comparing pretrained with unpretrained models read this result
+(:mod:`cpath_repro.claims.pretraining`).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from torch import nn
 from torch.utils.data import TensorDataset
 
 from cpath_repro import seeds
+from cpath_repro.claims.pretraining import USES
 from cpath_repro.claims.rules import Dominates, Status
 from cpath_repro.models import backbones
 from cpath_repro.models.backbones import Backbone, Normalization
@@ -46,7 +50,7 @@ class ProbeSettings:
     """The probe task: H&E tiles of ``tile`` px labelled by their majority class (tumour, tissue, necrosis),
     ``train_per_class`` and ``val_per_class`` of each; fine-tuned ``epochs`` epochs per arm and seed."""
 
-    seeds: int = 3
+    seeds: int = 5
     train_per_class: int = 24
     val_per_class: int = 32
     epochs: int = 3
@@ -125,9 +129,25 @@ def fine_tune(backbone: Backbone, normalization: Normalization, train: tuple[tor
     return float(trainer.fit().validated()[-1]["val"]["accuracy"])
 
 
+def frozen_accuracy(backbone: Backbone, normalization: Normalization, train: tuple[torch.Tensor, torch.Tensor],
+                    val: tuple[torch.Tensor, torch.Tensor]) -> float:
+    """Validation accuracy of a logistic regression on the backbone's frozen features (eval mode, its own
+    batch-norm statistics, standardized), as C-C1, C-C5 and D-C1 read a pretrained extractor."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    model = backbone.model.eval()
+    with torch.no_grad():
+        x_train, x_val = (torch.cat([model(normalization(x)) for x in part[0].split(64)]).numpy() for part in (train, val))
+    classifier = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000)).fit(x_train, train[1].numpy())
+    return float(np.mean(classifier.predict(x_val) == val[1].numpy()))
+
+
 def measure(name: str, settings: str | FractalSettings = "default", task: str | ProbeSettings = "default",
-          progress: bool = False) -> pd.DataFrame:
-    """Per-seed probe accuracy of ``name`` fine-tuned from the fractal stand-in vs from random initialization.
+            progress: bool = False, use: str = "fine-tuned") -> pd.DataFrame:
+    """Per-seed probe accuracy of ``name`` from the fractal stand-in vs from random initialization, ``use``d
+    "fine-tuned" (:func:`fine_tune`) or "frozen" (:func:`frozen_accuracy`).
 
     Seed ``s`` pairs the arms: the same tiles, the same initial head (``head_seed=s``), the same batches
     (engine seed ``s``); the random arm's backbone is drawn with seed ``s``. Inputs are normalized as the
@@ -135,8 +155,11 @@ def measure(name: str, settings: str | FractalSettings = "default", task: str | 
     tiles' statistics. Returns the long table ``seed, arm, metric, value`` (arms "fractal" and "random",
     metric "probe_accuracy").
     """
+    if use not in USES:
+        raise ValueError(f"The probe measures a backbone {' or '.join(USES)}, not {use!r}.")
     s, p = fractal_settings(settings), probe_settings(task)
     standin = stand_in(name, s, progress)
+    outputs = len(PROBE_CLASSES) if use == "fine-tuned" else 0  # 0: the backbone returns its features
     size = s.input_size(name)
     rows = []
     for seed in range(p.seeds):
@@ -146,14 +169,17 @@ def measure(name: str, settings: str | FractalSettings = "default", task: str | 
         y_train, y_val = torch.from_numpy(train[1]), torch.from_numpy(val[1])
         for arm in ARMS:
             if arm == "fractal":
-                bb = backbones.build(name, "fractal", len(PROBE_CLASSES), state=standin.state,
+                bb = backbones.build(name, "fractal", outputs, state=standin.state,
                                      normalization=standin.normalization, source=standin.source, head_seed=seed)
                 norm = bb.normalization
             else:
-                bb = backbones.build(name, "none", len(PROBE_CLASSES), seed=seed, head_seed=seed)
+                bb = backbones.build(name, "none", outputs, seed=seed, head_seed=seed)
                 norm = Normalization.from_images(train[0], "the probe's training tiles", input_size=size)
-            accuracy = fine_tune(bb, norm, (x_train, y_train), (x_val, y_val), p, seed,
-                                 f"probe {name} {arm} seed {seed}", progress)
+            if use == "frozen":
+                accuracy = frozen_accuracy(bb, norm, (x_train, y_train), (x_val, y_val))
+            else:
+                accuracy = fine_tune(bb, norm, (x_train, y_train), (x_val, y_val), p, seed,
+                                     f"probe {name} {arm} seed {seed}", progress)
             rows.append({"seed": seed, "arm": arm, "metric": "probe_accuracy", "value": accuracy})
     return pd.DataFrame(rows, columns=["seed", "arm", "metric", "value"])
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
+from cpath_repro.claims.pretraining import USES
+from cpath_repro.claims.registry import CLAIMS
 from cpath_repro.models import backbones
 from cpath_repro.synth import fractals
 from cpath_repro.transfer import pretraining, probe
@@ -19,25 +21,23 @@ if TYPE_CHECKING:
 
 @dataclass
 class Outcome:
-    """One backbone: ImageNet from a local file, or the stand-in with its probe table and the rule's verdict."""
+    """One backbone: ImageNet from a local file, or the stand-in with a probe table per use its claims make of it."""
 
     name: str
     source: str  # "imagenet" or "fractal"
     weights: str  # in words
     stand_in: StandIn | None = None
-    probe: pd.DataFrame | None = None
+    probes: dict[str, pd.DataFrame] = field(default_factory=dict)  # use ("frozen", "fine-tuned") -> probe table
 
-    @property
-    def pretrains(self) -> bool | None:
-        return probe.pretrains(self.probe) if self.probe is not None else None
 
-    @property
-    def evidence(self) -> str:
-        return probe.evidence(self.probe) if self.probe is not None else "ImageNet weights are used; no stand-in."
+def uses(name: str) -> tuple[str, ...]:
+    """How the registry's claims use backbone ``name`` (the probe measures exactly these), in :data:`USES` order."""
+    wanted = {c.pretrained_use for c in CLAIMS.values() if name in c.pretrained}
+    return tuple(u for u in USES if u in wanted)
 
 
 def measure(profile: str, progress: bool = True) -> list[Outcome]:
-    """Every backbone of papers B-D: ImageNet when its torchvision file is here, else the stand-in and its probe."""
+    """Every backbone of papers B-D: ImageNet when its torchvision file is here, else the stand-in and its probes."""
     out = []
     for name in backbones.NAMES:
         if pretraining.resolve(name) == "imagenet":
@@ -46,7 +46,8 @@ def measure(profile: str, progress: bool = True) -> list[Outcome]:
             out.append(Outcome(name, "imagenet", f"torchvision {type(found[0]).__name__}.{found[0].name} from {found[1]}"))
             continue
         stand_in = pretraining.stand_in(name, profile, progress)
-        out.append(Outcome(name, "fractal", stand_in.source, stand_in, probe.measure(name, profile, profile, progress)))
+        out.append(Outcome(name, "fractal", stand_in.source, stand_in,
+                           {use: probe.measure(name, profile, profile, progress, use) for use in uses(name)}))
     return out
 
 
@@ -79,24 +80,26 @@ def settings_table(outcomes: list[Outcome]) -> pd.DataFrame:
 
 
 def probe_long(outcomes: list[Outcome]) -> pd.DataFrame:
-    """Every probe row with its backbone (per seed and arm)."""
-    frames = [o.probe.assign(backbone=o.name) for o in outcomes if o.probe is not None]
+    """Every probe row with its backbone, as "backbone (use)" (per seed and arm)."""
+    frames = [table.assign(backbone=f"{o.name} ({use})") for o in outcomes for use, table in o.probes.items()]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["backbone", "seed", "arm", "value"])
 
 
 def probe_summary(outcomes: list[Outcome]) -> pd.DataFrame:
-    """Per backbone: probe accuracy from the stand-in and from random initialization (mean ± sd), seeds won, verdict."""
+    """Per backbone and use: probe accuracy from the stand-in and from random initialization (mean ± sd), seeds
+    won, verdict."""
     rows = []
     for o in outcomes:
-        if o.probe is None:
+        if not o.probes:
             rows.append({"backbone": o.name, "verdict": "not needed: ImageNet weights"})
             continue
-        wide = o.probe.pivot_table(index="seed", columns="arm", values="value")
-        wins = int((wide["fractal"] > wide["random"]).sum())
-        status = probe.RULE.evaluate(o.probe).status
-        rows.append({"backbone": o.name, "from the stand-in": _mean_sd(wide["fractal"]),
-                     "from random init": _mean_sd(wide["random"]), "seeds won": f"{wins}/{len(wide)}",
-                     "verdict": probe.VERDICTS.get(status, f"cannot be judged ({len(wide)} seed(s))")})
+        for use, table in o.probes.items():
+            wide = table.pivot_table(index="seed", columns="arm", values="value")
+            wins = int((wide["fractal"] > wide["random"]).sum())
+            status = probe.RULE.evaluate(table).status
+            rows.append({"backbone": o.name, "as the claims use it": use, "from the stand-in": _mean_sd(wide["fractal"]),
+                         "from random init": _mean_sd(wide["random"]), "seeds won": f"{wins}/{len(wide)}",
+                         "verdict": probe.VERDICTS.get(status, f"cannot be judged ({len(wide)} seed(s))")})
     return pd.DataFrame(rows)
 
 
@@ -106,8 +109,8 @@ def _mean_sd(values: pd.Series) -> str:
 
 def manifest_metrics(outcomes: list[Outcome]) -> dict[str, object]:
     """What the scorecard reads (:mod:`cpath_repro.claims.pretraining`): each stand-in's verdict and evidence."""
-    return {"stand_in": {o.name: {"pretrains": bool(o.pretrains), "evidence": o.evidence}
-                         for o in outcomes if o.probe is not None},
+    return {"stand_in": {o.name: {use: {"pretrains": probe.pretrains(table), "evidence": probe.evidence(table)}
+                                  for use, table in o.probes.items()} for o in outcomes if o.probes},
             "imagenet": [o.name for o in outcomes if o.source == "imagenet"]}
 
 

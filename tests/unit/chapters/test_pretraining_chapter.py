@@ -23,3 +23,9 @@ def test_record_weights_lists_the_stand_ins_models_and_every_backbones_pretraini
 
 def test_sources_say_where_each_backbones_weights_come_from():
     assert analysis.sources(_outcomes()) == {"resnet18": "imagenet", "googlenet": "fractal"}
+
+
+def test_the_probe_measures_each_backbone_the_way_its_claims_use_it():
+    assert analysis.uses("resnet18") == ("fine-tuned",)  # B-C4 tunes it
+    assert analysis.uses("resnet50") == ("frozen",)  # C-C1 and C-C5 read its features
+    assert analysis.uses("googlenet") == ("frozen",)  # D-C1's ImageNet-features arm

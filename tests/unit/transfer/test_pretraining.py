@@ -100,6 +100,13 @@ def test_the_probe_table_pairs_both_arms_in_every_seed():
     assert isinstance(probe.pretrains(table), bool) and "fractal" in probe.evidence(table)
 
 
+def test_the_frozen_probe_reads_features_and_pairs_both_arms():
+    table = probe.measure("resnet18", TINY, TINY_PROBE, use="frozen")
+    assert len(table) == 6 and set(table.arm) == {"fractal", "random"} and table.value.between(0, 1).all()
+    with pytest.raises(ValueError, match="frozen or fine-tuned"):
+        probe.measure("resnet18", TINY, TINY_PROBE, use="linear")
+
+
 def test_probe_tiles_are_balanced_deterministic_and_labelled_by_their_majority_class():
     images, labels = probe.probe_tiles(0, "train", 3, 32)
     assert images.shape == (9, 32, 32, 3) and np.bincount(labels).tolist() == [3, 3, 3]
