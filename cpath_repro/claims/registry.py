@@ -110,7 +110,8 @@ CLAIMS: dict[str, Claim] = {
               Dominates("with-filtered-additional", "initial-only", VAL_LOSS, lower_is_better=True)),
         Claim("C-C5", "C", "A frozen feature extractor beats a fine-tuned one.",
               Dominates("frozen", "fine-tuned", VAL_LOSS, lower_is_better=True), pretrained=("resnet50",),
-              pretrained_use="frozen", comparison="freezing an extractor only keeps what its pretraining learned: from a stand-in measured "
+              pretrained_use="frozen",
+              comparison="freezing an extractor only keeps what its pretraining learned: from a stand-in measured "
                          "not to pretrain, frozen against fine-tuned says nothing about the paper's ImageNet claim"),
         Claim("C-C6", "C", "The ensemble of class-weighted models beats the single model.",
               Dominates("ensemble", "single", VAL_LOSS, lower_is_better=True),
