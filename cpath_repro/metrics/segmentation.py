@@ -59,6 +59,19 @@ def epochs_to_level(epochs: np.ndarray, curve: np.ndarray, level: float) -> floa
     return float(epochs[hits[0]]) if len(hits) else float(epochs[-1])
 
 
+def plateaued(curve: np.ndarray, tail: float, within: float) -> bool:
+    """Whether a validation curve (higher is better) levelled off: the best value of its last ``tail`` share of
+    epochs (at least one) is within ``within`` of its best over all epochs. A curve still climbing at its end
+    has its best in the tail too, so the tail must also hold no new best by more than ``within``: its best
+    must not exceed the best before the tail by more than ``within`` either."""
+    curve = np.asarray(curve, dtype=float)
+    if len(curve) < 2:
+        return False
+    k = max(1, int(round(tail * len(curve))))
+    head, end = curve[:-k], curve[-k:]
+    return bool(curve.max() - end.max() <= within and end.max() - head.max() <= within)
+
+
 def roughness(curve: np.ndarray, min_rise: float) -> float:
     """How much a curve moves beyond its net rise, per unit of rise: ``(total variation - |last - first|) /
     max(|last - first|, min_rise)``. 0 for a monotone curve; a curve that wiggles without rising scores high,

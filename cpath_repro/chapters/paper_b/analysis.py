@@ -23,6 +23,7 @@ from cpath_repro.claims.metrics import paper_b as metrics
 from cpath_repro.data import histokt, standardize
 from cpath_repro.data.layout import available
 from cpath_repro.metrics import chance
+from cpath_repro.metrics.segmentation import plateaued
 
 PAIR = "{} → {}"
 CHANCE = chance.COLUMN
@@ -102,9 +103,43 @@ def pipeline_counts(s: Settings, names: Iterable[str], seed: int = 0) -> pd.Data
     return pd.DataFrame([counts_row(prepare(s, n, seed)) for n in names])
 
 
+#: The plateau rule, fixed before the run (2026-12-03): a training levelled off when the best validation accuracy
+#: of its last quarter of epochs is within 1 point of its best overall and of its best before that quarter.
+PLATEAU_TAIL, PLATEAU_POINTS = 0.25, 1.0
+
+
 def _row(seed: int, source: str, target: str, arm: str, trained: Trained) -> dict[str, Any]:
+    curve = trained.curve
     return {"seed": seed, "source": source, "target": target, "arm": arm, "val": trained.val, "test": trained.test,
-            CHANCE: trained.chance, "key": trained.key, "keys": " ".join(trained.keys)}
+            CHANCE: trained.chance, "plateaued": plateaued(curve, PLATEAU_TAIL, PLATEAU_POINTS),
+            "curve": " ".join(f"{v:.2f}" for v in curve), "key": trained.key, "keys": " ".join(trained.keys)}
+
+
+def validation_curves(long: pd.DataFrame) -> pd.DataFrame:
+    """Every model's validation top-1 (%) per epoch (long: target, arm, source, seed, epoch, value)."""
+    rows = [{"target": r.target, "arm": r.arm, "source": r.source, "seed": r.seed, "epoch": e + 1, "value": float(v)}
+            for r in long.itertuples() for e, v in enumerate(str(r.curve).split())]
+    return pd.DataFrame(rows, columns=["target", "arm", "source", "seed", "epoch", "value"])
+
+
+def target_chance(long: pd.DataFrame) -> dict[str, float]:
+    """Each target's chance level (percent; the highest over trials), for the curves' dashed line."""
+    return long[long.arm == "baseline"].groupby("target")[CHANCE].max().to_dict()
+
+
+def baselines_unsettled(long: pd.DataFrame, targets: Iterable[str] | None = None) -> str | None:
+    """Why a claim comparing with the baselines cannot be decided at this budget (None: every baseline of
+    ``targets`` plateaued in every trial, by :data:`PLATEAU_TAIL` and :data:`PLATEAU_POINTS`)."""
+    base = long[(long.arm == "baseline") & (long.source == long.target)]
+    if targets is not None:
+        base = base[base.target.isin(list(targets))]
+    unsettled = base[~base.plateaued.astype(bool)]
+    if unsettled.empty:
+        return None
+    named = ", ".join(f"{t} (trial {', '.join(str(x) for x in sorted(g.seed))})" for t, g in unsettled.groupby("target"))
+    return (f"the baselines of {named} were still improving at the end of training (best validation accuracy of "
+            f"the last {PLATEAU_TAIL:.0%} of epochs more than {PLATEAU_POINTS:g} point from their best, or above their "
+            "best before): a comparison with them measures the budget, not transfer")
 
 
 def model_keys(*tables: pd.DataFrame) -> list[str]:

@@ -154,3 +154,26 @@ def crops_per_dataset(examples: Mapping[str, np.ndarray]) -> Figure:
         axes[i, 0].set_ylabel(name, fontsize=8, rotation=0, ha="right", va="center")
     fig.tight_layout()
     return fig
+
+
+def validation_curves(curves: pd.DataFrame, chance: Mapping[str, float] | None = None) -> Figure:
+    """One panel per target: validation top-1 (%) per epoch of its baseline and of each deep-tuned source (mean
+    over trials, the trials' range shaded), with the target's chance level dashed: whether the baselines levelled
+    off before the comparison is made."""
+    targets = list(dict.fromkeys(curves.target))
+    fig, axes = plt.subplots(1, len(targets), figsize=(4.2 * len(targets), 3.2), squeeze=False, sharey=True)
+    for ax, target in zip(axes[0], targets, strict=True):
+        mine = curves[curves.target == target]
+        for (arm, source), g in mine.groupby(["arm", "source"], sort=False):
+            stats = g.groupby("epoch").value.agg(["mean", "min", "max"])
+            label = "baseline" if arm == "baseline" else f"{arm} from {source}"
+            line, = ax.plot(stats.index, stats["mean"], lw=1.6 if arm == "baseline" else 1.0, label=label)
+            ax.fill_between(stats.index, stats["min"], stats["max"], color=line.get_color(), alpha=0.15, lw=0)
+        if chance and target in chance:
+            ax.axhline(chance[target], color="#555555", ls="--", lw=0.8, label="chance")
+        ax.set_title(target, fontsize=10)
+        ax.set_xlabel("epoch")
+        ax.legend(fontsize=7)
+    axes[0][0].set_ylabel("validation top-1 accuracy (%)")
+    fig.tight_layout()
+    return fig

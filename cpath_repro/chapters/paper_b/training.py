@@ -176,6 +176,11 @@ class Trained:
         return float(self.stored.meta["test_top1"])
 
     @property
+    def curve(self) -> list[float]:
+        """Validation top-1 (%) after each validated epoch."""
+        return [float(e["val"][TOP1]) for e in self.stored.meta["history"] if "val" in e]
+
+    @property
     def chance(self) -> float:
         """The test split's chance level (percent): the training set's most frequent class, always."""
         return float(self.stored.meta["test_chance"])

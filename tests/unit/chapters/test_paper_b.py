@@ -119,6 +119,21 @@ def test_b_c4_compares_two_stage_with_single_stage_transfer_from_the_same_source
     assert set(table.chance) == {25.0}
 
 
+def test_a_baseline_still_improving_makes_the_comparisons_with_it_undecidable_and_is_named():
+    settled = SINGLE.assign(plateaued=True)
+    assert analysis.baselines_unsettled(settled, ["BACH"]) is None
+    climbing = settled.copy()
+    climbing.loc[(climbing.arm == "baseline") & (climbing.seed == 1), "plateaued"] = False
+    why = analysis.baselines_unsettled(climbing, ["BACH"])
+    assert why is not None and "BACH (trial 1)" in why
+    assert analysis.baselines_unsettled(climbing, ["MHIST"]) is None  # only the targets asked about
+
+
+def test_validation_curves_are_read_back_per_epoch():
+    curves = analysis.validation_curves(SINGLE.assign(curve="10.00 20.50 21.00").head(1))
+    assert curves.value.tolist() == [10.0, 20.5, 21.0] and curves.epoch.tolist() == [1, 2, 3]
+
+
 def test_b_c5_single_source_is_the_constituent_best_on_validation_in_each_trial():
     distilled = pd.DataFrame([{"seed": s, "source": "ADP + CRC", "target": "BACH", "arm": "distilled", "val": 0,
                                "test": 80, "chance": 25.0, "key": ""} for s in (0, 1)])
