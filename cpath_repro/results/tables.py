@@ -179,6 +179,11 @@ def _number(v: float, spec: str) -> str:
     return f"{v:{spec}}"
 
 
+def printed(mean: float, sd: float | None = None) -> str:
+    """A paper's value (and its sd) in text, with the digits the paper printed: "90.44 ± 0.4"."""
+    return _number(float(mean), PRINTED) if sd is None else _pm(mean, sd, PRINTED)
+
+
 def _pm(mean: Any, sd: Any, spec: str) -> str:
     if _missing(mean):
         return "–"

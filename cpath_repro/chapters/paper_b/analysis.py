@@ -24,6 +24,7 @@ from cpath_repro.data import histokt, standardize
 from cpath_repro.data.layout import available
 from cpath_repro.metrics import chance
 from cpath_repro.metrics.segmentation import plateaued
+from cpath_repro.results import tables
 
 PAIR = "{} → {}"
 CHANCE = chance.COLUMN
@@ -200,6 +201,16 @@ def matrix(long: pd.DataFrame, paper_values: dict[tuple[str, str], tuple[float, 
                      "ours_better": ours_vs, "paper_better": paper_vs,
                      "agree": None if ours_vs is None or paper_vs is None else ours_vs == paper_vs})
     return pd.DataFrame(rows)
+
+
+def paper_matrix(published: Mapping[tuple[str, str], tuple[float, float]]) -> pd.DataFrame:
+    """The paper's whole matrix as text (rows: source, columns: target; "mean ± sd" as printed), for the page to
+    show beside the figure so that every value can be checked against the paper."""
+    sources = list(dict.fromkeys(src for src, _ in published))
+    targets = list(dict.fromkeys(tgt for _, tgt in published))
+    rows = [{"source": src, **{tgt: tables.printed(*published[(src, tgt)]) if (src, tgt) in published else "–"
+                                for tgt in targets}} for src in sources]
+    return pd.DataFrame(rows, columns=["source", *targets])
 
 
 def pair_claim(long: pd.DataFrame, sources: Iterable[str]) -> pd.DataFrame:
