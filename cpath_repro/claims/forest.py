@@ -2,7 +2,8 @@
 
 A claim's comparisons share one axis (one metric's scale); claims do not (a validation loss, an accuracy in
 points and an F1 are not one scale), so a paper's figure is one small panel per claim, stacked. A point is
-coloured by its comparison's own decision, the panel's title by the claim's verdict.
+coloured by its comparison's own decision, the panel's title by the claim's verdict; an open diamond marks the
+paper's own effect where the paper gives both arms' values.
 """
 
 from __future__ import annotations
@@ -36,10 +37,15 @@ def _panel(ax: Any, title: str, status: Status, comparisons: Sequence[Comparison
         ax.text(0.0, 0.5, textwrap.fill(note, 110), transform=ax.transAxes, fontsize=7, va="center", color="#555555")
         ax.set_axis_off()
         return
+    papers = [(y, c.paper_effect) for y, c in enumerate(shown) if c.paper_effect is not None]
     for y, c in enumerate(shown):
         low, high = c.interval
         ax.plot([low, high], [y, y], color=COLOURS[c.status], lw=2)
         ax.plot([c.mean], [y], "o", color=COLOURS[c.status], ms=4)
+    if papers:
+        ax.plot([x for _, x in papers], [y for y, _ in papers], "D", ls="none", mfc="none", mec="#212121", ms=5,
+                mew=1.0, label="the paper's effect")
+        ax.legend(loc="lower right", fontsize=6, frameon=False, handletextpad=0.3)
     ax.axvline(shown[0].margin, color="#333333", lw=0.8, ls="--")
     ax.set_yticks(range(len(shown)), [c.label for c in shown], fontsize=7)
     ax.set_ylim(len(shown) - 0.5, -0.5)
@@ -61,8 +67,8 @@ def figure(rows: Sequence[tuple[str, Status, Sequence[Comparison], str]]) -> Fig
     axes = fig.subplots(len(rows), 1, squeeze=False, gridspec_kw={"height_ratios": heights})[:, 0]
     for ax, (title, status, comps, note) in zip(axes, rows, strict=True):
         _panel(ax, title, status, comps, note)
-    fig.supxlabel("mean paired difference, favouring the claim (95 % interval); dashed: the claim's margin",
-                  fontsize=8)
+    fig.supxlabel("mean paired difference, favouring the claim (95 % interval); dashed: the claim's margin; "
+                  "◇: the paper's", fontsize=8)
     return fig
 
 

@@ -46,6 +46,9 @@ COLUMNS = ("seed", "arm", "unit", "metric", "value")
 #: the larger of 1/classes and the majority class's share; a loss's class-prior guess). An arm whose interval
 #: over seeds does not clear it learned nothing a rule could compare (the sanity gate).
 CHANCE = chance.COLUMN  # levels computed by cpath_repro.metrics.chance
+#: An optional column: the paper's own value for that arm, unit and metric, where the paper gives one; a
+#: comparison whose two arms both have one carries the paper's effect beside ours (the forest plot marks it).
+PAPER = "paper"
 #: Two-sided level of every interval; each direction of a decision is tested at half of it.
 LEVEL = 0.95
 ALPHA_ONE_SIDED = (1 - LEVEL) / 2
@@ -109,6 +112,8 @@ class Comparison:
     differences: tuple[float, ...]
     margin: float = 0.0
     unit: str = ""
+    #: the paper's own effect on the same scale and sign (None: the paper gives no value for one of the arms)
+    paper_effect: float | None = None
     # derived in __post_init__ (plain arithmetic: these are a handful of seeds, decided thousands of times)
     mean: float = field(init=False)
     sd: float = field(init=False)
@@ -208,7 +213,7 @@ def seed_table(rows: Sequence[dict[str, object]] | pd.DataFrame) -> pd.DataFrame
     missing = [c for c in COLUMNS if c not in table]
     if missing:
         raise ValueError(f"A per-seed results table needs the columns {', '.join(COLUMNS)}; missing {', '.join(missing)}.")
-    table = table[[*COLUMNS, CHANCE]] if CHANCE in table else table[list(COLUMNS)]
+    table = table[[*COLUMNS, *(c for c in (CHANCE, PAPER) if c in table)]]
     table["seed"] = table["seed"].astype(int)
     table["unit"] = table["unit"].fillna("").astype(str)
     table["arm"] = table["arm"].astype(str)
@@ -227,9 +232,11 @@ class Paired:
     """
 
     def __init__(self, values: Mapping[tuple[str, str, str], Mapping[int, float]],
-                 chance: Mapping[tuple[str, str, str], float] | None = None) -> None:
+                 chance: Mapping[tuple[str, str, str], float] | None = None,
+                 paper: Mapping[tuple[str, str, str], float] | None = None) -> None:
         self.values = values
         self.chance = dict(chance or {})
+        self.paper = dict(paper or {})
 
     @classmethod
     def from_table(cls, table: pd.DataFrame) -> Paired:
@@ -237,14 +244,7 @@ class Paired:
         values: dict[tuple[str, str, str], dict[int, float]] = {}
         for seed, arm, unit, metric, value in table[list(COLUMNS)].itertuples(index=False):
             values.setdefault((arm, unit, metric), {})[seed] = value
-        chance: dict[tuple[str, str, str], float] = {}
-        if CHANCE in table:
-            levels = pd.to_numeric(table[CHANCE].replace("", np.nan), errors="coerce")
-            for (arm, unit, metric), level in zip(table[["arm", "unit", "metric"]].itertuples(index=False), levels,
-                                                  strict=True):
-                if math.isfinite(level):
-                    chance[(arm, unit, metric)] = float(level)
-        return cls(values, chance)
+        return cls(values, _per_arm(table, CHANCE), _per_arm(table, PAPER))
 
     def at_chance(self, arm: str, unit: str, metric: str, lower_is_better: bool) -> str | None:
         """Why ``arm`` on ``metric`` [``unit``] is no better than chance (its 95 % interval over seeds does not
@@ -283,7 +283,21 @@ class Paired:
         b, w = self.values.get((better, unit, metric), {}), self.values.get((worse, unit, metric), {})
         sign = -1.0 if lower_is_better else 1.0
         seeds = sorted(b.keys() & w.keys())
-        return Comparison(label, tuple(sign * (b[s] - w[s]) for s in seeds), margin, unit)
+        pb, pw = self.paper.get((better, unit, metric)), self.paper.get((worse, unit, metric))
+        paper = sign * (pb - pw) if pb is not None and pw is not None else None
+        return Comparison(label, tuple(sign * (b[s] - w[s]) for s in seeds), margin, unit, paper)
+
+
+def _per_arm(table: pd.DataFrame, column: str) -> dict[tuple[str, str, str], float]:
+    """An optional per-(arm, unit, metric) column of a claim table (:data:`CHANCE`, :data:`PAPER`): its finite
+    values (the same on every seed's row)."""
+    found: dict[tuple[str, str, str], float] = {}
+    if column in table:
+        levels = pd.to_numeric(table[column].replace("", np.nan), errors="coerce")
+        for key, level in zip(table[["arm", "unit", "metric"]].itertuples(index=False), levels, strict=True):
+            if math.isfinite(level):
+                found[tuple(key)] = float(level)  # type: ignore[assignment]
+    return found
 
 
 def _as_tuple(x: str | Sequence[str]) -> tuple[str, ...]:

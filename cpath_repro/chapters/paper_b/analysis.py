@@ -27,10 +27,20 @@ from cpath_repro.metrics.segmentation import plateaued
 from cpath_repro.results import tables
 
 PAIR = "{} → {}"
-CHANCE = chance.COLUMN
-#: A claim table's columns: the rules' five and each arm's chance level (the sanity gate).
-CLAIM_COLUMNS = ["seed", "arm", "unit", "metric", "value", CHANCE]
-#: The backbone and the weights B-T3's two-stage transfer and B-F2 start from (claim B-C4 rests on them).
+CHANCE, PAPER = chance.COLUMN, "paper"
+#: A claim table's columns: the rules' five, each arm's chance level (the sanity gate) and the paper's value.
+CLAIM_COLUMNS = ["seed", "arm", "unit", "metric", "value", CHANCE, PAPER]
+
+
+def _printed(published: Mapping[Any, tuple[float, float]], key: Any) -> float:
+    """The paper's mean for ``key``, NaN where it printed none."""
+    return published[key][0] if key in published else float("nan")
+
+
+def _printed_mean(published: Mapping[tuple[str, str], tuple[float, float]], sources: Iterable[str], target: str) -> float:
+    """The mean of the paper's values over ``sources`` into ``target`` (NaN unless it printed every one)."""
+    values = [_printed(published, (source, target)) for source in sources]
+    return float(np.mean(values)) if values else float("nan")#: The backbone and the weights B-T3's two-stage transfer and B-F2 start from (claim B-C4 rests on them).
 PRETRAINED = {"resnet18": "auto"}
 
 
@@ -219,8 +229,10 @@ def pair_claim(long: pd.DataFrame, sources: Iterable[str]) -> pd.DataFrame:
     rows = []
     for r in long[(long.arm == "deep-tuned") & long.source.isin(list(sources))].itertuples():
         unit, b = PAIR.format(r.source, r.target), base.loc[(r.seed, r.target)]
-        rows += [{"seed": r.seed, "arm": "deep-tuned", "unit": unit, "metric": TOP1, "value": r.test, CHANCE: r.chance},
-                 {"seed": r.seed, "arm": "baseline", "unit": unit, "metric": TOP1, "value": b.test, CHANCE: b.chance}]
+        rows += [{"seed": r.seed, "arm": "deep-tuned", "unit": unit, "metric": TOP1, "value": r.test, CHANCE: r.chance,
+                  PAPER: _printed(paper.B_T2, (r.source, r.target))},
+                 {"seed": r.seed, "arm": "baseline", "unit": unit, "metric": TOP1, "value": b.test, CHANCE: b.chance,
+                  PAPER: _printed(paper.B_T2, (r.target, r.target))}]
     return pd.DataFrame(rows, columns=CLAIM_COLUMNS)
 
 
@@ -243,9 +255,10 @@ def two_stage_claim(two: pd.DataFrame, single: pd.DataFrame) -> pd.DataFrame:
     for (seed, target), g in staged.loc[both].reset_index().groupby(["seed", "target"]):
         alone = once.loc[[(seed, source, target) for source in g.source]]
         rows += [{"seed": seed, "arm": "two-stage", "unit": target, "metric": TOP1, "value": float(g.test.mean()),
-                  CHANCE: float(g.chance.max())},
+                  CHANCE: float(g.chance.max()), PAPER: _printed_mean(paper.B_T3, g.source, target)},
                  {"seed": seed, "arm": "single-stage", "unit": target, "metric": TOP1,
-                  "value": float(alone.test.mean()), CHANCE: float(alone.chance.max())}]
+                  "value": float(alone.test.mean()), CHANCE: float(alone.chance.max()),
+                  PAPER: _printed_mean(paper.B_T2, g.source, target)}]
     return pd.DataFrame(rows, columns=CLAIM_COLUMNS)
 
 
@@ -284,8 +297,10 @@ def lr_search(s: Settings, target: str = FOCUS, seed: int = 0, progress: bool = 
 
 def tuning_claim(modes: pd.DataFrame) -> pd.DataFrame:
     """B-C3: per target (unit), deep-tuning against fine-tuning."""
+    published = {"deep-tuning": paper.B_T4_DEEP, "fine-tuning": paper.B_T4_FINE}
     return pd.DataFrame([{"seed": r.seed, "arm": r.arm, "unit": r.target, "metric": TOP1, "value": r.test,
-                          CHANCE: r.chance} for r in modes.itertuples()], columns=CLAIM_COLUMNS)
+                          CHANCE: r.chance, PAPER: _printed(published[r.arm], r.target)} for r in modes.itertuples()],
+                        columns=CLAIM_COLUMNS)
 
 
 def tuning_table(modes: pd.DataFrame) -> pd.DataFrame:

@@ -143,9 +143,19 @@ def beside_paper(long: pd.DataFrame, published: Mapping[Any, tuple[float, float]
     return table[table.model.isin(set(long.arm))].reset_index(drop=True)
 
 
+#: The paper's validation loss under each claim arm's name, where the paper's table is the claim's comparison
+#: (C-T3's crops, C-T4's named weightings, C-T5's extractors, C-T7's frozen or trained layers); the unweighted
+#: base, C-C4's arms and C-T8's single model have no printed loss.
+PAPER_LOSS = {**{CROP_NAMES[c]: v[0] for c, v in paper.C_T3.items()},
+              **{name: PAPER_WEIGHTINGS[name][0] for name in paper.WEIGHT_NAMES.values()},
+              **{arm: v[0] for arm, v in paper.C_T5.items()}, **{arm: v[0] for arm, v in paper.C_T7.items()}}
+
+
 def claim_table(long: pd.DataFrame, arms: Iterable[str]) -> pd.DataFrame:
-    """The rows of ``arms`` on the validation loss: what the registry's C rules read."""
-    return tables.claim_rows(long, arms, [VAL_LOSS])
+    """The rows of ``arms`` on the validation loss, with the paper's loss of each arm where it printed one: what
+    the registry's C rules read."""
+    rows = tables.claim_rows(long, arms, [VAL_LOSS])
+    return rows.assign(paper=rows.arm.map(PAPER_LOSS))
 
 
 def spread(long: pd.DataFrame, arms: Iterable[str]) -> pd.DataFrame:

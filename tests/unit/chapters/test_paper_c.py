@@ -160,6 +160,7 @@ def test_features_computed_once_train_the_head_as_training_through_the_frozen_ex
         found.append((t.val_loss, t.predict(val)))
     # Adam turns gradients of ~1e-9 (features that are 0 one way, 1e-9 the other) into lr-sized steps, so weights
     # fed by dead features may differ; what the model says may not beyond float32 summation order (seen: 5e-6 on
-    # a probability; a head trained on other features, e.g. in training mode, is off by 1e-2 and more)
-    assert found[0][0] == pytest.approx(found[1][0], rel=1e-6)
+    # a probability, 2e-5 relative on a loss of 14 with torch on one thread; a head trained on other features,
+    # e.g. in training mode, is off by 1e-2 and more)
+    assert found[0][0] == pytest.approx(found[1][0], rel=1e-4)
     assert np.allclose(found[0][1], found[1][1], atol=1e-4)

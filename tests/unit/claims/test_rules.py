@@ -215,3 +215,14 @@ def test_a_loss_must_lie_below_its_class_prior_guess_and_a_constant_answer_never
     for row in majority:
         row["chance"] = 53.3 if row["arm"] == "b" else 53.3
     assert Dominates("a", "b", "m").evaluate(majority).status is Status.UNDECIDABLE
+
+
+def test_the_papers_values_give_each_comparison_the_papers_effect_on_our_scale_and_sign():
+    rows = table({("a", "u"): [0.70, 0.72, 0.69], ("b", "u"): [0.98, 1.02, 1.05], ("a", "v"): [1, 2, 3],
+                  ("b", "v"): [0, 1, 2]})
+    for row in rows:
+        row["paper"] = {("a", "u"): 0.74517, ("b", "u"): 0.80}.get((row["arm"], row["unit"]), "")
+    out = Dominates("a", "b", "m", lower_is_better=True).evaluate(rows)
+    effects = {c.unit: c.paper_effect for c in out.comparisons}
+    assert effects["u"] == pytest.approx(0.80 - 0.74517)  # lower is better: the paper's gain, positive
+    assert effects["v"] is None  # the paper gives no value for unit v
