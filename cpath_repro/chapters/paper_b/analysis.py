@@ -40,7 +40,10 @@ def _printed(published: Mapping[Any, tuple[float, float]], key: Any) -> float:
 def _printed_mean(published: Mapping[tuple[str, str], tuple[float, float]], sources: Iterable[str], target: str) -> float:
     """The mean of the paper's values over ``sources`` into ``target`` (NaN unless it printed every one)."""
     values = [_printed(published, (source, target)) for source in sources]
-    return float(np.mean(values)) if values else float("nan")#: The backbone and the weights B-T3's two-stage transfer and B-F2 start from (claim B-C4 rests on them).
+    return float(np.mean(values)) if values else float("nan")
+
+
+#: The backbone and the weights B-T3's two-stage transfer and B-F2 start from (claim B-C4 rests on them).
 PRETRAINED = {"resnet18": "auto"}
 
 
