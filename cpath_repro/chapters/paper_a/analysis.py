@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from cpath_repro import notebook
+from cpath_repro.chapters.paper_a import paper
 from cpath_repro.chapters.paper_a.data import he_only_slide, split_tiles
 from cpath_repro.chapters.paper_a.training import F1_NAMES, f1_scores
 from cpath_repro.claims.metrics import paper_a as metrics
@@ -52,14 +53,20 @@ def parameter_counts(s: Settings) -> dict[str, int]:
 
 # -- the test tables (A-T1, A-T2) and the validation curves (A-F2, A-F4) -----------------------------------------------
 
+#: The paper's test F1 per (arm label, class metric), Tables 1 and 2: A-C2's and A-C3's paper effects.
+PAPER_F1 = {(arm, metric): value for table in (paper.PAPER_T1, paper.PAPER_T2) for arm, row in table.items()
+            for metric, value in zip(metrics.F1, row, strict=True)}
+
+
 def test_table(models: Models, s: Settings, test_stains: str, arms: dict[str, str]) -> pd.DataFrame:
-    """Per-seed test F1: one row per (seed, arm label, class)."""
+    """Per-seed test F1: one row per (seed, arm label, class), with the paper's F1 where it printed one."""
     rows = []
     for (arm, seed), stored in models.items():
         if arm not in arms:
             continue
         scores = f1_scores(stored.model, split_tiles(s, seed, test_stains, "test"))
-        rows += [{"seed": seed, "arm": arms[arm], "metric": name, "value": v} for name, v in scores.items()]
+        rows += [{"seed": seed, "arm": arms[arm], "metric": name, "value": v,
+                  "paper": PAPER_F1.get((arms[arm], name), np.nan)} for name, v in scores.items()]
     return pd.DataFrame(rows)
 
 

@@ -172,9 +172,17 @@ def control_table(long: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+#: The paper's value per (method, metric) for the claims' tables: Table 1's stomach-biopsy accuracy and PR-AUC
+#: (D-C1) and Table 3's kappa (D-C5). D-C2's control and D-C4's tumour points have none.
+PAPER_VALUES = {**{(arm, metric): v[i] for arm, v in paper.D_T1.items() for metric, i in ((ACCURACY, 0), (PR_AUC, 2))},
+                **{(arm, QUADRATIC_KAPPA): v for arm, v in paper.D_T3.items()}}
+
+
 def claim_table(long: pd.DataFrame, arms: Iterable[str], metrics: Iterable[str] = (ACCURACY, PR_AUC)) -> pd.DataFrame:
-    """The rows of ``arms`` (methods) on ``metrics``: what the registry's D rules read."""
-    return tables.claim_rows(long, arms, metrics)
+    """The rows of ``arms`` (methods) on ``metrics``, with the paper's value where it printed one: what the
+    registry's D rules read."""
+    rows = tables.claim_rows(long, arms, metrics)
+    return rows.assign(paper=[PAPER_VALUES.get((a, m), np.nan) for a, m in zip(rows.arm, rows.metric, strict=True)])
 
 
 # -- heatmaps and tumour points (D-F5, D-F6, D-C4) ---------------------------------------------------------------------
