@@ -157,6 +157,116 @@ CHOICES: tuple[Choice, ...] = (
             "method was fixed and calibrated on simulated tables before any run was judged by it.",
         measured_on="the default profile, 3 paired seeds, judged by the old and by the new rules: not measured "
                     "yet",
+    ),    Choice(
+        date="2026-12-03",
+        setting="paper B, B-C4's comparator",
+        old="two-stage transfer against the target's baseline from random initialization",
+        new="two-stage against single-stage transfer from the same source, per target (the paper's Table 3 "
+            "against its Table 2)",
+        why="with a stand-in measured not to pretrain, the source stage alone passed the old "
+            "comparison (3/3 targets); the paper's own comparison is the two tables.",
+        measured_on="the default profile: the old setting's verdict comes from the last 3-seed default run (to be "
+                    "judged), the new one's from the next default book (5 seeds); neither is made yet",
+        papers=("B",),
+    ),
+    Choice(
+        date="2026-12-03",
+        setting="paper D, D-C2's comparator",
+        old="end-to-end learning against separate learning",
+        new="end-to-end learning against separate learning whose segmenter is trained as many more epochs as "
+            "end-to-end learning adds, its extractor frozen (a new control arm in D-T1)",
+        why="end-to-end learning is the separate model trained one more epoch; without the same "
+            "extra epochs for the comparator, a gain could be the epochs alone.",
+        measured_on="the default profile: the old setting's verdict comes from the last 3-seed default run (to be "
+                    "judged), the new one's from the next default book (5 seeds); neither is made yet",
+        papers=("D",),
+    ),
+    Choice(
+        date="2026-12-03",
+        setting="paper A, A-C6's rule",
+        old="the trained colour-deconvolution segment's best one-to-one |r| with the true stain maps above "
+            "0.5 in every seed",
+        new="the trained segment against the same segment at its initial weights, by the paired interval",
+        why="a 1×1 convolution on Beer–Lambert optical density correlates strongly with the stains "
+            "before any training, so a fixed threshold could not tell training from construction.",
+        measured_on="the default profile: the old setting's verdict comes from the last 3-seed default run (to be "
+                    "judged), the new one's from the next default book (5 seeds); neither is made yet",
+        papers=("A",),
+    ),
+    Choice(
+        date="2026-12-03",
+        setting="paper A, the convergence measures of A-C1 and A-C4",
+        old="speed: epochs until each class's validation F1 reaches 90 % of its own final value; smoothness: "
+            "the curves' summed total variation",
+        new="speed: epochs until 90 % of the lower of the two arms' final F1 (a level both reach); roughness:"
+            " movement beyond the net rise per unit of rise (the rise floored at 0.05)",
+        why="both old measures favoured the arm that learns less (a flat curve converges at once "
+            "and varies little).",
+        measured_on="the default profile: the old setting's verdict comes from the last 3-seed default run (to be "
+                    "judged), the new one's from the next default book (5 seeds); neither is made yet",
+        papers=("A",),
+    ),
+    Choice(
+        date="2026-12-03",
+        setting="the pretraining probe, and C-C5's gate",
+        old="each stand-in fine-tuned on the probe task, 3 paired seeds; C-C5 not gated",
+        new="each stand-in measured the way its claims use it: fine-tuned (B-C4's ResNet18) or frozen, a "
+            "logistic regression on its features (C-C1 and C-C5's ResNet-50 and Inception-v3, D-C1's "
+            "GoogLeNet), 5 paired seeds; C-C5 gated by the frozen ResNet-50 probe",
+        why="C-C1, C-C5 and D-C1 read frozen features while the probe measured fine-tuning, C-C5 "
+            "rests on the stand-in measured not to pretrain, and with 3 seeds a stand-in with no effect "
+            "passed one time in eight.",
+        measured_on="the default profile: the old setting's verdict comes from the last 3-seed default run (to be "
+                    "judged), the new one's from the next default book (5 seeds); neither is made yet",
+    ),
+    Choice(
+        date="2026-12-03",
+        setting="paper C, C-C6 when the ensemble's weights leave the paper's rule",
+        old="the ensemble compared with the single model whatever its weights (clipped at 0 or equal when "
+            "losses exceed 0.95)",
+        new="not testable at this budget when a trial's weights clip or fall back to equal, with the weights "
+            "named",
+        why="with validation losses above 0.95 the weights 0.95 − loss collapse to one member or to"
+            " equal weights, which is not the paper's ensemble.",
+        measured_on="the default profile: the old setting's verdict comes from the last 3-seed default run (to be "
+                    "judged), the new one's from the next default book (5 seeds); neither is made yet",
+        papers=("C",),
+    ),
+    Choice(
+        date="2026-12-03",
+        setting="paper D, Camelyon17 patients in the default profile",
+        old="8 patients (5 slides each)",
+        new="20 patients (5 slides each)",
+        why="D-C5's kappa rested on 8 patients in 5-fold cross-validation (kappa per trial "
+            "87/90/100 against 87/0/53).",
+        measured_on="the default profile: the old setting's verdict comes from the last 3-seed default run (to be "
+                    "judged), the new one's from the next default book (5 seeds); neither is made yet",
+        papers=("D",),
+    ),
+    Choice(
+        date="2026-12-03",
+        setting="paper B, a plateau rule for the baselines",
+        old="baselines compared after whatever number of epochs the profile gave",
+        new="a baseline levelled off when the best validation accuracy of its last quarter of epochs is "
+            "within 1 point of its best overall and of its best before that quarter; B-C1, B-C2 and B-C6 are "
+            "not testable at this budget where a compared baseline did not, and B-T2 shows the curves",
+        why="BACH's baseline got about a dozen optimizer steps and ended below chance, so B-C1, "
+            "B-C2 and B-C6 were decided by the budget, not by transfer.",
+        measured_on="the default profile: the old setting's verdict comes from the last 3-seed default run (to be "
+                    "judged), the new one's from the next default book (5 seeds); neither is made yet",
+        papers=("B",),
+    ),
+    Choice(
+        date="2026-12-03",
+        setting="chance levels in paper B's, C's and D's claim tables (the sanity gate's input)",
+        old="no chance column: the sanity gate of the 2026-12-03 rules had nothing to read",
+        new="each arm's chance level beside its values: B's majority class of the training crops (at least "
+            "1/classes), C's class-prior loss and majority accuracy, D's majority patch class, a no-skill "
+            "heatmap's PR-AUC and a kappa of 0",
+        why="B-T2's baselines sat at chance, C-T2's vanilla CNN always answered the majority type "
+            "and its Inception-v3 diverged, and each still fed a verdict.",
+        measured_on="the default profile: the old setting's verdict comes from the last 3-seed default run (to be "
+                    "judged), the new one's from the next default book (5 seeds); neither is made yet",
     ),
 )
 
