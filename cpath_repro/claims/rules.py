@@ -156,6 +156,11 @@ class Comparison:
             return f"{self.label}: {self.n} paired seed(s), no interval"
         return f"{self.label}: the same difference ({self.mean:+.4g}) in all {self.n} seeds, an interval of zero width"
 
+    @property
+    def seeds_needed(self) -> int | None:
+        """The paired seeds this comparison's effect and spread would need for :data:`POWER` (None: none would)."""
+        return seeds_needed(self.mean - self.margin, self.sd) if self.status is Status.INCONCLUSIVE else None
+
     def describe(self) -> str:
         """``label: +0.031 [−0.010, +0.072] over 5 seeds, inconclusive; resolves ≥ 0.05; ≈ 14 seeds``."""
         if self.status is Status.UNDECIDABLE:
@@ -165,7 +170,7 @@ class Comparison:
         text = (f"{self.label}: {self.mean:+.4g} [{low:+.4g}, {high:+.4g}] over {self.n} seeds{margin}, "
                 f"{self.status.value}")
         if self.status is Status.INCONCLUSIVE:
-            need = seeds_needed(self.mean - self.margin, self.sd)
+            need = self.seeds_needed
             text += (f"; {self.n} seeds resolve an effect of {smallest_resolvable(self.n, self.sd):.3g} at "
                      f"{POWER:.0%} power; this effect would need "
                      + (f"about {need} seeds" if need else "more seeds than are worth stating"

@@ -28,15 +28,28 @@ class Verdict:
     comparisons: tuple[Comparison, ...] = ()  # what the rule decided from: effect and interval of each
 
 
+def cost(comparisons: tuple[Comparison, ...], minutes_per_seed: float | None) -> str:
+    """For the reader's planning, what the seeds an inconclusive verdict would need cost at the page's measured
+    time per seed (never a reason to add seeds to a run already seen: that is a recorded choice)."""
+    needs = [c.seeds_needed for c in comparisons if c.seeds_needed is not None]
+    if not needs or not minutes_per_seed:
+        return ""
+    most = max(needs)
+    return (f" For planning: the largest of these, about {most} paired seeds, would take about "
+            f"{most * minutes_per_seed:,.0f} CPU-minutes at this page's {minutes_per_seed:.1g} min per seed.")
+
+
 def judge(claim: Claim, table: pd.DataFrame, data: str, notebook: str | None = None,
           used: dict[str, str] | None = None, probes: dict[str, Any] | None = None,
-          undecidable: str | None = None) -> Verdict:
+          undecidable: str | None = None, minutes_per_seed: float | None = None) -> Verdict:
     """A claim's verdict from its per-seed table, the pretraining gate included: the one function the front page
     and a page's verdict box both call. ``used``: backbone -> the pretraining the chapter recorded; ``probes``:
     the stand-in probe's results (:func:`cpath_repro.claims.pretraining.probe_results`); ``undecidable``: why
     the chapter found its own numbers unable to decide the claim (:meth:`Run.save_claim_table`)."""
     outcome = claim.rule.evaluate(table)
     status, evidence = outcome.status, outcome.evidence
+    if status is Status.INCONCLUSIVE:
+        evidence += cost(outcome.comparisons, minutes_per_seed)
     if undecidable is not None:
         status, evidence = Status.UNDECIDABLE, f"{undecidable}; its own numbers: {evidence}"
     if claim.pretrained and used is not None:
@@ -68,9 +81,18 @@ def verdicts(run_dir: Path | None) -> list[Verdict]:
         if reason is not None:  # the chapter said why this run cannot test it (e.g. no ground truth in real data)
             out.append(Verdict(claim, Status.NOT_TESTABLE, rule, reason, data, notebook))
             continue
-        out.append(judge(claim, pd.read_csv(table_path, keep_default_na=False), data, notebook,
-                         manifest.get("pretraining", {}), probes, manifest.get("undecidable", {}).get(claim.id)))
+        table = pd.read_csv(table_path, keep_default_na=False)
+        out.append(judge(claim, table, data, notebook, manifest.get("pretraining", {}), probes,
+                         manifest.get("undecidable", {}).get(claim.id), minutes_per_seed(manifest, table)))
     return out
+
+
+def minutes_per_seed(manifest: dict[str, Any], table: pd.DataFrame) -> float | None:
+    """The page's measured wall time per seed of its claim table (None: not recorded). Measured on the run that
+    made the page, so it is the cost of training when the models were trained in it, less when they were loaded."""
+    wall = manifest.get("execution", {}).get("wall_time_s")
+    seeds = table["seed"].nunique() if "seed" in table else 0
+    return wall / 60.0 / seeds if wall and seeds else None
 
 
 def as_text(items: list[Verdict]) -> str:

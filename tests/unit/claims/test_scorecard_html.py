@@ -102,3 +102,16 @@ def test_the_book_redraws_a_pages_box_with_the_front_pages_verdict_and_leaves_ot
     assert redrawn[0]["data"]["text/plain"].startswith("A-C1: supported")
     assert redrawn[1] == {"output_type": "stream", "text": "data: synthetic"}
     assert redrawn[2]["data"] == {"text/html": "<table></table>"}
+
+
+def test_an_inconclusive_verdict_says_what_the_seeds_it_would_need_cost_at_the_pages_time_per_seed():
+    import pandas as pd
+
+    wobble = {s: 0.05 if s % 2 else -0.04 for s in range(5)}  # the frozen arm's seeds scatter around a small gain
+    rows = [{"seed": s, "arm": arm, "unit": "", "metric": "val_loss", "value": v + wobble[s] * (arm == "frozen")}
+            for s in range(5) for arm, v in (("frozen", 0.70), ("fine-tuned", 0.71))]
+    verdict = scorecard.judge(CLAIMS["C-C5"], pd.DataFrame(rows), "synthetic data", "C-T7", minutes_per_seed=2.0)
+    assert verdict.status is Status.INCONCLUSIVE
+    need = max(c.seeds_needed for c in verdict.comparisons)
+    assert f"about {need} paired seeds, would take about {2 * need:,} CPU-minutes" in verdict.evidence
+    assert "CPU-minutes" not in scorecard.judge(CLAIMS["C-C5"], pd.DataFrame(rows), "synthetic data").evidence
