@@ -1,4 +1,5 @@
-"""Shared fixtures: one ci-profile run of every notebook, and the book built from it.
+"""Shared fixtures: one ci-profile run of every notebook, and the book built from it, once per session however
+many pytest-xdist workers share it (``make test`` runs one per core, a test file per worker at a time).
 
 Every process of a test session (pytest-xdist's workers, the notebook kernels they start, the trainings they
 spawn) runs torch on one thread: the workers and kernels share the cores instead of waiting on each other's
@@ -7,6 +8,7 @@ threads, and a notebook run serially commits the numbers it commits when run bes
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -15,27 +17,41 @@ for _variable in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):  # before torch is impo
     os.environ[_variable] = "1"
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Under ``--dist loadgroup``, tests that read one shared run go to the worker that holds it: the session's
-    ci run, or a module's own run (``real_run``)."""
-    for item in items:
-        fixtures = set(getattr(item, "fixturenames", ()))
-        if fixtures & {"ci_run", "built_book"}:
-            item.add_marker(pytest.mark.xdist_group("ci-run"))
-        elif "real_run" in fixtures:
-            item.add_marker(pytest.mark.xdist_group(item.module.__name__))
+def _shared(tmp_path_factory: pytest.TempPathFactory, name: str) -> Path:
+    """A folder every pytest-xdist worker of this session sees (the session's own folder, above the workers'),
+    or a fresh one of this process without xdist."""
+    if os.environ.get("PYTEST_XDIST_WORKER") is None:
+        return tmp_path_factory.mktemp(name)
+    folder = tmp_path_factory.getbasetemp().parent / name
+    folder.mkdir(exist_ok=True)
+    return folder
+
+
+def _once(tmp_path_factory: pytest.TempPathFactory, name: str, make: Callable[[Path], None]) -> Path:
+    """``make`` a shared folder once per session: the first worker to ask makes it under a lock, the others wait
+    and read it (pytest-xdist's recipe for a session fixture run once; files are written whole or not at all)."""
+    from filelock import FileLock
+
+    folder = _shared(tmp_path_factory, name)
+    made = folder.with_name(f"{folder.name}.made")  # beside the folder: a run folder holds only results
+    with FileLock(f"{folder}.lock"):
+        if not made.is_file():
+            make(folder)
+            made.touch()
+    return folder
 
 
 @pytest.fixture(scope="session", autouse=True)
 def isolated_model_store(tmp_path_factory: pytest.TempPathFactory):
     """Tests train into a model store of their own, never the project's runs/models, and write paper D's slides
-    into a folder of their own, never runs/slides."""
+    into a folder of their own, never runs/slides; the workers of one session share them (the store and the
+    slides take a lock per entry)."""
     from cpath_repro.chapters.paper_d.data import SLIDES_ENV
     from cpath_repro.train.store import STORE_ENV
 
     previous = {name: os.environ.get(name) for name in (STORE_ENV, SLIDES_ENV)}
-    os.environ[STORE_ENV] = str(tmp_path_factory.mktemp("model-store"))  # inherited by notebook kernels
-    os.environ[SLIDES_ENV] = str(tmp_path_factory.mktemp("slides"))  # paper D's synthetic slides, likewise
+    os.environ[STORE_ENV] = str(_shared(tmp_path_factory, "model-store"))  # inherited by notebook kernels
+    os.environ[SLIDES_ENV] = str(_shared(tmp_path_factory, "slides"))  # paper D's synthetic slides, likewise
     yield
     for name, value in previous.items():
         if value is None:
@@ -46,18 +62,18 @@ def isolated_model_store(tmp_path_factory: pytest.TempPathFactory):
 
 @pytest.fixture(scope="session")
 def ci_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Every notebook under the ci profile, once per session (two at a time), shared by every test that reads it."""
     from cpath_repro.pipeline import execute
     from tests.support import JOBS
 
-    run_dir = tmp_path_factory.mktemp("run-ci")
-    execute.run(["all"], "ci", [], run_dir, progress=False, echo=lambda *_: None, jobs=JOBS)
-    return run_dir
+    def make(run_dir: Path) -> None:
+        execute.run(["all"], "ci", [], run_dir, progress=False, echo=lambda *_: None, jobs=JOBS)
+
+    return _once(tmp_path_factory, "run-ci", make)
 
 
 @pytest.fixture(scope="session")
 def built_book(ci_run: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     from cpath_repro.pipeline import book
 
-    out = tmp_path_factory.mktemp("book")
-    book.build(ci_run, out)
-    return out / "html"
+    return _once(tmp_path_factory, "book", lambda out: book.build(ci_run, out)) / "html"
