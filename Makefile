@@ -46,7 +46,7 @@ book: $(STAMP) data
 
 ## Unit tests, every notebook under the ci profile, the book from that run, the book in chromium
 test: $(STAMP) data browser
-	$(BIN)/python -m pytest -n auto --dist loadfile tests/unit tests/integration
+	$(BIN)/python -m pytest -n auto --dist worksteal tests
 
 ## JupyterLab on the notebooks
 lab: $(STAMP)

@@ -1,5 +1,5 @@
 """Shared fixtures: one ci-profile run of every notebook, and the book built from it, once per session however
-many pytest-xdist workers share it (``make test`` runs one per core, a test file per worker at a time).
+many pytest-xdist workers share it (``make test`` runs one per core; :func:`tests.support.once`).
 
 Every process of a test session (pytest-xdist's workers, the notebook kernels they start, the trainings they
 spawn) runs torch on one thread: the workers and kernels share the cores instead of waiting on each other's
@@ -8,37 +8,12 @@ threads, and a notebook run serially commits the numbers it commits when run bes
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 for _variable in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):  # before torch is imported; inherited by every child
     os.environ[_variable] = "1"
-
-
-def _shared(tmp_path_factory: pytest.TempPathFactory, name: str) -> Path:
-    """A folder every pytest-xdist worker of this session sees (the session's own folder, above the workers'),
-    or a fresh one of this process without xdist."""
-    if os.environ.get("PYTEST_XDIST_WORKER") is None:
-        return tmp_path_factory.mktemp(name)
-    folder = tmp_path_factory.getbasetemp().parent / name
-    folder.mkdir(exist_ok=True)
-    return folder
-
-
-def _once(tmp_path_factory: pytest.TempPathFactory, name: str, make: Callable[[Path], None]) -> Path:
-    """``make`` a shared folder once per session: the first worker to ask makes it under a lock, the others wait
-    and read it (pytest-xdist's recipe for a session fixture run once; files are written whole or not at all)."""
-    from filelock import FileLock
-
-    folder = _shared(tmp_path_factory, name)
-    made = folder.with_name(f"{folder.name}.made")  # beside the folder: a run folder holds only results
-    with FileLock(f"{folder}.lock"):
-        if not made.is_file():
-            make(folder)
-            made.touch()
-    return folder
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -48,10 +23,11 @@ def isolated_model_store(tmp_path_factory: pytest.TempPathFactory):
     slides take a lock per entry)."""
     from cpath_repro.chapters.paper_d.data import SLIDES_ENV
     from cpath_repro.train.store import STORE_ENV
+    from tests.support import shared_folder
 
     previous = {name: os.environ.get(name) for name in (STORE_ENV, SLIDES_ENV)}
-    os.environ[STORE_ENV] = str(_shared(tmp_path_factory, "model-store"))  # inherited by notebook kernels
-    os.environ[SLIDES_ENV] = str(_shared(tmp_path_factory, "slides"))  # paper D's synthetic slides, likewise
+    os.environ[STORE_ENV] = str(shared_folder(tmp_path_factory, "model-store"))  # inherited by notebook kernels
+    os.environ[SLIDES_ENV] = str(shared_folder(tmp_path_factory, "slides"))  # paper D's synthetic slides, likewise
     yield
     for name, value in previous.items():
         if value is None:
@@ -64,16 +40,17 @@ def isolated_model_store(tmp_path_factory: pytest.TempPathFactory):
 def ci_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Every notebook under the ci profile, once per session (two at a time), shared by every test that reads it."""
     from cpath_repro.pipeline import execute
-    from tests.support import JOBS
+    from tests.support import JOBS, once
 
     def make(run_dir: Path) -> None:
         execute.run(["all"], "ci", [], run_dir, progress=False, echo=lambda *_: None, jobs=JOBS)
 
-    return _once(tmp_path_factory, "run-ci", make)
+    return once(tmp_path_factory, "run-ci", make)
 
 
 @pytest.fixture(scope="session")
 def built_book(ci_run: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     from cpath_repro.pipeline import book
+    from tests.support import once
 
-    return _once(tmp_path_factory, "book", lambda out: book.build(ci_run, out)) / "html"
+    return once(tmp_path_factory, "book", lambda out: book.build(ci_run, out)) / "html"

@@ -15,7 +15,7 @@ from cpath_repro.claims import scorecard
 from cpath_repro.claims.rules import Status
 from cpath_repro.pipeline import execute
 from cpath_repro.synth import cervix
-from tests.support import JOBS
+from tests.support import JOBS, once
 
 pytestmark = pytest.mark.integration
 PAPER_C = [spec.name for spec in NOTEBOOKS]
@@ -24,21 +24,22 @@ PAPER_C = [spec.name for spec in NOTEBOOKS]
 @pytest.fixture(scope="module")
 def real_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Kaggle's layout (train/Type_k, additional/Type_k, test/) of JPEGs; the pixels happen to be generated."""
-    root = tmp_path_factory.mktemp("own")
-    folder = root / "intel-mobileodt-cervical-cancer-screening"
-    for subset, kind, n in (("train", "initial", 45), ("additional", "additional", 30)):
-        for image in cervix.make_set(kind, n, 3, (120, 160)):
-            path = folder / subset / image.type_name / f"{image.index}.jpg"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            Image.fromarray(image.image).save(path)
-    (folder / "test").mkdir()
-    for image in cervix.make_set("test", 4, 3, (120, 160)):
-        Image.fromarray(image.image).save(folder / "test" / f"{image.index}.jpg")
-    whole = sorted((folder / "train" / "Type_2").glob("*.jpg"))[0].read_bytes()
-    (folder / "train" / "Type_2" / "truncated.jpg").write_bytes(whole[: len(whole) // 2])
-    run_dir = tmp_path_factory.mktemp("run-real")
-    execute.run(PAPER_C, "ci", [("data_root", str(root))], run_dir, progress=False, echo=lambda *_: None, jobs=JOBS)
-    return run_dir
+    def make(run_dir: Path) -> None:
+        root = tmp_path_factory.mktemp("own")
+        folder = root / "intel-mobileodt-cervical-cancer-screening"
+        for subset, kind, n in (("train", "initial", 45), ("additional", "additional", 30)):
+            for image in cervix.make_set(kind, n, 3, (120, 160)):
+                path = folder / subset / image.type_name / f"{image.index}.jpg"
+                path.parent.mkdir(parents=True, exist_ok=True)
+                Image.fromarray(image.image).save(path)
+        (folder / "test").mkdir()
+        for image in cervix.make_set("test", 4, 3, (120, 160)):
+            Image.fromarray(image.image).save(folder / "test" / f"{image.index}.jpg")
+        whole = sorted((folder / "train" / "Type_2").glob("*.jpg"))[0].read_bytes()
+        (folder / "train" / "Type_2" / "truncated.jpg").write_bytes(whole[: len(whole) // 2])
+        execute.run(PAPER_C, "ci", [("data_root", str(root))], run_dir, progress=False, echo=lambda *_: None, jobs=JOBS)
+
+    return once(tmp_path_factory, "run-real-cervix", make)  # one per session, whichever worker asks first
 
 
 def test_every_paper_c_verdict_on_real_data_is_labelled_real(real_run: Path) -> None:

@@ -15,7 +15,7 @@ from cpath_repro.claims.rules import Status
 from cpath_repro.pipeline import execute
 from cpath_repro.synth import slide_folders
 from cpath_repro.synth.slides import Geometry
-from tests.support import JOBS
+from tests.support import JOBS, once
 
 pytestmark = pytest.mark.integration
 PAGES = ["D-T1", "D-T2", "D-T3"]
@@ -23,16 +23,17 @@ PAGES = ["D-T1", "D-T2", "D-T3"]
 
 @pytest.fixture(scope="module")
 def real_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("own")
-    geometry = Geometry(2.0, 36)
-    slide_folders.write_camelyon16(root / "CAMELYON16", geometry=geometry, seed=7, n_tumour=2, n_normal=2, n_test=2,
-                                   tumour_classes=("micro", "itc"), map_patches=16)
-    patients = [["negative"] * 5, ["itc"] + ["negative"] * 4, ["micro"] * 2 + ["negative"] * 3,
-                ["micro"] + ["negative"] * 4, ["itc"] * 2 + ["negative"] * 3]
-    slide_folders.write_camelyon17(root / "CAMELYON17", patients, geometry=geometry, seed=7, map_patches=16)
-    run_dir = tmp_path_factory.mktemp("run-real")
-    execute.run(PAGES, "ci", [("data_root", str(root))], run_dir, progress=False, echo=lambda *_: None, jobs=JOBS)
-    return run_dir
+    def make(run_dir: Path) -> None:
+        root = tmp_path_factory.mktemp("own")
+        geometry = Geometry(2.0, 36)
+        slide_folders.write_camelyon16(root / "CAMELYON16", geometry=geometry, seed=7, n_tumour=2, n_normal=2, n_test=2,
+                                       tumour_classes=("micro", "itc"), map_patches=16)
+        patients = [["negative"] * 5, ["itc"] + ["negative"] * 4, ["micro"] * 2 + ["negative"] * 3,
+                    ["micro"] + ["negative"] * 4, ["itc"] * 2 + ["negative"] * 3]
+        slide_folders.write_camelyon17(root / "CAMELYON17", patients, geometry=geometry, seed=7, map_patches=16)
+        execute.run(PAGES, "ci", [("data_root", str(root))], run_dir, progress=False, echo=lambda *_: None, jobs=JOBS)
+
+    return once(tmp_path_factory, "run-real-slides", make)  # one per session, whichever worker asks first
 
 
 def test_camelyon_pages_read_the_real_folders_and_stomach_claims_are_not_testable(real_run: Path) -> None:

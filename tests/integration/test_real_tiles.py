@@ -13,7 +13,7 @@ from cpath_repro.claims.rules import Status
 from cpath_repro.data.tiles import write_tile_folder
 from cpath_repro.pipeline import execute
 from cpath_repro.synth import tissue
-from tests.support import JOBS
+from tests.support import JOBS, once
 
 pytestmark = pytest.mark.integration
 PAPER_A = ["A-T1", "A-T2", "A-F6", "A-F8"]
@@ -22,14 +22,16 @@ PAPER_A = ["A-T1", "A-T2", "A-F6", "A-F8"]
 @pytest.fixture(scope="module")
 def real_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A real-layout tile folder (tiles.csv, tiles/, labels/; the pixels happen to be generated) run under ci."""
-    root = tmp_path_factory.mktemp("own") / "multistain-tiles"
-    cfg = tissue.TissueConfig(canvas=64, tile=32, difficulty=0.4)
-    for split, seed in (("train", 7), ("test", 8)):
-        slides = tissue.make_slides(seed, split, ["H&E", "Ki67/CD3"], 2, cfg)
-        write_tile_folder(tissue.cut_tiles(slides, 32), root, split)
-    run_dir = tmp_path_factory.mktemp("run-real")
-    execute.run(PAPER_A, "ci", [("data_root", str(root.parent))], run_dir, progress=False, echo=lambda *_: None, jobs=JOBS)
-    return run_dir
+    def make(run_dir: Path) -> None:
+        root = tmp_path_factory.mktemp("own") / "multistain-tiles"
+        cfg = tissue.TissueConfig(canvas=64, tile=32, difficulty=0.4)
+        for split, seed in (("train", 7), ("test", 8)):
+            slides = tissue.make_slides(seed, split, ["H&E", "Ki67/CD3"], 2, cfg)
+            write_tile_folder(tissue.cut_tiles(slides, 32), root, split)
+        execute.run(PAPER_A, "ci", [("data_root", str(root.parent))], run_dir, progress=False, echo=lambda *_: None,
+                    jobs=JOBS)
+
+    return once(tmp_path_factory, "run-real-tiles", make)  # one per session, whichever worker asks first
 
 
 def test_every_paper_a_verdict_on_real_tiles_is_labelled_real(real_run: Path):
