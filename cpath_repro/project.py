@@ -187,7 +187,7 @@ def lock_hash() -> str:
         return file_hash(LOCK_FILE)
     from packaging.utils import canonicalize_name
 
-    pins = {canonicalize_name(line.split("==")[0]): line.strip()
+    pins: dict[str, str] = {canonicalize_name(line.split("==")[0]): line.strip()
             for line in LOCK_FILE.read_text(encoding="utf-8").splitlines() if "==" in line and not line.startswith("#")}
     needed = sorted(n for n in runtime_distributions() if n in pins)
     return hashlib.sha256("\n".join(pins[n] for n in needed).encode()).hexdigest()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import torch
 
@@ -59,7 +61,7 @@ def epochs_to_level(epochs: np.ndarray, curve: np.ndarray, level: float) -> floa
     return float(epochs[hits[0]]) if len(hits) else float(epochs[-1])
 
 
-def plateaued(curve: np.ndarray, tail: float, within: float) -> bool:
+def plateaued(curve: Sequence[float] | np.ndarray, tail: float, within: float) -> bool:
     """Whether a validation curve (higher is better) levelled off: the best value of its last ``tail`` share of
     epochs (at least one) is within ``within`` of its best over all epochs. A curve still climbing at its end
     has its best in the tail too, so the tail must also hold no new best by more than ``within``: its best
