@@ -35,8 +35,9 @@ def cost(comparisons: tuple[Comparison, ...], minutes_per_seed: float | None) ->
     if not needs or not minutes_per_seed:
         return ""
     most = max(needs)
+    per_seed = f"{minutes_per_seed:.1f}" if minutes_per_seed < 10 else f"{minutes_per_seed:,.0f}"
     return (f" For planning: the largest of these, about {most} paired seeds, would take about "
-            f"{most * minutes_per_seed:,.0f} CPU-minutes at this page's {minutes_per_seed:.1g} min per seed.")
+            f"{most * minutes_per_seed:,.0f} CPU-minutes at this page's {per_seed} min per seed.")
 
 
 def judge(claim: Claim, table: pd.DataFrame, data: str, notebook: str | None = None,
