@@ -151,9 +151,9 @@ def baselines_unsettled(long: pd.DataFrame, targets: Iterable[str] | None = None
     if unsettled.empty:
         return None
     named = ", ".join(f"{t} (trial {', '.join(str(x) for x in sorted(g.seed))})" for t, g in unsettled.groupby("target"))
-    return (f"the baselines of {named} were still improving at the end of training (best validation accuracy of "
-            f"the last {PLATEAU_TAIL:.0%} of epochs more than {PLATEAU_POINTS:g} point from their best, or above their "
-            "best before): a comparison with them measures the budget, not transfer")
+    return (f"the baselines of {named} did not level off by the rule fixed before the run (the best validation "
+            f"accuracy of the last {PLATEAU_TAIL:.0%} of epochs within {PLATEAU_POINTS:g} point of the best overall and "
+            "of the best before; one epoch cannot show it): a comparison with them measures the budget, not transfer")
 
 
 def model_keys(*tables: pd.DataFrame) -> list[str]:
