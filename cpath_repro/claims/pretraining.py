@@ -4,9 +4,9 @@ No ImageNet weights can be downloaded here. When a user has torchvision's weight
 backbones start from them; otherwise they start from the stand-in (formula-driven
 pretraining on fractal images). Whether the stand-in *pretrains* a backbone is measured
 once, before any chapter relies on it, by a rule fixed in advance (the ``pretraining``
-notebook: fine-tuned from the stand-in vs from random initialization on a probe task, paired
-seeds; it pretrains when the 95 % paired interval of its gain lies above 0). A claim that rests on a stand-in that did
-not pretrain is *not testable here*, whatever its own numbers say.
+notebook: the stand-in vs random initialization on a probe task, paired seeds, fine-tuned or frozen as
+the claim uses the backbone; it pretrains when the 95 % paired interval of its gain lies above 0). A
+claim that rests on a stand-in that did not pretrain is *not testable here*, whatever its own numbers say.
 """
 
 from __future__ import annotations

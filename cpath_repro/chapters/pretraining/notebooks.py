@@ -11,8 +11,9 @@ NOTEBOOKS: tuple[NotebookSpec, ...] = (
         part="Foundations",
         artifacts=("pretraining",),
         description="Each backbone of papers B-D (ResNet18/50, GoogLeNet, Inception-v3) from torchvision's ImageNet "
-        "file when present, else pretrained here on formula-driven fractal images; the probe (fine-tuned from the "
-        "stand-in vs from random initialization, paired seeds) decides whether the stand-in pretrains.",
+        "file when present, else pretrained here on formula-driven fractal images; the probe (the stand-in vs random "
+        "initialization, paired seeds, fine-tuned or frozen as each claim uses the backbone) decides whether the "
+        "stand-in pretrains.",
         # No parameters of its own: every chapter loads the stand-in of the same profile from the model store,
         # so the stand-in's settings are the profile's (cpath_repro.transfer.pretraining.FRACTAL_PROFILES).
         settings={},
