@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
 METHODS = training.METHODS
 SEPARATE_LONGER = training.SEPARATE_LONGER
-CONTROL_LABEL = "separate learning, segmenter trained the end-to-end epochs more (control)"
+CONTROL_LABEL = "Separate learning, trained on (control)"
 #: D-T1's arms: the paper's five methods and D-C2's control.
 T1_ARMS = (*METHODS, SEPARATE_LONGER)
 
