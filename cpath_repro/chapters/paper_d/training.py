@@ -251,8 +251,10 @@ def tumour_probability(seg: nn.Module, sm: SlideMaps) -> np.ndarray:
 
 
 def _train_segmenter(s: Settings, t: Task, seed: int, model: nn.Module, maps: list[SlideMaps], checkpoints: Path,
-                     name: str, batch: int, progress: bool) -> dict[str, Any]:
-    cfg = TrainConfig(epochs=s.segmenter_epochs, batch_size=batch, lr=s.lr, seed=seed, optimizer="adam")
+                     name: str, batch: int, progress: bool, epochs: int | None = None, lr: float | None = None
+                     ) -> dict[str, Any]:
+    """Train a segmenter on feature maps (``epochs`` and ``lr``: the segmenter's own unless given)."""
+    cfg = TrainConfig(epochs=epochs or s.segmenter_epochs, batch_size=batch, lr=lr or s.lr, seed=seed, optimizer="adam")
     trainer = Trainer(model, segmentation_loss, MapSet(maps), cfg, checkpoint_dir=checkpoints, progress=progress,
                       name=name, checkpoint_every=CHECKPOINT_EVERY)
     return {"history": trainer.fit().epochs, "maps": sum(len(m.inputs) for m in maps)}
@@ -304,11 +306,8 @@ def separate_longer(s: Settings, t: Task, seed: int, progress: bool = True) -> t
 
     def train_fn(model: nn.Module, checkpoints: Path) -> dict[str, Any]:
         maps = [slide_maps(sd, features(fn, s, sd), t.map_size) for sd in t.train]
-        cfg = TrainConfig(epochs=t.end_to_end_epochs, batch_size=s.segmenter_batch, lr=s.end_to_end_lr_segmenter,
-                          seed=seed, optimizer="adam")
-        trainer = Trainer(model, segmentation_loss, MapSet(maps), cfg, checkpoint_dir=checkpoints, progress=progress,
-                          name=f"paper D {t.name} {SEPARATE_LONGER}, seed {seed}", checkpoint_every=CHECKPOINT_EVERY)
-        return {"history": trainer.fit().epochs, "maps": sum(len(m.inputs) for m in maps)}
+        return _train_segmenter(s, t, seed, model, maps, checkpoints, f"paper D {t.name} {SEPARATE_LONGER}, seed {seed}",
+                                s.segmenter_batch, progress, t.end_to_end_epochs, s.end_to_end_lr_segmenter)
 
     def build() -> nn.Module:
         return copy.deepcopy(seg.model)
