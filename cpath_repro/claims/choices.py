@@ -157,7 +157,8 @@ CHOICES: tuple[Choice, ...] = (
             "method was fixed and calibrated on simulated tables before any run was judged by it.",
         measured_on="the default profile, 3 paired seeds, judged by the old and by the new rules: not measured "
                     "yet",
-    ),    Choice(
+    ),
+    Choice(
         date="2026-12-03",
         setting="paper B, B-C4's comparator",
         old="two-stage transfer against the target's baseline from random initialization",
