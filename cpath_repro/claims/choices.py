@@ -140,9 +140,18 @@ CHOICES: tuple[Choice, ...] = (
             "and shift every later draw when one is added; named streams do neither. Asked for by the platform "
             "redesign (issue 20) as its own commit; the names were chosen for what each stream draws, and no "
             "verdict was looked at to choose them.",
-        measured_on="the ci profile (1 seed) before and after (cpath-repro compare): 26 tables or metric sets "
-                    "identical, 110 moved; every claim is not testable at 1 seed on both sides, so ci cannot "
-                    "show a verdict move. The default runs before and after are still to be made.",
+        measured_on="the ci profile (1 seed; cpath-repro compare: 26 tables or metric sets identical, 110 moved, "
+                    "every claim not testable at 1 seed on both sides), then the default profile, 3 paired seeds, "
+                    "judged by the rules of the time: 718c5d6 against 008f564, each run from an empty store on "
+                    "one thread beside the other (2026-12-04; 21 tables or metric sets identical, 115 moved)",
+        moved={"A-C5": ("not supported (closer in 2/3 seeds, mean advantage 2.9°)",
+                        "supported (3/3 seeds, mean advantage 4.1°)"),
+               "B-C3": ("supported (3/3 targets on the mean: BACH +8.8, MHIST +1.1, PCam +0.9)",
+                        "not supported (1/3 targets: BACH +0, MHIST −3.9, PCam +1.3)"),
+               "C-C4": ("not supported (better in 1/3 seeds, mean +0.046)", "supported (3/3 seeds, mean +0.077)"),
+               "C-C6": ("not supported (better in 2/3 seeds, mean +0.008)", "supported (3/3 seeds, mean +0.030)"),
+               "D-C2": ("not supported (PR-AUC −0.69 on the mean)", "supported (PR-AUC +0.57 on the mean)")},
+        unchanged=20,
     ),
     Choice(
         date="2026-12-03",
@@ -155,8 +164,26 @@ CHOICES: tuple[Choice, ...] = (
         why="shuffling the arm labels of the default tables, 11 of the 23 comparative rules said 'supported' in "
             "more than 20 % of the shuffles (issue 21): they could not tell an effect from noise. The new "
             "method was fixed and calibrated on simulated tables before any run was judged by it.",
-        measured_on="the default profile, 3 paired seeds, judged by the old and by the new rules: not measured "
-                    "yet",
+        measured_on="the default profile, 3 paired seeds (the run of 008f564, 2026-12-04), its claim tables judged "
+                    "by the old rules and by the new ones. Tables made before the new arms, the probe by use and "
+                    "the chance column leave A-C1, A-C4, A-C6, B-C4, C-C5 and D-C2 not testable under the new "
+                    "rules (not counted below) and apply neither the sanity gate nor C-C6's weight check; their verdicts under the new rules come with the next "
+                    "default book",
+        moved={"A-C2": ("supported", "inconclusive at this budget"),
+               "A-C5": ("supported", "inconclusive at this budget"),
+               "B-C1": ("supported", "inconclusive at this budget"),
+               "B-C2": ("not supported", "inconclusive at this budget"),
+               "B-C3": ("not supported", "inconclusive at this budget"),
+               "B-C5": ("not supported", "contradicted (ADP + CRC −29.5 [−35.0, −24.0] points)"),
+               "B-C6": ("supported", "inconclusive at this budget"),
+               "C-C3": ("supported", "inconclusive at this budget"),
+               "C-C4": ("supported", "inconclusive at this budget"),
+               "C-C7": ("supported", "inconclusive at this budget"),
+               "D-C4": ("not supported", "inconclusive at this budget"),
+               "D-C5": ("not supported", "contradicted (kappa −23.9 [−28.6, −19.2] points)"),
+               "A-C3": ("not supported", "inconclusive at this budget"),
+               "A-C7": ("not supported", "inconclusive at this budget")},
+        unchanged=6,
     ),
     Choice(
         date="2026-12-03",
@@ -166,8 +193,10 @@ CHOICES: tuple[Choice, ...] = (
             "against its Table 2)",
         why="with a stand-in measured not to pretrain, the source stage alone passed the old "
             "comparison (3/3 targets); the paper's own comparison is the two tables.",
-        measured_on="the default profile: the old setting's verdict comes from the last 3-seed default run (to be "
-                    "judged), the new one's from the next default book (5 seeds); neither is made yet",
+        measured_on="the default profile: the old setting's verdict from the last 3-seed default run (008f564, "
+                    "2026-12-04, the rules of the time); the new one's from the next default book (5 seeds), not "
+                    "made yet",
+        before={"B-C4": "not testable here (no ImageNet weights, the stand-in does not pretrain; its own numbers beat the baseline)"},
         papers=("B",),
     ),
     Choice(
@@ -178,8 +207,10 @@ CHOICES: tuple[Choice, ...] = (
             "end-to-end learning adds, its extractor frozen (a new control arm in D-T1)",
         why="end-to-end learning is the separate model trained one more epoch; without the same "
             "extra epochs for the comparator, a gain could be the epochs alone.",
-        measured_on="the default profile: the old setting's verdict comes from the last 3-seed default run (to be "
-                    "judged), the new one's from the next default book (5 seeds); neither is made yet",
+        measured_on="the default profile: the old setting's verdict from the last 3-seed default run (008f564, "
+                    "2026-12-04, the rules of the time); the new one's from the next default book (5 seeds), not "
+                    "made yet",
+        before={"D-C2": "supported (PR-AUC +0.57 on the mean)"},
         papers=("D",),
     ),
     Choice(
@@ -190,8 +221,10 @@ CHOICES: tuple[Choice, ...] = (
         new="the trained segment against the same segment at its initial weights, by the paired interval",
         why="a 1×1 convolution on Beer–Lambert optical density correlates strongly with the stains "
             "before any training, so a fixed threshold could not tell training from construction.",
-        measured_on="the default profile: the old setting's verdict comes from the last 3-seed default run (to be "
-                    "judged), the new one's from the next default book (5 seeds); neither is made yet",
+        measured_on="the default profile: the old setting's verdict from the last 3-seed default run (008f564, "
+                    "2026-12-04, the rules of the time); the new one's from the next default book (5 seeds), not "
+                    "made yet",
+        before={"A-C6": "supported (|r| 0.79 ± 0.07, 3/3 seeds above 0.5)"},
         papers=("A",),
     ),
     Choice(
@@ -203,8 +236,10 @@ CHOICES: tuple[Choice, ...] = (
             " movement beyond the net rise per unit of rise (the rise floored at 0.05)",
         why="both old measures favoured the arm that learns less (a flat curve converges at once "
             "and varies little).",
-        measured_on="the default profile: the old setting's verdict comes from the last 3-seed default run (to be "
-                    "judged), the new one's from the next default book (5 seeds); neither is made yet",
+        measured_on="the default profile: the old setting's verdict from the last 3-seed default run (008f564, "
+                    "2026-12-04, the rules of the time); the new one's from the next default book (5 seeds), not "
+                    "made yet",
+        before={"A-C1": "not supported (faster in 1/3 seeds, smoother in 1/3)", "A-C4": "not supported (faster in 1/3 seeds, smoother in 2/3)"},
         papers=("A",),
     ),
     Choice(
@@ -217,8 +252,10 @@ CHOICES: tuple[Choice, ...] = (
         why="C-C1, C-C5 and D-C1 read frozen features while the probe measured fine-tuning, C-C5 "
             "rests on the stand-in measured not to pretrain, and with 3 seeds a stand-in with no effect "
             "passed one time in eight.",
-        measured_on="the default profile: the old setting's verdict comes from the last 3-seed default run (to be "
-                    "judged), the new one's from the next default book (5 seeds); neither is made yet",
+        measured_on="the default profile: the old setting's verdict from the last 3-seed default run (008f564, "
+                    "2026-12-04, the rules of the time); the new one's from the next default book (5 seeds), not "
+                    "made yet",
+        before={"C-C5": "not supported (frozen 0.069 worse in validation loss on the mean)"},
     ),
     Choice(
         date="2026-12-03",
@@ -229,8 +266,10 @@ CHOICES: tuple[Choice, ...] = (
             "named",
         why="with validation losses above 0.95 the weights 0.95 − loss collapse to one member or to"
             " equal weights, which is not the paper's ensemble.",
-        measured_on="the default profile: the old setting's verdict comes from the last 3-seed default run (to be "
-                    "judged), the new one's from the next default book (5 seeds); neither is made yet",
+        measured_on="the default profile: the old setting's verdict from the last 3-seed default run (008f564, "
+                    "2026-12-04, the rules of the time); the new one's from the next default book (5 seeds), not "
+                    "made yet",
+        before={"C-C6": "supported (better in 3/3 seeds, +0.030)"},
         papers=("C",),
     ),
     Choice(
@@ -240,8 +279,10 @@ CHOICES: tuple[Choice, ...] = (
         new="20 patients (5 slides each)",
         why="D-C5's kappa rested on 8 patients in 5-fold cross-validation (kappa per trial "
             "87/90/100 against 87/0/53).",
-        measured_on="the default profile: the old setting's verdict comes from the last 3-seed default run (to be "
-                    "judged), the new one's from the next default book (5 seeds); neither is made yet",
+        measured_on="the default profile: the old setting's verdict from the last 3-seed default run (008f564, "
+                    "2026-12-04, the rules of the time); the new one's from the next default book (5 seeds), not "
+                    "made yet",
+        before={"D-C5": "not supported (kappa −23.9 points on the mean)"},
         papers=("D",),
     ),
     Choice(
@@ -253,8 +294,10 @@ CHOICES: tuple[Choice, ...] = (
             "not testable at this budget where a compared baseline did not, and B-T2 shows the curves",
         why="BACH's baseline got about a dozen optimizer steps and ended below chance, so B-C1, "
             "B-C2 and B-C6 were decided by the budget, not by transfer.",
-        measured_on="the default profile: the old setting's verdict comes from the last 3-seed default run (to be "
-                    "judged), the new one's from the next default book (5 seeds); neither is made yet",
+        measured_on="the default profile: the old setting's verdict from the last 3-seed default run (008f564, "
+                    "2026-12-04, the rules of the time); the new one's from the next default book (5 seeds), not "
+                    "made yet",
+        before={"B-C1": "supported (5/6 pairs)", "B-C2": "not supported (0/6 pairs)", "B-C6": "supported (k-NN +10.3, silhouette +0.04)"},
         papers=("B",),
     ),
     Choice(
@@ -266,8 +309,9 @@ CHOICES: tuple[Choice, ...] = (
             "heatmap's PR-AUC and a kappa of 0",
         why="B-T2's baselines sat at chance, C-T2's vanilla CNN always answered the majority type "
             "and its Inception-v3 diverged, and each still fed a verdict.",
-        measured_on="the default profile: the old setting's verdict comes from the last 3-seed default run (to be "
-                    "judged), the new one's from the next default book (5 seeds); neither is made yet",
+        measured_on="the default profile: the old setting's verdict from the last 3-seed default run (008f564, "
+                    "2026-12-04, the rules of the time); the new one's from the next default book (5 seeds), not "
+                    "made yet",
     ),
 )
 
