@@ -156,6 +156,32 @@ def baselines_unsettled(long: pd.DataFrame, targets: Iterable[str] | None = None
             "of the best before; one epoch cannot show it): a comparison with them measures the budget, not transfer")
 
 
+def epochs_to_plateau(curve: Iterable[float]) -> int | None:
+    """The fewest epochs from which a training levels off by the plateau rule and stays so at every longer
+    budget up to the curve's length (a shorter training's curve is this one's start: nothing in a baseline's
+    schedule depends on the epochs it is given); None when even the whole curve has not levelled off. A curve
+    that is flat at its start (not yet learning) passes the rule there, hence "stays"."""
+    values = list(curve)
+    settled = [plateaued(values[:e], PLATEAU_TAIL, PLATEAU_POINTS) for e in range(2, len(values) + 1)]
+    if not settled or not settled[-1]:
+        return None
+    unsettled = [e for e, ok in zip(range(2, len(values) + 1), settled, strict=True) if not ok]
+    return unsettled[-1] + 1 if unsettled else 2
+
+
+def plateau_pilot(s: Settings, seed: int, progress: bool = True) -> pd.DataFrame:
+    """How many epochs each dataset's baseline needs to level off, from one training of ``s.epochs`` epochs per
+    dataset of ``s``, trial ``seed``: the measurement that sets the profile's epochs on a seed outside its trials
+    (``benchmarks/paper_b_plateau.py``; the record of choices gives the run)."""
+    rows = []
+    for name in s.datasets:
+        trained = baseline(s, name, seed, progress)
+        rows.append({"dataset": name, "train_crops": trained.stored.meta["train_crops"], "epochs_to_plateau":
+                     epochs_to_plateau(trained.curve), "best_val": max(trained.curve), "chance": trained.chance,
+                     "curve": " ".join(f"{v:.1f}" for v in trained.curve)})
+    return pd.DataFrame(rows)
+
+
 def model_keys(*tables: pd.DataFrame) -> list[str]:
     """Every store key the tables' models rest on (their own and their lineage's), for ``Run.use_models``."""
     return list(dict.fromkeys(k for table in tables for keys in table["keys"] for k in keys.split()))

@@ -287,7 +287,7 @@ def tuned_at(s: Settings, target: str, seed: int, start: Start, mode: str, lr: f
     if mode not in ("deep", "fine"):
         raise ValueError(f"Tuning mode must be 'deep' or 'fine', got {mode!r}.")
     prepared = prepare(s, target, seed)
-    cfg = TrainConfig(epochs=s.tune_epochs, batch_size=s.batch_size, lr=lr, momentum=ADAMP_BETA1,
+    cfg = TrainConfig(epochs=s.epochs, batch_size=s.batch_size, lr=lr, momentum=ADAMP_BETA1,
                       weight_decay=WEIGHT_DECAY, seed=seed)
     initial, origin, lineage = _start(s, start, seed, prepared.n_classes, progress)
     config = {**_base_config(s, target), "stage": "tune", "mode": mode, "seed": seed, "start": origin,

@@ -213,3 +213,19 @@ def test_the_papers_matrices_are_shown_whole_with_the_digits_it_printed():
     shown = analysis.paper_matrix(paper.B_T2).set_index("source")
     assert shown.loc["ADP", "MHIST"] == "78.74 ± 1.39" and shown.loc["ADP", "ADP"] == "93.56 ± 0.4"
     assert shown.notna().all().all() and len(shown) == len({s for s, _ in paper.B_T2})
+
+
+def test_epochs_to_plateau_is_where_every_longer_budget_stays_levelled_off():
+    climbing = [10.0, 20.0, 30.0, 40.0]
+    assert analysis.epochs_to_plateau(climbing) is None  # still rising at its end
+    flat_then_learning = [50.0, 50.0, 50.0, 60.0, 70.0, 80.0]
+    assert analysis.epochs_to_plateau(flat_then_learning) is None  # flat at the start is not levelled off
+    settles = [10.0, 50.0, 40.0, 50.0, 49.5, 50.0, 50.0, 50.0]
+    assert analysis.epochs_to_plateau(settles) == 4
+    assert all(analysis.plateaued(settles[:e], analysis.PLATEAU_TAIL, analysis.PLATEAU_POINTS) for e in range(4, 9))
+
+
+def test_baselines_and_tuning_share_one_epochs_parameter():
+    s = Settings.of_profile("ci")
+    assert "epochs" in {f.name for f in dataclasses.fields(s)}
+    assert "tune_epochs" not in {f.name for f in dataclasses.fields(s)}
