@@ -42,6 +42,11 @@ class Choice:
             raise ValueError(f"The choice on {self.setting!r} needs an old and a different new value, and a reason.")
 
 
+#: Where the 2026-12-03 entries' verdicts under the old setting come from, and the new one's.
+_OLD_SETTING_JUDGED = ("the default profile: the old setting's verdict from the last 3-seed default run (008f564, "
+                       "2026-12-04, the rules of the time); the new one's from the next default book (5 seeds), "
+                       "not made yet")
+
 #: The record, oldest first. Entries before 2026-12-02 were written afterwards, from the commits and the
 #: closing notes of the sessions that made the changes; where those did not record a verdict or a value, the
 #: entry says "not recorded" rather than guess.
@@ -166,11 +171,14 @@ CHOICES: tuple[Choice, ...] = (
             "method was fixed and calibrated on simulated tables before any run was judged by it.",
         measured_on="the default profile, 3 paired seeds (the run of 008f564, 2026-12-04), its claim tables judged "
                     "by the old rules and by the new ones. Tables made before the new arms, the probe by use and "
-                    "the chance column leave A-C1, A-C4, A-C6, B-C4, C-C5 and D-C2 not testable under the new "
-                    "rules (not counted below) and apply neither the sanity gate nor C-C6's weight check; "
-                    "their verdicts under the new rules come with the next default book",
+                    "the chance column leave A-C1, A-C4, A-C6, C-C5 and D-C2 not testable under the new rules "
+                    "(not counted below; B-C4, not testable on both sides, counts as unchanged) and apply "
+                    "neither the sanity gate nor C-C6's weight check; their verdicts under the new rules come "
+                    "with the next default book",
         moved={"A-C2": ("supported", "inconclusive at this budget"),
+               "A-C3": ("not supported", "inconclusive at this budget"),
                "A-C5": ("supported", "inconclusive at this budget"),
+               "A-C7": ("not supported", "inconclusive at this budget"),
                "B-C1": ("supported", "inconclusive at this budget"),
                "B-C2": ("not supported", "inconclusive at this budget"),
                "B-C3": ("not supported", "inconclusive at this budget"),
@@ -180,9 +188,7 @@ CHOICES: tuple[Choice, ...] = (
                "C-C4": ("supported", "inconclusive at this budget"),
                "C-C7": ("supported", "inconclusive at this budget"),
                "D-C4": ("not supported", "inconclusive at this budget"),
-               "D-C5": ("not supported", "contradicted (kappa −23.9 [−28.6, −19.2] points)"),
-               "A-C3": ("not supported", "inconclusive at this budget"),
-               "A-C7": ("not supported", "inconclusive at this budget")},
+               "D-C5": ("not supported", "contradicted (kappa −23.9 [−28.6, −19.2] points)")},
         unchanged=6,
     ),
     Choice(
@@ -193,9 +199,7 @@ CHOICES: tuple[Choice, ...] = (
             "against its Table 2)",
         why="with a stand-in measured not to pretrain, the source stage alone passed the old "
             "comparison (3/3 targets); the paper's own comparison is the two tables.",
-        measured_on="the default profile: the old setting's verdict from the last 3-seed default run (008f564, "
-                    "2026-12-04, the rules of the time); the new one's from the next default book (5 seeds), not "
-                    "made yet",
+        measured_on=_OLD_SETTING_JUDGED,
         before={"B-C4": "not testable here (no ImageNet weights, the stand-in does not pretrain; its own numbers "
                         "beat the baseline)"},
         papers=("B",),
@@ -208,9 +212,7 @@ CHOICES: tuple[Choice, ...] = (
             "end-to-end learning adds, its extractor frozen (a new control arm in D-T1)",
         why="end-to-end learning is the separate model trained one more epoch; without the same "
             "extra epochs for the comparator, a gain could be the epochs alone.",
-        measured_on="the default profile: the old setting's verdict from the last 3-seed default run (008f564, "
-                    "2026-12-04, the rules of the time); the new one's from the next default book (5 seeds), not "
-                    "made yet",
+        measured_on=_OLD_SETTING_JUDGED,
         before={"D-C2": "supported (PR-AUC +0.57 on the mean)"},
         papers=("D",),
     ),
@@ -222,9 +224,7 @@ CHOICES: tuple[Choice, ...] = (
         new="the trained segment against the same segment at its initial weights, by the paired interval",
         why="a 1×1 convolution on Beer–Lambert optical density correlates strongly with the stains "
             "before any training, so a fixed threshold could not tell training from construction.",
-        measured_on="the default profile: the old setting's verdict from the last 3-seed default run (008f564, "
-                    "2026-12-04, the rules of the time); the new one's from the next default book (5 seeds), not "
-                    "made yet",
+        measured_on=_OLD_SETTING_JUDGED,
         before={"A-C6": "supported (|r| 0.79 ± 0.07, 3/3 seeds above 0.5)"},
         papers=("A",),
     ),
@@ -237,9 +237,7 @@ CHOICES: tuple[Choice, ...] = (
             " movement beyond the net rise per unit of rise (the rise floored at 0.05)",
         why="both old measures favoured the arm that learns less (a flat curve converges at once "
             "and varies little).",
-        measured_on="the default profile: the old setting's verdict from the last 3-seed default run (008f564, "
-                    "2026-12-04, the rules of the time); the new one's from the next default book (5 seeds), not "
-                    "made yet",
+        measured_on=_OLD_SETTING_JUDGED,
         before={"A-C1": "not supported (faster in 1/3 seeds, smoother in 1/3)",
                 "A-C4": "not supported (faster in 1/3 seeds, smoother in 2/3)"},
         papers=("A",),
@@ -254,9 +252,7 @@ CHOICES: tuple[Choice, ...] = (
         why="C-C1, C-C5 and D-C1 read frozen features while the probe measured fine-tuning, C-C5 "
             "rests on the stand-in measured not to pretrain, and with 3 seeds a stand-in with no effect "
             "passed one time in eight.",
-        measured_on="the default profile: the old setting's verdict from the last 3-seed default run (008f564, "
-                    "2026-12-04, the rules of the time); the new one's from the next default book (5 seeds), not "
-                    "made yet",
+        measured_on=_OLD_SETTING_JUDGED,
         before={"C-C5": "not supported (frozen 0.069 worse in validation loss on the mean)"},
     ),
     Choice(
@@ -268,9 +264,7 @@ CHOICES: tuple[Choice, ...] = (
             "named",
         why="with validation losses above 0.95 the weights 0.95 − loss collapse to one member or to"
             " equal weights, which is not the paper's ensemble.",
-        measured_on="the default profile: the old setting's verdict from the last 3-seed default run (008f564, "
-                    "2026-12-04, the rules of the time); the new one's from the next default book (5 seeds), not "
-                    "made yet",
+        measured_on=_OLD_SETTING_JUDGED,
         before={"C-C6": "supported (better in 3/3 seeds, +0.030)"},
         papers=("C",),
     ),
@@ -281,9 +275,7 @@ CHOICES: tuple[Choice, ...] = (
         new="20 patients (5 slides each)",
         why="D-C5's kappa rested on 8 patients in 5-fold cross-validation (kappa per trial "
             "87/90/100 against 87/0/53).",
-        measured_on="the default profile: the old setting's verdict from the last 3-seed default run (008f564, "
-                    "2026-12-04, the rules of the time); the new one's from the next default book (5 seeds), not "
-                    "made yet",
+        measured_on=_OLD_SETTING_JUDGED,
         before={"D-C5": "not supported (kappa −23.9 points on the mean)"},
         papers=("D",),
     ),
@@ -296,9 +288,7 @@ CHOICES: tuple[Choice, ...] = (
             "not testable at this budget where a compared baseline did not, and B-T2 shows the curves",
         why="BACH's baseline got about a dozen optimizer steps and ended below chance, so B-C1, "
             "B-C2 and B-C6 were decided by the budget, not by transfer.",
-        measured_on="the default profile: the old setting's verdict from the last 3-seed default run (008f564, "
-                    "2026-12-04, the rules of the time); the new one's from the next default book (5 seeds), not "
-                    "made yet",
+        measured_on=_OLD_SETTING_JUDGED,
         before={"B-C1": "supported (5/6 pairs)", "B-C2": "not supported (0/6 pairs)",
                 "B-C6": "supported (k-NN +10.3, silhouette +0.04)"},
         papers=("B",),
@@ -312,9 +302,7 @@ CHOICES: tuple[Choice, ...] = (
             "heatmap's PR-AUC and a kappa of 0",
         why="B-T2's baselines sat at chance, C-T2's vanilla CNN always answered the majority type "
             "and its Inception-v3 diverged, and each still fed a verdict.",
-        measured_on="the default profile: the old setting's verdict from the last 3-seed default run (008f564, "
-                    "2026-12-04, the rules of the time); the new one's from the next default book (5 seeds), not "
-                    "made yet",
+        measured_on=_OLD_SETTING_JUDGED,
     ),
     Choice(
         date="2026-12-04",

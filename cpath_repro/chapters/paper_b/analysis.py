@@ -162,10 +162,9 @@ def epochs_to_plateau(curve: Iterable[float]) -> int | None:
     schedule depends on the epochs it is given); None when even the whole curve has not levelled off. A curve
     that is flat at its start (not yet learning) passes the rule there, hence "stays"."""
     values = list(curve)
-    settled = [plateaued(values[:e], PLATEAU_TAIL, PLATEAU_POINTS) for e in range(2, len(values) + 1)]
-    if not settled or not settled[-1]:
+    unsettled = [e for e in range(2, len(values) + 1) if not plateaued(values[:e], PLATEAU_TAIL, PLATEAU_POINTS)]
+    if len(values) < 2 or (unsettled and unsettled[-1] == len(values)):
         return None
-    unsettled = [e for e, ok in zip(range(2, len(values) + 1), settled, strict=True) if not ok]
     return unsettled[-1] + 1 if unsettled else 2
 
 
