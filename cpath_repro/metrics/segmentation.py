@@ -62,16 +62,14 @@ def epochs_to_level(epochs: np.ndarray, curve: np.ndarray, level: float) -> floa
 
 
 def plateaued(curve: Sequence[float] | np.ndarray, tail: float, within: float) -> bool:
-    """Whether a validation curve (higher is better) levelled off: the best value of its last ``tail`` share of
-    epochs (at least one) is within ``within`` of its best over all epochs. A curve still climbing at its end
-    has its best in the tail too, so the tail must also hold no new best by more than ``within``: its best
-    must not exceed the best before the tail by more than ``within`` either."""
+    """Whether a validation curve (higher is better) levelled off: its last ``tail`` share of epochs (at least
+    one) brought no new best by more than ``within`` over the best before them. A training that keeps its best
+    epoch loses nothing by falling back after its peak; one still climbing at its end has its best in the tail."""
     curve = np.asarray(curve, dtype=float)
     if len(curve) < 2:
         return False
     k = max(1, int(round(tail * len(curve))))
-    head, end = curve[:-k], curve[-k:]
-    return bool(curve.max() - end.max() <= within and end.max() - head.max() <= within)
+    return bool(curve[-k:].max() - curve[:-k].max() <= within)
 
 
 def roughness(curve: np.ndarray, min_rise: float) -> float:

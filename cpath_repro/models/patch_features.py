@@ -27,7 +27,7 @@ from torch import nn
 
 from cpath_repro.errors import ParameterError
 from cpath_repro.models.backbones import FEATURE_DIM as BACKBONE_FEATURE_DIM
-from cpath_repro.models.backbones import Backbone, Normalization
+from cpath_repro.models.backbones import Backbone, Normalization, channels_last
 
 #: Section 4.1: "we add a fully connected layer before the final layer of GoogLeNet. The size of the feature
 #: vector is 16."
@@ -51,7 +51,7 @@ class PatchFeatureExtractor(nn.Module):
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """``(N, 3, H, W)`` RGB floats in [0, 1] -> ``(N, 16)`` patch features (the output of ``f_{n-1}``)."""
-        out = self.backbone(self.normalization(x))
+        out = self.backbone(channels_last(self.normalization(x)))
         return self.feature(out)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

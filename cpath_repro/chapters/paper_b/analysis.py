@@ -117,15 +117,23 @@ def pipeline_counts(s: Settings, names: Iterable[str], seed: int = 0) -> pd.Data
     return pd.DataFrame([counts_row(prepare(s, n, seed)) for n in names])
 
 
-#: The plateau rule, fixed before the run (2026-12-03): a training levelled off when the best validation accuracy
-#: of its last quarter of epochs is within 1 point of its best overall and of its best before that quarter.
-PLATEAU_TAIL, PLATEAU_POINTS = 0.25, 1.0
+#: The plateau rule, revised before the next run (2026-12-04, the record of choices): a training levelled off when
+#: its last quarter of epochs brought no new best validation accuracy over the best before them by more than one
+#: validation crop (its smallest step; 1 point where a crop is worth less). The kept model is the best epoch, so a
+#: fall after the peak costs nothing.
+PLATEAU_TAIL, PLATEAU_MIN_POINTS = 0.25, 1.0
+
+
+def plateau_points(val_crops: int) -> float:
+    """The plateau rule's tolerance (points) for a validation split of ``val_crops`` crops."""
+    return max(PLATEAU_MIN_POINTS, 100.0 / max(val_crops, 1))
 
 
 def _row(seed: int, source: str, target: str, arm: str, trained: Trained) -> dict[str, Any]:
     curve = trained.curve
     return {"seed": seed, "source": source, "target": target, "arm": arm, "val": trained.val, "test": trained.test,
-            CHANCE: trained.chance, "plateaued": plateaued(curve, PLATEAU_TAIL, PLATEAU_POINTS),
+            CHANCE: trained.chance,
+            "plateaued": plateaued(curve, PLATEAU_TAIL, plateau_points(trained.val_crops)),
             "curve": " ".join(f"{v:.2f}" for v in curve), "key": trained.key, "keys": " ".join(trained.keys)}
 
 
@@ -141,28 +149,67 @@ def target_chance(long: pd.DataFrame) -> dict[str, float]:
     return long[long.arm == "baseline"].groupby("target")[CHANCE].max().to_dict()
 
 
-def baselines_unsettled(long: pd.DataFrame, targets: Iterable[str] | None = None) -> str | None:
-    """Why a claim comparing with the baselines cannot be decided at this budget (None: every baseline of
-    ``targets`` plateaued in every trial, by :data:`PLATEAU_TAIL` and :data:`PLATEAU_POINTS`)."""
+def _unsettled(long: pd.DataFrame, targets: Iterable[str] | None = None) -> dict[str, list[int]]:
+    """Target -> the trials whose baseline did not level off by the plateau rule."""
     base = long[(long.arm == "baseline") & (long.source == long.target)]
     if targets is not None:
         base = base[base.target.isin(list(targets))]
-    unsettled = base[~base.plateaued.astype(bool)]
-    if unsettled.empty:
+    return {t: sorted(int(x) for x in g.seed) for t, g in base[~base.plateaued.astype(bool)].groupby("target")}
+
+
+_PLATEAU_WORDS = (f"by the rule fixed before the run (no new best validation accuracy in the last {PLATEAU_TAIL:.0%} "
+                  f"of epochs beyond one validation crop, at least {PLATEAU_MIN_POINTS:g} point; one epoch cannot "
+                  "show it)")
+
+
+def _named(unsettled: Mapping[str, list[int]]) -> str:
+    return ", ".join(f"{t} (trial {', '.join(map(str, seeds))})" for t, seeds in unsettled.items())
+
+
+def baselines_unsettled(long: pd.DataFrame, targets: Iterable[str] | None = None) -> str | None:
+    """Why a claim comparing with the baselines cannot be decided at this budget (None: every baseline of
+    ``targets`` plateaued in every trial, by :data:`PLATEAU_TAIL` and :func:`plateau_points`)."""
+    unsettled = _unsettled(long, targets)
+    if not unsettled:
         return None
-    named = ", ".join(f"{t} (trial {', '.join(str(x) for x in sorted(g.seed))})" for t, g in unsettled.groupby("target"))
-    return (f"the baselines of {named} did not level off by the rule fixed before the run (the best validation "
-            f"accuracy of the last {PLATEAU_TAIL:.0%} of epochs within {PLATEAU_POINTS:g} point of the best overall and "
-            "of the best before; one epoch cannot show it): a comparison with them measures the budget, not transfer")
+    return (f"the baselines of {_named(unsettled)} did not level off {_PLATEAU_WORDS}: a comparison with them "
+            "measures the budget, not transfer")
 
 
-def epochs_to_plateau(curve: Iterable[float]) -> int | None:
+@dataclasses.dataclass(frozen=True)
+class Settled:
+    """A pair claim's table restricted to the units whose target baseline levelled off in every trial, a
+    sentence for the page on what was left out, and why the claim is undecidable when no unit is left."""
+
+    table: pd.DataFrame
+    note: str
+    undecidable: str | None
+
+
+def settled_pairs(claim: pd.DataFrame, long: pd.DataFrame) -> Settled:
+    """B-C1/B-C2 over the source → target pairs whose target baseline levelled off (a rule fixed before the run,
+    2026-12-04): a pair with a baseline still improving measures the budget, not transfer, so it is left out and
+    named, not counted. With no pair left the whole table is kept and the claim is undecidable."""
+    targets = claim.unit.str.split(" → ").str[1]
+    unsettled = _unsettled(long, set(targets))
+    if not unsettled:
+        return Settled(claim, "Every compared baseline levelled off: every pair counts.", None)
+    left_out = sorted(set(claim.unit[targets.isin(list(unsettled))]))
+    kept = claim[~targets.isin(list(unsettled))]
+    note = (f"Left out: {', '.join(left_out)}, since the baselines of {_named(unsettled)} did not level off "
+            f"{_PLATEAU_WORDS}.")
+    if kept.empty:
+        return Settled(claim, note, baselines_unsettled(long, unsettled))
+    return Settled(kept.reset_index(drop=True), note, None)
+
+
+def epochs_to_plateau(curve: Iterable[float], within: float) -> int | None:
     """The fewest epochs from which a training levels off by the plateau rule and stays so at every longer
     budget up to the curve's length (a shorter training's curve is this one's start: nothing in a baseline's
     schedule depends on the epochs it is given); None when even the whole curve has not levelled off. A curve
     that is flat at its start (not yet learning) passes the rule there, hence "stays"."""
     values = list(curve)
-    unsettled = [e for e in range(2, len(values) + 1) if not plateaued(values[:e], PLATEAU_TAIL, PLATEAU_POINTS)]
+    unsettled = [e for e in range(2, len(values) + 1) if not plateaued(values[:e], PLATEAU_TAIL, within)]
     if len(values) < 2 or (unsettled and unsettled[-1] == len(values)):
         return None
     return unsettled[-1] + 1 if unsettled else 2
@@ -175,8 +222,9 @@ def plateau_pilot(s: Settings, seed: int, progress: bool = True) -> pd.DataFrame
     rows = []
     for name in s.datasets:
         trained = baseline(s, name, seed, progress)
-        rows.append({"dataset": name, "train_crops": trained.stored.meta["train_crops"], "epochs_to_plateau":
-                     epochs_to_plateau(trained.curve), "best_val": max(trained.curve), "chance": trained.chance,
+        rows.append({"dataset": name, "train_crops": trained.stored.meta["train_crops"], "val_crops": trained.val_crops,
+                     "epochs_to_plateau": epochs_to_plateau(trained.curve, plateau_points(trained.val_crops)),
+                     "best_val": max(trained.curve), "chance": trained.chance,
                      "curve": " ".join(f"{v:.1f}" for v in trained.curve)})
     return pd.DataFrame(rows)
 

@@ -49,8 +49,8 @@ LR_HALVING_EPOCHS = 20
 TOP1 = metrics.TOP1_ACCURACY
 #: AdamP's own default beta1 (section 2.3: "all other parameters left as default").
 ADAMP_BETA1 = 0.9
-#: A resumed training repeats at most 9 epochs; the default profile's models (3-4 epochs, seconds each) write one
-#: checkpoint, not one per epoch (a ResNet18 with AdamP's state is 135 MB a write: a third of B-T2's time).
+#: A resumed training repeats at most 9 epochs; the default profile's models (12 epochs, seconds each) write two
+#: checkpoints, not one per epoch (a ResNet18 with AdamP's state is 135 MB a write: a third of B-T2's time).
 CHECKPOINT_EVERY = 10
 
 
@@ -181,6 +181,11 @@ class Trained:
         return [float(e["val"][TOP1]) for e in self.stored.meta["history"] if "val" in e]
 
     @property
+    def val_crops(self) -> int:
+        """Crops in the validation split: one of them is the smallest step of :attr:`curve`."""
+        return int(self.stored.meta["val_crops"])
+
+    @property
     def chance(self) -> float:
         """The test split's chance level (percent): the training set's most frequent class, always."""
         return float(self.stored.meta["test_chance"])
@@ -202,7 +207,7 @@ def _fit(model: nn.Module, prepared: Prepared, cfg: TrainConfig, optimizer: Any,
             "val_top1": score(model, val, norm), "test_top1": score(model, prepared.splits["test"], norm),
             "test_chance": chance.accuracy(prepared.splits["train"].labels, prepared.splits["test"].labels,
                                            prepared.n_classes),
-            "train_crops": len(prepared.splits["train"])}
+            "train_crops": len(prepared.splits["train"]), "val_crops": len(val)}
 
 
 def _trained(stored: store.StoredModel, lineage: tuple[str, ...] = ()) -> Trained:

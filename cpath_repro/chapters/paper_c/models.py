@@ -34,6 +34,7 @@ import torch
 from torch import nn
 
 from cpath_repro.errors import ParameterError
+from cpath_repro.models.backbones import channels_last
 
 #: Paper C, section 7: "we use a dropout probability of 0.4".
 DROPOUT = 0.4
@@ -205,4 +206,4 @@ class ExtractorWithHead(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         # no torch.no_grad() for a frozen extractor: its parameters need no gradient, so autograd records nothing
         # there in training, and saliency maps still get the gradient with respect to the input
-        return self.head(self.extractor(x))  # type: ignore[no-any-return]
+        return self.head(self.extractor(channels_last(x)))  # type: ignore[no-any-return]

@@ -33,6 +33,7 @@ from torchvision.transforms import v2
 from cpath_repro.chapters.paper_c import models
 from cpath_repro.chapters.paper_c.data import Images, Prepared, describe, prepare
 from cpath_repro.claims.metrics import paper_c as metrics
+from cpath_repro.models.backbones import channels_last
 from cpath_repro.train import store
 from cpath_repro.train.engine import TrainConfig, Trainer
 
@@ -259,7 +260,7 @@ class _FeatureSet(Dataset[tuple[torch.Tensor, torch.Tensor]]):
     def __init__(self, extractor: nn.Module, images: ImageSet, batch: int = 64) -> None:
         extractor.eval()
         with torch.no_grad():
-            self.x = torch.cat([extractor(images.x[i:i + batch]) for i in range(0, len(images), batch)])
+            self.x = torch.cat([extractor(channels_last(images.x[i:i + batch])) for i in range(0, len(images), batch)])
         self.y = images.y
 
     def __len__(self) -> int:

@@ -129,6 +129,23 @@ def test_a_baseline_still_improving_makes_the_comparisons_with_it_undecidable_an
     assert analysis.baselines_unsettled(climbing, ["MHIST"]) is None  # only the targets asked about
 
 
+def test_pairs_into_a_target_whose_baseline_still_improves_are_left_out_and_named():
+    two = pd.concat([SINGLE, SINGLE.assign(target="MHIST", source=SINGLE.source.replace("BACH", "MHIST"))],
+                    ignore_index=True).assign(plateaued=True)
+    claim = analysis.pair_claim(two, ("ADP", "CRC"))
+    assert set(claim.unit) == {"ADP → BACH", "CRC → BACH", "ADP → MHIST", "CRC → MHIST"}
+    every = analysis.settled_pairs(claim, two)
+    assert every.undecidable is None and len(every.table) == len(claim)
+    two.loc[(two.arm == "baseline") & (two.target == "MHIST") & (two.seed == 1), "plateaued"] = False
+    some = analysis.settled_pairs(claim, two)
+    assert set(some.table.unit) == {"ADP → BACH", "CRC → BACH"} and some.undecidable is None
+    assert "ADP → MHIST, CRC → MHIST" in some.note and "MHIST (trial 1)" in some.note
+    two.loc[(two.arm == "baseline") & (two.target == "BACH"), "plateaued"] = False
+    none = analysis.settled_pairs(claim, two)
+    assert none.undecidable is not None and "BACH (trial 0, 1)" in none.undecidable
+    assert len(none.table) == len(claim)  # the numbers are still shown
+
+
 def test_validation_curves_are_read_back_per_epoch():
     curves = analysis.validation_curves(SINGLE.assign(curve="10.00 20.50 21.00").head(1))
     assert curves.value.tolist() == [10.0, 20.5, 21.0] and curves.epoch.tolist() == [1, 2, 3]
@@ -217,12 +234,20 @@ def test_the_papers_matrices_are_shown_whole_with_the_digits_it_printed():
 
 def test_epochs_to_plateau_is_where_every_longer_budget_stays_levelled_off():
     climbing = [10.0, 20.0, 30.0, 40.0]
-    assert analysis.epochs_to_plateau(climbing) is None  # still rising at its end
+    assert analysis.epochs_to_plateau(climbing, 1.0) is None  # still rising at its end
     flat_then_learning = [50.0, 50.0, 50.0, 60.0, 70.0, 80.0]
-    assert analysis.epochs_to_plateau(flat_then_learning) is None  # flat at the start is not levelled off
-    settles = [10.0, 50.0, 40.0, 50.0, 49.5, 50.0, 50.0, 50.0]
-    assert analysis.epochs_to_plateau(settles) == 4
-    assert all(analysis.plateaued(settles[:e], analysis.PLATEAU_TAIL, analysis.PLATEAU_POINTS) for e in range(4, 9))
+    assert analysis.epochs_to_plateau(flat_then_learning, 1.0) is None  # flat at the start is not levelled off
+    peaks_then_falls = [10.0, 30.0, 50.0, 50.0, 45.0, 44.0, 43.0, 43.0]
+    assert analysis.epochs_to_plateau(peaks_then_falls, 1.0) == 4  # the best epoch is kept: a fall costs nothing
+    settles = [10.0, 50.0, 40.0, 50.0, 49.5, 50.0, 50.0, 52.0]
+    assert analysis.epochs_to_plateau(settles, 1.0) is None  # a new best by 2 points at its end
+    assert analysis.epochs_to_plateau(settles, 2.5) == 3  # ... within one crop of a 40-crop validation split
+    assert all(analysis.plateaued(settles[:e], analysis.PLATEAU_TAIL, 2.5) for e in range(3, 9))
+
+
+def test_the_plateau_tolerance_is_one_validation_crop_and_at_least_one_point():
+    assert analysis.plateau_points(30) == pytest.approx(100 / 30)
+    assert analysis.plateau_points(400) == analysis.PLATEAU_MIN_POINTS
 
 
 def test_baselines_and_tuning_share_one_epochs_parameter():

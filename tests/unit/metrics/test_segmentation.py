@@ -61,10 +61,12 @@ def test_dice_and_iou_by_hand():
     assert dice_iou(np.zeros((2, 2), bool), np.zeros((2, 2), bool)) == (0.0, 0.0)
 
 
-def test_a_curve_has_plateaued_when_its_last_quarter_neither_falls_back_nor_still_climbs():
+def test_a_curve_has_plateaued_when_its_last_quarter_brings_no_new_best():
     from cpath_repro.metrics.segmentation import plateaued
 
     assert plateaued(np.array([20, 40, 55, 60, 60.5, 60.2, 60.4, 60.1]), 0.25, 1.0)
     assert not plateaued(np.array([20, 30, 40, 50, 55, 58, 62, 66]), 0.25, 1.0)  # still climbing: best in the tail
-    assert not plateaued(np.array([20, 60, 61, 60, 59, 58, 50, 49]), 0.25, 1.0)  # fell back from its best
+    assert plateaued(np.array([20, 60, 61, 60, 59, 58, 50, 49]), 0.25, 1.0)  # fell back: the best epoch is kept
+    assert not plateaued(np.array([20, 40, 50, 50, 52.5, 53]), 0.25, 2.5)  # 3 points: more than one crop of 2.5
+    assert plateaued(np.array([20, 40, 50, 50, 52.5, 52.5]), 0.25, 2.5)  # one crop's step is within the rule
     assert not plateaued(np.array([50.0]), 0.25, 1.0)  # one epoch shows nothing
