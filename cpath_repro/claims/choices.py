@@ -33,6 +33,9 @@ class Choice:
     unchanged: int | None = None
     #: claim id -> its verdict under the old setting, while the run under the new one is still to be made
     before: Mapping[str, str] | None = None
+    #: claim id -> its verdict under the new setting, for the claims of ``before``, once a run has been made; that
+    #: run may carry other changes too (``measured_on`` says which), so a move is not this change's alone
+    after: Mapping[str, str] | None = None
     #: the papers whose chapter pages show the entry (empty: every chapter's)
     papers: tuple[str, ...] = ()
 
@@ -44,8 +47,9 @@ class Choice:
 
 #: Where the 2026-12-03 entries' verdicts under the old setting come from, and the new one's.
 _OLD_SETTING_JUDGED = ("the default profile: the old setting's verdict from the last 3-seed default run (008f564, "
-                       "2026-12-04, the rules of the time); the new one's from the next default book (5 seeds), "
-                       "not made yet")
+                       "2026-12-04, the rules of the time); the new one's from the 5-seed default book of 1527328 "
+                       "(2026-12-04), which carries every change of 2026-12-03 and 2026-12-04 at once, so a move is "
+                       "not this change's alone")
 
 #: The record, oldest first. Entries before 2026-12-02 were written afterwards, from the commits and the
 #: closing notes of the sessions that made the changes; where those did not record a verdict or a value, the
@@ -174,7 +178,7 @@ CHOICES: tuple[Choice, ...] = (
                     "the chance column leave A-C1, A-C4, A-C6, C-C5 and D-C2 not testable under the new rules "
                     "(not counted below; B-C4, not testable on both sides, counts as unchanged) and apply "
                     "neither the sanity gate nor C-C6's weight check; their verdicts under the new rules come "
-                    "with the next default book",
+                    "from the 5-seed default book of 1527328 (2026-12-04; the entries below)",
         moved={"A-C2": ("supported", "inconclusive at this budget"),
                "A-C3": ("not supported", "inconclusive at this budget"),
                "A-C5": ("supported", "inconclusive at this budget"),
@@ -202,6 +206,8 @@ CHOICES: tuple[Choice, ...] = (
         measured_on=_OLD_SETTING_JUDGED,
         before={"B-C4": "not testable here (no ImageNet weights, the stand-in does not pretrain; its own numbers "
                         "beat the baseline)"},
+        after={"B-C4": "not testable here (the stand-in does not pretrain ResNet18 fine-tuned: probe −0.12 "
+                       "[−0.16, −0.09]; MHIST's two-stage arm at chance)"},
         papers=("B",),
     ),
     Choice(
@@ -214,6 +220,7 @@ CHOICES: tuple[Choice, ...] = (
             "extra epochs for the comparator, a gain could be the epochs alone.",
         measured_on=_OLD_SETTING_JUDGED,
         before={"D-C2": "supported (PR-AUC +0.57 on the mean)"},
+        after={"D-C2": "inconclusive at this budget (PR-AUC +2.2 [−6.9, +11.3] points)"},
         papers=("D",),
     ),
     Choice(
@@ -226,6 +233,7 @@ CHOICES: tuple[Choice, ...] = (
             "before any training, so a fixed threshold could not tell training from construction.",
         measured_on=_OLD_SETTING_JUDGED,
         before={"A-C6": "supported (|r| 0.79 ± 0.07, 3/3 seeds above 0.5)"},
+        after={"A-C6": "inconclusive at this budget (trained − untrained correlation +0.32 [−0.17, +0.81])"},
         papers=("A",),
     ),
     Choice(
@@ -240,6 +248,9 @@ CHOICES: tuple[Choice, ...] = (
         measured_on=_OLD_SETTING_JUDGED,
         before={"A-C1": "not supported (faster in 1/3 seeds, smoother in 1/3)",
                 "A-C4": "not supported (faster in 1/3 seeds, smoother in 2/3)"},
+        after={"A-C1": "inconclusive at this budget (epochs to the level +2.3 [+0.3, +4.2], supported; roughness "
+                       "+0.53 [−0.03, +1.09], inconclusive)",
+               "A-C4": "inconclusive at this budget (epochs +1.0 [−0.4, +2.4]; roughness −0.03 [−0.85, +0.80])"},
         papers=("A",),
     ),
     Choice(
@@ -254,6 +265,8 @@ CHOICES: tuple[Choice, ...] = (
             "passed one time in eight.",
         measured_on=_OLD_SETTING_JUDGED,
         before={"C-C5": "not supported (frozen 0.069 worse in validation loss on the mean)"},
+        after={"C-C5": "not testable here (the stand-in is not shown to pretrain ResNet-50 frozen: probe −0.02 "
+                       "[−0.15, +0.11])"},
     ),
     Choice(
         date="2026-12-03",
@@ -266,6 +279,7 @@ CHOICES: tuple[Choice, ...] = (
             " equal weights, which is not the paper's ensemble.",
         measured_on=_OLD_SETTING_JUDGED,
         before={"C-C6": "supported (better in 3/3 seeds, +0.030)"},
+        after={"C-C6": "not testable at this budget (the weights clipped or equal in 3 of 5 trials)"},
         papers=("C",),
     ),
     Choice(
@@ -277,6 +291,7 @@ CHOICES: tuple[Choice, ...] = (
             "87/90/100 against 87/0/53).",
         measured_on=_OLD_SETTING_JUDGED,
         before={"D-C5": "not supported (kappa −23.9 points on the mean)"},
+        after={"D-C5": "inconclusive at this budget (kappa −5.9 [−19.5, +7.7] points, 20 patients)"},
         papers=("D",),
     ),
     Choice(
@@ -291,6 +306,10 @@ CHOICES: tuple[Choice, ...] = (
         measured_on=_OLD_SETTING_JUDGED,
         before={"B-C1": "supported (5/6 pairs)", "B-C2": "not supported (0/6 pairs)",
                 "B-C6": "supported (k-NN +10.3, silhouette +0.04)"},
+        after={"B-C1": "not testable at this budget (BACH's, MHIST's and PCam's baselines each rose in the last "
+                       "quarter in some trial: no pair left)",
+               "B-C2": "not testable at this budget (the same baselines: no pair left)",
+               "B-C6": "not testable at this budget (BACH's baseline in trials 0, 3 and 4)"},
         papers=("B",),
     ),
     Choice(
@@ -312,7 +331,10 @@ CHOICES: tuple[Choice, ...] = (
         why="asked by issue 21 for every comparative claim: at 3 seeds a paired t-interval is wide (its quantile is "
             "4.30) and most verdicts were inconclusive at this budget; chosen for the seed count, not for a verdict.",
         measured_on="the default profile: the old setting's verdicts from the 3-seed run of 008f564 judged by the new "
-                    "rules (the rule-change entry above); the new one's from the next default book, not made yet",
+                    "rules (the rule-change entry above); the new one's from the 5-seed default book of 1527328 "
+                    "(2026-12-04), which carries every other change of 2026-12-03 and 2026-12-04: its 25 verdicts are "
+                    "on the front page (11 inconclusive at this budget, 6 not testable at this budget, 4 supported, 4 "
+                    "not testable here)",
     ),
     Choice(
         date="2026-12-04",
@@ -346,7 +368,12 @@ CHOICES: tuple[Choice, ...] = (
             "would hide the pairs that can be judged. Fixed from the pilot's curves and these reasons, before any "
             "trial of the profile was run under it.",
         measured_on="the pilot only (trial 1000): no default run was made under the old rule; the new one's verdicts "
-                    "from the next default book",
+                    "from the 5-seed default book of 1527328 (2026-12-04), with every other change of the day",
+        before={"B-C1": "not measured (the pilot suggested not testable: only CRC levelled off)",
+                "B-C2": "not measured (the same)", "B-C6": "not measured (the same)"},
+        after={"B-C1": "not testable at this budget (no pair's baseline levelled off in every trial)",
+               "B-C2": "not testable at this budget (the same)",
+               "B-C6": "not testable at this budget (BACH's baseline in trials 0, 3 and 4)"},
         papers=("B",),
     ),
     Choice(
@@ -359,7 +386,9 @@ CHOICES: tuple[Choice, ...] = (
             "epochs (83.3 % at epoch 38), nor did the sources ADP and GlaS, whose baselines no claim compares. "
             "12 is the largest of the targets' values that 40 epochs can show; PCam's pairs are expected to be "
             "left out of B-C1 and B-C2 (B-C3 compares no baseline). Chosen from the pilot, not from a verdict.",
-        measured_on="the pilot only; the verdicts from the next default book (the cut below is made with it)",
+        measured_on="the pilot only; the verdicts from the 5-seed default book of 1527328 (2026-12-04), which also "
+                    "carries the cut below: with 12 epochs, 6 of the 15 target baselines (BACH in trials 0, 3 and "
+                    "4, MHIST in 3, PCam in 1 and 3) still set a new best in their last quarter",
         papers=("B",),
     ),
     Choice(
@@ -374,9 +403,13 @@ CHOICES: tuple[Choice, ...] = (
             "still test B-C1 and B-C2 (on fewer pairs), ADP stays for B-T3, B-T4 and B-F4. Chosen by cost, before "
             "a run of it.",
         measured_on="the default profile: the old cells' verdicts from the 3-seed run of 008f564 by the 2026-12-03 "
-                    "rules (the rule-change entry); the new ones' from the next default book",
+                    "rules (the rule-change entry); the new ones' from the 5-seed default book of 1527328 (2026-12-04), "
+                    "which carries the day's other changes too",
         before={"B-C1": "inconclusive at this budget", "B-C2": "inconclusive at this budget",
                 "B-C5": "contradicted (ADP + CRC −29.5 [−35.0, −24.0] points)"},
+        after={"B-C1": "not testable at this budget (no pair's baseline levelled off in every trial)",
+               "B-C2": "not testable at this budget (the same)",
+               "B-C5": "inconclusive at this budget (ADP + GlaS −3.2 [−10.9, +4.5] points)"},
         papers=("B",),
     ),
 )
@@ -394,7 +427,9 @@ def as_markdown(choices: tuple[Choice, ...] = CHOICES, paper: str | None = None)
                   f"- **Why:** {c.why}", f"- **Measured on:** {c.measured_on}"]
         if c.moved is None and c.before:
             under_old = "; ".join(f"{claim} {verdict}" for claim, verdict in c.before.items())
-            lines.append(f"- **Verdicts under the old setting:** {under_old}; under the new one: not measured yet")
+            under_new = ("; ".join(f"{claim} {c.after.get(claim, 'not recorded')}" for claim in c.before)
+                         if c.after else "not measured yet")
+            lines.append(f"- **Verdicts under the old setting:** {under_old}; under the new one: {under_new}")
         elif c.moved is None:
             lines.append("- **Verdicts that moved:** not measured yet (no run that can decide them on both sides)")
         elif c.moved:

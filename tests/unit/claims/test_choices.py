@@ -9,7 +9,7 @@ from cpath_repro.claims.registry import CLAIMS
 def test_every_entry_names_real_claims_and_the_page_shows_every_field():
     page = choices.as_markdown()
     for c in choices.CHOICES:
-        named = {*(c.moved or {}), *(c.before or {})}
+        named = {*(c.moved or {}), *(c.before or {}), *(c.after or {})}
         assert {k for k in named if not k.startswith("probe: ")} <= set(CLAIMS), c.setting
         for text in (c.date, c.setting, c.old, c.new, c.why, c.measured_on):
             assert text in page
@@ -27,6 +27,9 @@ def test_a_change_without_a_reason_or_a_real_date_is_refused():
     assert "not measured yet" in choices.as_markdown((pending,))
     half = choices.Choice("2026-12-03", "x", "a", "b", "why", "default, 3 seeds", before={"B-C4": "supported"})
     assert "under the old setting:** B-C4 supported; under the new one: not measured yet" in choices.as_markdown((half,))
+    done = choices.Choice("2026-12-03", "x", "a", "b", "why", "default, 5 seeds", before={"B-C4": "supported"},
+                          after={"B-C4": "inconclusive at this budget"})
+    assert "B-C4 supported; under the new one: B-C4 inconclusive at this budget" in choices.as_markdown((done,))
 
 
 def test_a_chapter_page_shows_its_own_entries_and_those_of_every_chapter():
