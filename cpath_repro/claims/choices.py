@@ -45,9 +45,11 @@ class Choice:
             raise ValueError(f"The choice on {self.setting!r} needs an old and a different new value, and a reason.")
 
 
+#: The book the 2026-12-03 and 2026-12-04 entries take their verdicts under the new setting from.
+_NEW_BOOK = "the 5-seed default book of 1527328"
 #: Where the 2026-12-03 entries' verdicts under the old setting come from, and the new one's.
 _OLD_SETTING_JUDGED = ("the default profile: the old setting's verdict from the last 3-seed default run (008f564, "
-                       "2026-12-04, the rules of the time); the new one's from the 5-seed default book of 1527328 "
+                       f"2026-12-04, the rules of the time); the new one's from {_NEW_BOOK} "
                        "(2026-12-04), which carries every change of 2026-12-03 and 2026-12-04 at once, so a move is "
                        "not this change's alone")
 
@@ -178,7 +180,7 @@ CHOICES: tuple[Choice, ...] = (
                     "the chance column leave A-C1, A-C4, A-C6, C-C5 and D-C2 not testable under the new rules "
                     "(not counted below; B-C4, not testable on both sides, counts as unchanged) and apply "
                     "neither the sanity gate nor C-C6's weight check; their verdicts under the new rules come "
-                    "from the 5-seed default book of 1527328 (2026-12-04; the entries below)",
+                    f"from {_NEW_BOOK} (2026-12-04; the entries below)",
         moved={"A-C2": ("supported", "inconclusive at this budget"),
                "A-C3": ("not supported", "inconclusive at this budget"),
                "A-C5": ("supported", "inconclusive at this budget"),
@@ -331,7 +333,7 @@ CHOICES: tuple[Choice, ...] = (
         why="asked by issue 21 for every comparative claim: at 3 seeds a paired t-interval is wide (its quantile is "
             "4.30) and most verdicts were inconclusive at this budget; chosen for the seed count, not for a verdict.",
         measured_on="the default profile: the old setting's verdicts from the 3-seed run of 008f564 judged by the new "
-                    "rules (the rule-change entry above); the new one's from the 5-seed default book of 1527328 "
+                    f"rules (the rule-change entry above); the new one's from {_NEW_BOOK} "
                     "(2026-12-04), which carries every other change of 2026-12-03 and 2026-12-04: its 25 verdicts are "
                     "on the front page (11 inconclusive at this budget, 6 not testable at this budget, 4 supported, 4 "
                     "not testable here)",
@@ -368,7 +370,7 @@ CHOICES: tuple[Choice, ...] = (
             "would hide the pairs that can be judged. Fixed from the pilot's curves and these reasons, before any "
             "trial of the profile was run under it.",
         measured_on="the pilot only (trial 1000): no default run was made under the old rule; the new one's verdicts "
-                    "from the 5-seed default book of 1527328 (2026-12-04), with every other change of the day",
+                    f"from {_NEW_BOOK} (2026-12-04), with every other change of the day",
         before={"B-C1": "not measured (the pilot suggested not testable: only CRC levelled off)",
                 "B-C2": "not measured (the same)", "B-C6": "not measured (the same)"},
         after={"B-C1": "not testable at this budget (no pair's baseline levelled off in every trial)",
@@ -386,7 +388,7 @@ CHOICES: tuple[Choice, ...] = (
             "epochs (83.3 % at epoch 38), nor did the sources ADP and GlaS, whose baselines no claim compares. "
             "12 is the largest of the targets' values that 40 epochs can show; PCam's pairs are expected to be "
             "left out of B-C1 and B-C2 (B-C3 compares no baseline). Chosen from the pilot, not from a verdict.",
-        measured_on="the pilot only; the verdicts from the 5-seed default book of 1527328 (2026-12-04), which also "
+        measured_on=f"the pilot only; the verdicts from {_NEW_BOOK} (2026-12-04), which also "
                     "carries the cut below: with 12 epochs, 6 of the 15 target baselines (BACH in trials 0, 3 and "
                     "4, MHIST in 3, PCam in 1 and 3) still set a new best in their last quarter",
         papers=("B",),
@@ -403,7 +405,7 @@ CHOICES: tuple[Choice, ...] = (
             "still test B-C1 and B-C2 (on fewer pairs), ADP stays for B-T3, B-T4 and B-F4. Chosen by cost, before "
             "a run of it.",
         measured_on="the default profile: the old cells' verdicts from the 3-seed run of 008f564 by the 2026-12-03 "
-                    "rules (the rule-change entry); the new ones' from the 5-seed default book of 1527328 (2026-12-04), "
+                    f"rules (the rule-change entry); the new ones' from {_NEW_BOOK} (2026-12-04), "
                     "which carries the day's other changes too",
         before={"B-C1": "inconclusive at this budget", "B-C2": "inconclusive at this budget",
                 "B-C5": "contradicted (ADP + CRC −29.5 [−35.0, −24.0] points)"},

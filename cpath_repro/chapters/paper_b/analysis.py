@@ -166,14 +166,16 @@ def _named(unsettled: Mapping[str, list[int]]) -> str:
     return ", ".join(f"{t} (trial {', '.join(map(str, seeds))})" for t, seeds in unsettled.items())
 
 
+def _why_undecidable(unsettled: Mapping[str, list[int]]) -> str:
+    return (f"the baselines of {_named(unsettled)} did not level off {_PLATEAU_WORDS}: a comparison with them "
+            "measures the budget, not transfer")
+
+
 def baselines_unsettled(long: pd.DataFrame, targets: Iterable[str] | None = None) -> str | None:
     """Why a claim comparing with the baselines cannot be decided at this budget (None: every baseline of
     ``targets`` plateaued in every trial, by :data:`PLATEAU_TAIL` and :func:`plateau_points`)."""
     unsettled = _unsettled(long, targets)
-    if not unsettled:
-        return None
-    return (f"the baselines of {_named(unsettled)} did not level off {_PLATEAU_WORDS}: a comparison with them "
-            "measures the budget, not transfer")
+    return _why_undecidable(unsettled) if unsettled else None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -194,12 +196,12 @@ def settled_pairs(claim: pd.DataFrame, long: pd.DataFrame) -> Settled:
     unsettled = _unsettled(long, set(targets))
     if not unsettled:
         return Settled(claim, "Every compared baseline levelled off: every pair counts.", None)
-    left_out = sorted(set(claim.unit[targets.isin(list(unsettled))]))
-    kept = claim[~targets.isin(list(unsettled))]
+    out = targets.isin(list(unsettled))
+    left_out, kept = sorted(set(claim.unit[out])), claim[~out]
     note = (f"Left out: {', '.join(left_out)}, since the baselines of {_named(unsettled)} did not level off "
             f"{_PLATEAU_WORDS}.")
     if kept.empty:
-        return Settled(claim, note, baselines_unsettled(long, unsettled))
+        return Settled(claim, note, _why_undecidable(unsettled))
     return Settled(kept.reset_index(drop=True), note, None)
 
 
