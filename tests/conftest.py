@@ -19,15 +19,17 @@ for _variable in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):  # before torch is impo
 @pytest.fixture(scope="session", autouse=True)
 def isolated_model_store(tmp_path_factory: pytest.TempPathFactory):
     """Tests train into a model store of their own, never the project's runs/models, and write paper D's slides
-    into a folder of their own, never runs/slides; the workers of one session share them (the store and the
-    slides take a lock per entry)."""
+    into a folder of their own, never runs/slides (paper B's crops likewise, never runs/crops); the workers of one
+    session share them (the store, the slides and the crops take a lock per entry)."""
+    from cpath_repro.chapters.paper_b.data import CROPS_ENV
     from cpath_repro.chapters.paper_d.data import SLIDES_ENV
     from cpath_repro.train.store import STORE_ENV
     from tests.support import shared_folder
 
-    previous = {name: os.environ.get(name) for name in (STORE_ENV, SLIDES_ENV)}
+    previous = {name: os.environ.get(name) for name in (STORE_ENV, SLIDES_ENV, CROPS_ENV)}
     os.environ[STORE_ENV] = str(shared_folder(tmp_path_factory, "model-store"))  # inherited by notebook kernels
     os.environ[SLIDES_ENV] = str(shared_folder(tmp_path_factory, "slides"))  # paper D's synthetic slides, likewise
+    os.environ[CROPS_ENV] = str(shared_folder(tmp_path_factory, "crops"))  # paper B's standardized crops, likewise
     yield
     for name, value in previous.items():
         if value is None:

@@ -59,6 +59,7 @@ def usable(s: Settings) -> tuple[Settings, list[str]]:
     keep = [n for n in s.sources if n in present], [n for n in s.targets if n in present]
     trimmed = dataclasses.replace(s, sources=tuple(keep[0]), targets=tuple(keep[1]),
                                   two_stage=tuple(n for n in s.two_stage if n in present),
+                                  pretrained_targets=tuple(n for n in s.pretrained_targets if n in present),
                                   distilled=tuple(c for c in s.distilled if set(c) <= present))
     return trimmed, absent
 
@@ -254,13 +255,14 @@ def single_stage(s: Settings, progress: bool = True) -> pd.DataFrame:
 
 
 def two_stage(s: Settings, progress: bool = True) -> pd.DataFrame:
-    """B-T3, long: each target deep-tuned from the pretrained backbone (the diagonal), and from it deep-tuned
-    on a source first (pretraining → source → target)."""
+    """B-T3, long: each of ``pretrained_targets`` deep-tuned from the pretrained backbone (the diagonal), and
+    every target deep-tuned from it on a source first (pretraining → source → target)."""
     rows = []
     for seed in s.seeds:
         for target in s.targets:
-            rows.append(_row(seed, target, target, "pretrained", tuned(s, target, seed, Start("pretrained"), "deep",
-                                                                        progress)))
+            if target in s.pretrained_targets:
+                rows.append(_row(seed, target, target, "pretrained", tuned(s, target, seed, Start("pretrained"),
+                                                                            "deep", progress)))
             for source in s.two_stage:
                 if source != target:
                     rows.append(_row(seed, source, target, "two-stage",
@@ -280,7 +282,7 @@ def matrix(long: pd.DataFrame, paper_values: dict[tuple[str, str], tuple[float, 
     rows = []
     for (source, target), g in long.groupby(["source", "target"], sort=False):
         mean, sd = mean_sd(g.test)
-        ours_vs = None if source == target else bool(mean > diagonal.get(target, np.nan))
+        ours_vs = None if source == target or target not in diagonal else bool(mean > diagonal[target])
         p = paper_values.get((source, target))
         p_diag = paper_values.get((target, target))
         paper_vs = None if source == target or p is None or p_diag is None else bool(p[0] > p_diag[0])

@@ -11,18 +11,22 @@ class for single-label sets; for the multi-label sets the classes present in the
 
 from __future__ import annotations
 
+import json
+import os
 from dataclasses import dataclass, field
 from functools import lru_cache
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from cpath_repro import seeds
+from cpath_repro import atomic, seeds
 from cpath_repro.data import histokt, standardize
 from cpath_repro.data.layout import locate
 from cpath_repro.errors import DataNotFoundError
-from cpath_repro.project import data_fingerprint
+from cpath_repro.project import PROJECT_ROOT, data_fingerprint, modules_hash
 from cpath_repro.synth import histokt as synthetic
+from cpath_repro.synth.cache import written_once
 
 if TYPE_CHECKING:
     from cpath_repro.chapters.paper_b.settings import Settings
@@ -112,9 +116,46 @@ def _cap(s: Settings, name: str, kind: str) -> dict[str, int]:
     return {"train": 10**9, "val": 10**9, "test": SYNTHETIC_TEST_CAP * train}
 
 
+#: Where synthetic datasets, once standardized, are kept for every notebook (default ``runs/crops``).
+CROPS_ENV = "CPATH_REPRO_CROPS"
+#: The modules whose code draws and standardizes the synthetic crops: a change to any of them draws them again.
+GENERATORS = ("cpath_repro.synth.histokt", "cpath_repro.data.histokt", "cpath_repro.data.standardize", __name__)
+
+
+def crops_root() -> Path:
+    return Path(os.environ.get(CROPS_ENV) or PROJECT_ROOT / "runs" / "crops")
+
+
 @lru_cache(maxsize=32)
 def prepare(s: Settings, name: str, seed: int) -> Prepared:
-    """Dataset ``name`` for seed ``seed``, standardized and split (cached for the kernel's lifetime)."""
+    """Dataset ``name`` for seed ``seed``, standardized and split (cached for the kernel's lifetime; a synthetic
+    one is drawn once for all notebooks, :mod:`cpath_repro.synth.cache`)."""
+    if s.data_root is not None:
+        return _prepared(s, name, seed)
+    config = {"data": describe(s, name), "standardization": standardization(s), "seed": seed,
+              "code": modules_hash(GENERATORS)}
+    return _load(written_once(crops_root(), config, lambda folder: _save(_prepared(s, name, seed), folder)))
+
+
+def _save(prepared: Prepared, folder: Path) -> None:
+    arrays = {f"{split}.{field}": value for split, crops in prepared.splits.items()
+              for field, value in vars(crops).items() if value is not None}
+    with open(folder / "crops.npz", "wb") as fh:  # the folder is renamed into place only once complete
+        np.savez(fh, **arrays)
+    atomic.write_json(folder / "prepared.json", {k: v for k, v in vars(prepared).items() if k != "splits"})
+
+
+def _load(folder: Path) -> Prepared:
+    meta = json.loads((folder / "prepared.json").read_text())
+    with np.load(folder / "crops.npz", allow_pickle=False) as arrays:
+        splits = {split: Crops(**{f: arrays[f"{split}.{f}"] for f in ("images", "labels", "sources")},
+                               regions=arrays[f"{split}.regions"] if f"{split}.regions" in arrays else None)
+                  for split in SPLITS}
+    return Prepared(**{**meta, "classes": tuple(meta["classes"]),
+                       "skipped": [tuple(item) for item in meta["skipped"]]}, splits=splits)
+
+
+def _prepared(s: Settings, name: str, seed: int) -> Prepared:
     dataset = source_dataset(s, name, seed)
     kind = "real" if s.data_root is not None else "synthetic"
     splits = assign_splits(dataset, seed)

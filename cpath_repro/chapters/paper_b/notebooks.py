@@ -18,6 +18,10 @@ def _cells(values: Mapping[str, Any]) -> str | None:
     sources (its single-source arm is the matrix's cell), and the figures' target among the targets."""
     if FOCUS not in names_of(values["targets"]):
         return f"targets must include {FOCUS}, the target of Figs. 2-4 and of claim B-C6"
+    if FOCUS not in names_of(values["pretrained_targets"]):
+        return f"pretrained_targets must include {FOCUS}: B-F2 compares its pretrained arm"
+    if not set(names_of(values["pretrained_targets"])) <= set(names_of(values["targets"])):
+        return "pretrained_targets must be among the targets"
     sources = names_of(values["sources"])
     if "ADP" not in sources:
         return "sources must include ADP: Table 4 deep- and fine-tunes from ADP's weights"

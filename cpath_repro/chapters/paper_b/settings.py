@@ -88,6 +88,10 @@ class Settings(profiles.Settings):
     two_stage: tuple[str, ...] = param("sources of the two-stage matrix (pretraining, then source, then target)",
                                        {"ci": "ADP", "default": "ADP", "paper": ALL}, _dataset_list(),
                                        parse=names_of)
+    pretrained_targets: tuple[str, ...] = param(
+        f"targets deep-tuned from pretraining alone: Table 3's diagonal, which its cells are coloured against ({FOCUS}'s "
+        "is also B-F2's pretrained arm; no claim reads the others)",
+        {"ci": FOCUS, "default": FOCUS, "paper": ALL}, _dataset_list(), parse=names_of)
     distilled: tuple[tuple[str, ...], ...] = param(
         f"source combinations weight-distilled for {FOCUS} ('+' joins, ',' separates)",
         {"ci": "ADP+GlaS", "default": "ADP+GlaS", "paper": "ADP+CRC,ADP+CRC+OS"},

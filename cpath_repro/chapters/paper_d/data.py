@@ -12,12 +12,9 @@ Feature maps (section 4.1, "Implementation details"): a stomach slide gives one 
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
-import uuid
 from dataclasses import asdict, dataclass, field
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -61,21 +58,12 @@ def _synthetic_config(s: Settings, seed: int) -> dict[str, Any]:
 
 def synthetic_root(s: Settings, seed: int) -> Path:
     """The data root of seed ``seed``'s synthetic slides, written (atomically, as one folder) if missing."""
-    from cpath_repro import atomic
+    from cpath_repro.synth.cache import written_once
 
-    config = _synthetic_config(s, seed)
-    key = hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:20]
-    final = slides_root() / key
-    if (final / "slides.json").is_file():
-        return final
-    with atomic.exclusive(slides_root() / ".locks" / key):  # two pages at once: one writes, the other waits
-        if not (final / "slides.json").is_file():
-            _write_slides(s, seed, config, slides_root() / ".staging" / f"{key}-{uuid.uuid4().hex[:8]}", final)
-    return final
+    return written_once(slides_root(), _synthetic_config(s, seed), partial(_write_slides, s, seed))
 
 
-def _write_slides(s: Settings, seed: int, config: dict[str, Any], staged: Path, final: Path) -> None:
-    from cpath_repro import atomic
+def _write_slides(s: Settings, seed: int, staged: Path) -> None:
     from cpath_repro.synth import slide_folders
     from cpath_repro.synth.slides import MIN_MACRO_MAP_PATCHES
 
@@ -95,8 +83,6 @@ def _write_slides(s: Settings, seed: int, config: dict[str, Any], staged: Path, 
         patients = [["micro" if c == "macro" else c for c in p] for p in patients]
     slide_folders.write_camelyon17(staged / CAMELYON17, patients, geometry=g, seed=seed, map_patches=s.camelyon_map,
                                    difficulty=s.difficulty)
-    atomic.write_json(staged / "slides.json", config)
-    atomic.replace_dir(staged, final)
 
 
 def data_root(s: Settings, seed: int) -> Path:

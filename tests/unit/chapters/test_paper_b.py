@@ -190,6 +190,16 @@ def test_a_cell_the_claims_need_is_refused_before_any_work():
         spec.resolve("ci", {"distilled": "ADP+CRC"})
     with pytest.raises(ParameterError, match="unknown dataset 'ImageNet'"):
         spec.resolve("ci", {"sources": "ADP,ImageNet"})
+    with pytest.raises(ParameterError, match="pretrained_targets must include BACH"):
+        spec.resolve("ci", {"targets": "BACH,MHIST", "pretrained_targets": "MHIST"})
+    with pytest.raises(ParameterError, match="must be among the targets"):
+        spec.resolve("ci", {"pretrained_targets": "BACH,PCam"})
+
+
+def test_a_target_without_its_diagonal_is_shown_uncoloured_not_as_worse():
+    staged = SINGLE[SINGLE.source != SINGLE.target]  # the cells, without the targets' own models
+    cells = analysis.matrix(staged, {})
+    assert len(cells) and cells.ours_better.isna().all()
 
 
 def test_b_c5s_tolerance_is_in_percentage_points_so_a_real_loss_fails_it():
@@ -254,3 +264,18 @@ def test_baselines_and_tuning_share_one_epochs_parameter():
     s = Settings.of_profile("ci")
     assert "epochs" in {f.name for f in dataclasses.fields(s)}
     assert "tune_epochs" not in {f.name for f in dataclasses.fields(s)}
+
+
+def test_a_synthetic_dataset_is_drawn_once_for_every_notebook_and_read_back_whole(tmp_path, monkeypatch):
+    monkeypatch.setenv(data.CROPS_ENV, str(tmp_path))
+    data.prepare.cache_clear()  # a new kernel
+    drawn = data.prepare(CI, "BACH", 0)
+    data.prepare.cache_clear()
+    monkeypatch.setattr(data, "_prepared", lambda *a: pytest.fail("drawn again instead of read from disk"))
+    read = data.prepare(CI, "BACH", 0)
+    assert (read.name, read.classes, read.counts, read.skipped) == (drawn.name, drawn.classes, drawn.counts,
+                                                                    drawn.skipped)
+    for split, crops in drawn.splits.items():
+        for field in ("images", "labels", "sources", "regions"):
+            np.testing.assert_array_equal(getattr(read.splits[split], field), getattr(crops, field))
+    data.prepare.cache_clear()

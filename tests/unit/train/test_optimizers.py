@@ -177,3 +177,33 @@ def test_resumable_rmsgd_adapts_its_rates_as_rmsgd_does() -> None:
         rates.append(optimizer.lr_vector.copy())
     assert not np.allclose(rates[0], CONFIG.lr)  # the rates did adapt
     assert rates[1] == pytest.approx(rates[0], rel=1e-3)
+
+
+def test_quick_adamp_projects_exactly_where_the_package_does_and_steps_alike():
+    gen = torch.Generator().manual_seed(3)
+    weight = torch.randn(8, 4, 3, 3, generator=gen)
+    along = weight * 0.5  # parallel to the weights: no projection
+    across = torch.randn(8, 4, 3, 3, generator=gen)
+    across -= weight * (across * weight).sum((1, 2, 3), keepdim=True) / (weight * weight).sum((1, 2, 3), keepdim=True)
+    package, quick = AdamP([nn.Parameter(weight)]), optimizers.QuickAdamP([nn.Parameter(weight)])
+    for grad, projected in ((along, False), (across, True)):
+        perturb = torch.randn(8, 4, 3, 3, generator=gen)
+        got = quick._projection(weight, grad, perturb.clone(), 0.1, 0.1, 1e-8)
+        want = package._projection(weight, grad, perturb.clone(), 0.1, 0.1, 1e-8)
+        assert got[1] == want[1] == (0.1 if projected else 1)
+        torch.testing.assert_close(got[0], want[0], rtol=1e-6, atol=1e-7)
+
+    torch.manual_seed(0)  # a conv + batch-norm net, whose conv weights are scale-invariant: AdamP projects them
+    net = nn.Sequential(nn.Conv2d(3, 8, 3), nn.BatchNorm2d(8), nn.ReLU(), nn.Flatten(), nn.LazyLinear(2))
+    x, y = torch.randn(16, 3, 6, 6), torch.randint(0, 2, (16,))
+    net(x)
+    twin = pickle.loads(pickle.dumps(net))
+    steps = [AdamP(net.parameters(), lr=1e-2, weight_decay=5e-4), optimizers.QuickAdamP(twin.parameters(), lr=1e-2,
+                                                                                         weight_decay=5e-4)]
+    for _ in range(20):
+        for model, opt in zip((net, twin), steps, strict=True):
+            opt.zero_grad()
+            nn.functional.cross_entropy(model(x), y).backward()
+            opt.step()
+    for a, b in zip(net.parameters(), twin.parameters(), strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
