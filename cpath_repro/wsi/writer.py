@@ -30,8 +30,9 @@ TILE = 256
 #: Reductions stop once the longer side is at most this many pixels.
 MIN_SIZE = 512
 COMPRESSIONS = ("deflate", "jpeg")
-#: zlib level: 6 is zlib's default, a good balance of speed and size.
-DEFLATE_LEVEL = 6
+#: zlib level 1: on this project's synthetic slides 2.5 times faster than zlib's default 6 for files 4 % larger
+#: (lossless either way); paper D writes a hundred slides per seed and reads each a few times.
+DEFLATE_LEVEL = 1
 #: JPEG quality of slide tiles (scanners write 70-95; 90 keeps nuclei edges).
 JPEG_QUALITY = 90
 #: Files whose uncompressed pixels exceed this are written as BigTIFF (a classic TIFF stops at 4 GiB).

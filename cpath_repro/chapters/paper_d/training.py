@@ -28,6 +28,7 @@ from torch.utils.data import ConcatDataset, Dataset
 
 from cpath_repro import seeds
 from cpath_repro.chapters.paper_d.data import Cohort, SlideData, camelyon16, describe, stomach
+from cpath_repro.models.patch_features import folded
 from cpath_repro.models.unet import UNet
 from cpath_repro.train import store
 from cpath_repro.train.end_to_end import (
@@ -266,13 +267,13 @@ def _frozen_features(s: Settings, t: Task, seed: int, source: str, progress: boo
     pretrained GoogLeNet's pooled 1,024 ("pretrained"), with its width and what it comes from."""
     if source == "trained":
         stored = extractor(s, t, seed, progress)
-        model: Any = stored.model.eval()
+        model: Any = folded(stored.model)
         return model.features, int(model.feature.out_features), {"extractor": stored.key}
     from cpath_repro.models.backbones import FEATURE_DIM
     from cpath_repro.transfer.pretraining import pretrained
 
     backbone = pretrained("googlenet", s.pretraining, 0, s.profile, progress=False)
-    net, norm = backbone.model.eval(), backbone.normalization
+    net, norm = folded(backbone.model), backbone.normalization
     return (lambda x: net(norm(x))), FEATURE_DIM["googlenet"], {"backbone": backbone.source}
 
 
@@ -487,7 +488,7 @@ def trained(s: Settings, t: Task, seed: int, method: str, progress: bool = True)
     """``method`` (one of :data:`METHODS`) trained for ``seed`` (from the store when it is there)."""
     if method == "classifier-only":
         ext = extractor(s, t, seed, progress)
-        model = ext.model.eval()
+        model = folded(ext.model)
         return Trained(method, [ext.key], lambda sd: torch.softmax(features(model, s, sd), 1)[:, 1].numpy())
     if method in ("separate", "imagenet-features"):
         seg, fn = separate(s, t, seed, "trained" if method == "separate" else "pretrained", progress)
@@ -503,8 +504,9 @@ def trained(s: Settings, t: Task, seed: int, method: str, progress: bool = True)
         e2e = end_to_end(s, t, seed, progress)
         pair = e2e.model.eval()
         assert isinstance(pair, EndToEnd)
+        fast = folded(pair.extractor)
         return Trained(method, [e2e.key], lambda sd: tumour_probability(
-            pair.segmenter, slide_maps(sd, features(pair.extractor.features, s, sd), t.map_size)))
+            pair.segmenter, slide_maps(sd, features(fast.features, s, sd), t.map_size)))
     if method == "segmentation-only":
         so = segmentation_only(s, t, seed, progress)
         net = so.model.eval()

@@ -63,3 +63,24 @@ def test_the_builder_says_which_pretraining_was_used_and_is_seeded():
 def test_a_backbone_that_still_has_its_classifier_is_refused():
     with pytest.raises(ParameterError, match="num_classes=0"):
         from_backbone(backbones.build("googlenet", "none", 2, seed=0))
+
+
+def test_the_folded_copy_for_inference_gives_the_same_outputs_and_leaves_the_model_as_it_was():
+    from cpath_repro.models.patch_features import folded
+
+    extractor, _ = build_extractor(seed=3)  # its own: the batch norms' statistics are changed below
+    extractor.train()
+    with torch.no_grad():  # running statistics of their own, so that folding them into the convolutions matters
+        for _ in range(3):
+            extractor(torch.rand(8, 3, 32, 32, generator=torch.Generator().manual_seed(1)))
+    extractor.eval()
+    before = {k: v.clone() for k, v in extractor.state_dict().items()}
+    fast = folded(extractor)
+    x = torch.rand(8, 3, 32, 32, generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        torch.testing.assert_close(fast(x), extractor(x), rtol=1e-4, atol=1e-5)
+        torch.testing.assert_close(fast.features(x), extractor.features(x), rtol=1e-4, atol=1e-5)
+        bare = folded(extractor.backbone)
+        torch.testing.assert_close(bare(x), extractor.backbone(x), rtol=1e-4, atol=1e-5)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in fast.modules())  # folded away
+    assert all(torch.equal(v, extractor.state_dict()[k]) for k, v in before.items())
