@@ -53,6 +53,9 @@ def main() -> None:
     memory = end_to_end_memory()
     rows += [(f"paper D peak memory growth, {method}, N={4 * n} / N={n}", f"{ratio:.3f}")
              for (method, n), ratio in memory["ratios"].items()]
+    from benchmarks.chapter_speedups import main as chapter_speedups
+
+    rows += chapter_speedups()
     from benchmarks.ci_notebooks import main as ci_notebooks
     from benchmarks.ci_notebooks import rows as ci_rows
 

@@ -138,8 +138,8 @@ def prepare(s: Settings, name: str, seed: int) -> Prepared:
 
 
 def _save(prepared: Prepared, folder: Path) -> None:
-    arrays = {f"{split}.{field}": value for split, crops in prepared.splits.items()
-              for field, value in vars(crops).items() if value is not None}
+    arrays = {f"{split}.{part}": value for split, crops in prepared.splits.items()
+              for part, value in vars(crops).items() if value is not None}
     with open(folder / "crops.npz", "wb") as fh:  # the folder is renamed into place only once complete
         np.savez(fh, **arrays)
     atomic.write_json(folder / "prepared.json", {k: v for k, v in vars(prepared).items() if k != "splits"})
@@ -148,7 +148,7 @@ def _save(prepared: Prepared, folder: Path) -> None:
 def _load(folder: Path) -> Prepared:
     meta = json.loads((folder / "prepared.json").read_text())
     with np.load(folder / "crops.npz", allow_pickle=False) as arrays:
-        splits = {split: Crops(**{f: arrays[f"{split}.{f}"] for f in ("images", "labels", "sources")},
+        splits = {split: Crops(**{part: arrays[f"{split}.{part}"] for part in ("images", "labels", "sources")},
                                regions=arrays[f"{split}.regions"] if f"{split}.regions" in arrays else None)
                   for split in SPLITS}
     return Prepared(**{**meta, "classes": tuple(meta["classes"]),
@@ -156,6 +156,7 @@ def _load(folder: Path) -> Prepared:
 
 
 def _prepared(s: Settings, name: str, seed: int) -> Prepared:
+    """Dataset ``name`` for ``seed`` read (real) or drawn (synthetic), standardized and split."""
     dataset = source_dataset(s, name, seed)
     kind = "real" if s.data_root is not None else "synthetic"
     splits = assign_splits(dataset, seed)
