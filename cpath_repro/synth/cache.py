@@ -6,15 +6,21 @@ written once: the folder's name is a hash of ``config`` (the settings and seed t
 fingerprint of its generator modules, :func:`cpath_repro.project.modules_hash`), so a change to either
 makes a new folder and nothing stale is read. The folder is written under a staging name and renamed into
 place with its ``config.json`` last; two notebooks asking at once: one writes, the other waits for it.
+
+Drawing is single-threaded numpy, so :func:`in_parallel` draws several seeds' data at once, one process per
+CPU, before a notebook reads them back.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import multiprocessing
+import os
 import shutil
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -46,3 +52,18 @@ def written_once(root: Path, config: Mapping[str, Any], write: Callable[[Path], 
             finally:
                 shutil.rmtree(staged, ignore_errors=True)  # gone already once renamed into place
     return final
+
+
+def in_parallel(fn: Callable[..., object], calls: Sequence[tuple[object, ...]]) -> None:
+    """``fn(*args)`` for each of ``calls``, in fresh worker processes, one per CPU (in this process when there is
+    one CPU or one call). ``fn`` is a module-level function that writes through :func:`written_once` and
+    returns nothing large: the caller reads the data back from disk. A worker's error is raised here."""
+    workers = min(len(calls), len(os.sched_getaffinity(0)))
+    if workers <= 1:
+        for args in calls:
+            fn(*args)
+        return
+    # spawn: a notebook's kernel holds threads (ZeroMQ, torch) that a forked child would inherit half-copied
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        for future in [pool.submit(fn, *args) for args in calls]:
+            future.result()

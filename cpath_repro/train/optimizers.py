@@ -16,8 +16,8 @@ runs RMSGD's own EVBMF rank selection on them unchanged.
 AdamP (package ``adamp``) decides per weight whether to project its update by two calls of
 ``F.cosine_similarity`` (per output channel, then over the whole layer). On a CPU those calls cost a
 ResNet18 on 32-px crops as much as its forward pass; :class:`QuickAdamP` takes both cosines from one
-pass of three row-wise dot products (a layer's dot products are its channels' summed) and leaves the
-rest of the package's step as it is.
+pass of three row-wise dot products (a layer's dot products are its channels' summed), and computes the
+package's Adam direction in place of its temporaries: the same steps, about a third of the time.
 """
 
 from __future__ import annotations
@@ -221,6 +221,38 @@ class QuickAdamP(AdamP):  # type: ignore[misc]
                 perturb -= p_n * view_func(p_n * perturb).sum(dim=1).view(expand_size)
                 return perturb, wd_ratio
         return perturb, 1
+
+    @torch.no_grad()
+    def step(self, closure: Any = None) -> Any:
+        """The package's step, line for line, with the Adam direction computed in place of its two temporaries."""
+        loss = closure() if closure is not None else None
+        for group in self.param_groups:
+            beta1, beta2 = group["betas"]
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                grad, state = p.grad, self.state[p]
+                if not state:
+                    state.update(step=0, exp_avg=torch.zeros_like(p), exp_avg_sq=torch.zeros_like(p))
+                exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
+                state["step"] += 1
+                bias_correction1 = 1 - beta1 ** state["step"]
+                bias_correction2 = 1 - beta2 ** state["step"]
+                exp_avg.mul_(beta1).add_(grad, alpha=1 - beta1)
+                exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
+                denom = exp_avg_sq.sqrt().div_(math.sqrt(bias_correction2)).add_(group["eps"])
+                if group["nesterov"]:
+                    perturb = (beta1 * exp_avg + (1 - beta1) * grad).div_(denom)
+                else:
+                    perturb = torch.div(exp_avg, denom, out=denom)
+                wd_ratio: float = 1
+                if len(p.shape) > 1:
+                    perturb, wd_ratio = self._projection(p, grad, perturb, group["delta"], group["wd_ratio"],
+                                                         group["eps"])
+                if group["weight_decay"] > 0:
+                    p.mul_(1 - group["lr"] * group["weight_decay"] * wd_ratio)
+                p.add_(perturb, alpha=-group["lr"] / bias_correction1)
+        return loss
 
 
 def adamp(params: Iterable[nn.Parameter], config: TrainConfig) -> torch.optim.Optimizer:

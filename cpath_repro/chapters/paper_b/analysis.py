@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from cpath_repro.chapters.paper_b import paper
-from cpath_repro.chapters.paper_b.data import counts_row, prepare
+from cpath_repro.chapters.paper_b.data import counts_row, draw, prepare
 from cpath_repro.chapters.paper_b.settings import FOCUS, LARGE, SMALL, Settings
 from cpath_repro.chapters.paper_b.training import TOP1, Start, Trained, baseline, features, tuned, tuned_at
 from cpath_repro.claims.metrics import paper_b as metrics
@@ -242,6 +242,7 @@ def model_keys(*tables: pd.DataFrame) -> list[str]:
 def single_stage(s: Settings, progress: bool = True) -> pd.DataFrame:
     """B-T2, long: every dataset's baseline (source = target) and every source → target deep-tuned from
     the source's baseline of the same trial."""
+    draw(s, s.datasets)  # every dataset the chapter's notebooks read, drawn at once
     rows = []
     for seed in s.seeds:
         for name in dict.fromkeys((*s.sources, *s.targets)):

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -26,7 +27,7 @@ from cpath_repro.data.layout import locate
 from cpath_repro.errors import DataNotFoundError
 from cpath_repro.project import PROJECT_ROOT, data_fingerprint, modules_hash
 from cpath_repro.synth import histokt as synthetic
-from cpath_repro.synth.cache import written_once
+from cpath_repro.synth.cache import in_parallel, written_once
 
 if TYPE_CHECKING:
     from cpath_repro.chapters.paper_b.settings import Settings
@@ -135,6 +136,17 @@ def prepare(s: Settings, name: str, seed: int) -> Prepared:
     config = {"data": describe(s, name), "standardization": standardization(s), "seed": seed,
               "code": modules_hash(GENERATORS)}
     return _load(written_once(crops_root(), config, lambda folder: _save(_prepared(s, name, seed), folder)))
+
+
+def draw(s: Settings, names: Iterable[str]) -> None:
+    """Draw the synthetic datasets ``names`` of every trial of ``s`` onto disk at once (one process per CPU), so
+    that :func:`prepare` reads them back; real data is read where it is needed."""
+    if s.data_root is None:
+        in_parallel(_draw_to_disk, [(s, name, seed) for seed in s.seeds for name in names])
+
+
+def _draw_to_disk(s: Settings, name: str, seed: int) -> None:
+    prepare(s, name, seed)
 
 
 def _save(prepared: Prepared, folder: Path) -> None:

@@ -104,6 +104,7 @@ def run_methods(s: Settings, task_name: str, methods: Sequence[str], progress: b
     rows, keys = [], []
     out = Results(task_name, pd.DataFrame(), [])
     moved = []
+    data.write_slides(s)
     for seed in s.seeds:
         t = training.task(s, task_name, seed)
         if not t.test:

@@ -85,6 +85,14 @@ def _write_slides(s: Settings, seed: int, staged: Path) -> None:
                                    difficulty=s.difficulty)
 
 
+def write_slides(s: Settings) -> None:
+    """Every trial's synthetic slides written at once (one process per CPU) before the notebook reads them."""
+    from cpath_repro.synth.cache import in_parallel
+
+    if s.data_root is None:
+        in_parallel(synthetic_root, [(s, seed) for seed in s.seeds])
+
+
 def data_root(s: Settings, seed: int) -> Path:
     """The real data root when ``data_root`` is given (the same for every seed), else seed ``seed``'s slides."""
     return s.data_root if s.data_root is not None else synthetic_root(s, seed)

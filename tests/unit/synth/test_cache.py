@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from cpath_repro.synth.cache import MARKER, key_of, written_once
+import os
+from pathlib import Path
+
+import pytest
+
+from cpath_repro.synth.cache import MARKER, in_parallel, key_of, written_once
 
 
 def test_data_is_written_once_per_config_and_a_new_config_gets_a_new_folder(tmp_path):
@@ -37,3 +42,20 @@ def test_a_failed_write_leaves_nothing_that_is_read(tmp_path):
         pass
     assert not (tmp_path / key_of({"seed": 2})).exists()
     assert not any((tmp_path / ".staging").iterdir())  # nor a staging folder left behind
+
+
+def _write_seed(root: str, seed: int) -> None:  # module level: a spawned worker imports it
+    written_once(Path(root), {"seed": seed}, lambda f: (f / "pid.txt").write_text(str(os.getpid())))
+
+
+def _fail(message: str) -> None:
+    raise ValueError(message)
+
+
+def test_several_seeds_are_drawn_at_once_in_worker_processes_and_their_errors_come_back(tmp_path, monkeypatch):
+    monkeypatch.setattr(os, "sched_getaffinity", lambda _: {0, 1}, raising=False)  # two CPUs, whatever the machine
+    in_parallel(_write_seed, [(str(tmp_path), seed) for seed in range(3)])
+    pids = {(tmp_path / key_of({"seed": seed}) / "pid.txt").read_text() for seed in range(3)}
+    assert str(os.getpid()) not in pids and len(pids) <= 2  # drawn by the (at most two) workers, not here
+    with pytest.raises(ValueError, match="no such dataset"):
+        in_parallel(_fail, [("no such dataset",), ("no such dataset",)])
