@@ -97,7 +97,8 @@ def main() -> list[tuple[str, str]]:
         ("AdamP step, ResNet18: QuickAdamP / adamp", f"{quick / package:.2f} ({quick * 1e3:.0f} vs {package * 1e3:.0f} ms)"),
         ("GoogLeNet features, 256 x 32 px: folded / as trained", f"{fast / plain:.2f} ({fast * 1e3:.0f} vs "
                                                                   f"{plain * 1e3:.0f} ms)"),
-        ("paper B BACH (default, trial 0): read from disk / drawn", f"{read / drawn:.3f} ({read * 1e3:.0f} ms vs {drawn:.1f} s)"),
+        ("paper B BACH (default, trial 0): read from disk / drawn",
+         f"{read / drawn:.3f} ({read * 1e3:.0f} ms vs {drawn:.1f} s)"),
         ("slide pyramid, zlib level 1 / 6: time", f"{zlib[1][0] / zlib[6][0]:.2f}"),
         ("slide pyramid, zlib level 1 / 6: bytes", f"{zlib[1][1] / zlib[6][1]:.3f}"),
     ]

@@ -99,11 +99,12 @@ PRETRAINED = {"resnet50": "auto", "inception_v3": "auto"}
 
 # -- runs over seeds -------------------------------------------------------------------------------------------------
 
-def run_arms(s: Settings, arms: Mapping[str, Arm], progress: bool = True) -> tuple[pd.DataFrame, list[str]]:
-    """Every arm trained for every seed: a long table (seed, arm, metric, value) of validation loss and accuracy,
-    and the store keys of the models behind it."""
+def run_arms(s: Settings, arms: Mapping[str, Arm], trials: int | None = None, progress: bool = True
+             ) -> tuple[pd.DataFrame, list[str]]:
+    """Every arm trained for every seed (the first ``trials`` of them when given): a long table (seed, arm, metric,
+    value) of validation loss and accuracy, and the store keys of the models behind it."""
     rows, keys = [], []
-    for seed in s.seeds:
+    for seed in s.seeds if trials is None else range(trials):
         levels = chance_levels(s, seed)
         for name, arm in arms.items():
             t = trained(s, arm, seed, progress)

@@ -24,6 +24,8 @@ class Settings(profiles.Settings):
 
     n_seeds: int = param("paired trials (seed s makes the data and the initial weights of trial s)",
                          {"ci": 1, "default": 5, "paper": 3}, between(1, 20))
+    table_seeds: int = param("paired trials of the tables no claim reads (C-T2's baselines, C-T6's layer counts; "
+                             "the claims' arms take n_seeds)", {"ci": 1, "default": 3, "paper": 3}, between(1, 20))
     height: int = param("image height in pixels, width 4/3 of it (the paper: 240, width 320); at least 75, "
                         "Inception-v3's smallest input", {"ci": 75, "default": 75, "paper": 240}, between(75, 3072))
     n_initial: int = param("initial (labelled, clean) images: the paper's 1,481 in its 250/781/450 balance",
