@@ -414,6 +414,37 @@ CHOICES: tuple[Choice, ...] = (
                "B-C5": "inconclusive at this budget (ADP + GlaS −3.2 [−10.9, +4.5] points)"},
         papers=("B",),
     ),
+    Choice(
+        date="2026-12-06",
+        setting="paper B, the targets tuned from pretraining alone in the default profile (Table 3's diagonal; a new "
+                "setting, pretrained_targets)",
+        old="every target (BACH, MHIST, PCam)",
+        new="BACH only, the figures' target, whose pretrained model B-F2 compares; B-T3 shows MHIST's and PCam's "
+            "two-stage cells without a diagonal to colour them against",
+        why="the budget of issue 21: paper B took 23.8 minutes of its 16 in the 5-seed default book of 1527328, and "
+            "the two diagonals cost about 2 of them while no claim reads them (B-C4 compares two-stage with "
+            "single-stage transfer from the same source). Chosen by cost, before a run of it.",
+        measured_on="the default profile, 5 paired seeds: the book of 1527328 (2026-12-04) against the book of "
+                    "ff4d5a6 (2026-12-06), whose paper B claim tables are the same to the last digit",
+        moved={},
+        unchanged=6,
+        papers=("B",),
+    ),
+    Choice(
+        date="2026-12-06",
+        setting="paper C, trials of the tables no claim reads (C-T2's baselines, C-T6's layer counts) in the default "
+                "profile (a new setting, table_seeds)",
+        old="5, the claims' n_seeds",
+        new="3; every arm a claim compares keeps 5",
+        why="the budget of issue 21: paper C took 11.2 minutes of its 10 in the 5-seed default book of ddf1441 "
+            "(2026-12-06), and C-T2 and C-T6, which inform no claim, cost 4.4 of them. Chosen by cost, before a "
+            "run of it.",
+        measured_on="the default profile, 5 paired seeds: the book of ddf1441 against the book of ff4d5a6 (both "
+                    "2026-12-06), whose paper C claim tables are the same to the last digit",
+        moved={},
+        unchanged=7,
+        papers=("C",),
+    ),
 )
 
 
