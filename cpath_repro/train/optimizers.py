@@ -225,7 +225,10 @@ class QuickAdamP(AdamP):  # type: ignore[misc]
     @torch.no_grad()
     def step(self, closure: Any = None) -> Any:
         """The package's step, line for line, with the Adam direction computed in place of its two temporaries."""
-        loss = closure() if closure is not None else None
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():  # the closure re-evaluates the model and back-propagates (torch's contract)
+                loss = closure()
         for group in self.param_groups:
             beta1, beta2 = group["betas"]
             for p in group["params"]:
@@ -258,5 +261,5 @@ class QuickAdamP(AdamP):  # type: ignore[misc]
 def adamp(params: Iterable[nn.Parameter], config: TrainConfig) -> torch.optim.Optimizer:
     """An OptimizerFactory: AdamP with ``config``'s lr, beta1 = momentum and weight decay (paper B: WEIGHT_DECAY)."""
     optimizer: torch.optim.Optimizer = QuickAdamP(params, lr=config.lr, betas=(config.momentum, 0.999),
-                                             weight_decay=config.weight_decay)
+                                                  weight_decay=config.weight_decay)
     return optimizer

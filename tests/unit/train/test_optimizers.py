@@ -207,3 +207,18 @@ def test_quick_adamp_projects_exactly_where_the_package_does_and_steps_alike():
             opt.step()
     for a, b in zip(net.parameters(), twin.parameters(), strict=True):
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_quick_adamp_takes_a_closure_that_back_propagates_as_torch_optimizers_do():
+    torch.manual_seed(0)
+    model, x = nn.Linear(3, 2), torch.randn(4, 3)
+    optimizer = optimizers.QuickAdamP(model.parameters(), lr=1e-2)
+
+    def closure() -> torch.Tensor:
+        optimizer.zero_grad()
+        loss = model(x).pow(2).mean()
+        loss.backward()
+        return loss
+
+    before = model.weight.detach().clone()
+    assert optimizer.step(closure) is not None and not torch.equal(model.weight, before)
