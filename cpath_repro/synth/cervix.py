@@ -89,9 +89,11 @@ MIN_SIDE = 16
 # --- ground truth the paper did not have ------------------------------------------------------
 
 BAD_REASONS = ("blurred", "off-colour", "not-cervix", "near-duplicate")
-#: Every block of BAD_BLOCK additional images holds one bad image of each reason: BAD_FRACTION = 4 / 20 = 0.2,
-#: 0.05 each (our choice; the paper says only that "some" additional images are bad).
-BAD_BLOCK = 20
+#: Every block of BAD_BLOCK additional images holds one bad image of each reason: BAD_FRACTION = 4 / 40 = 0.1,
+#: 0.025 each (our choice; the paper says only that "some" additional images are bad). Fixed apart from the
+#: cleaning's kept share (0.8), which the paper does not give either: a filter that keeps 80 % of a set 10 %
+#: bad must also drop good images, as a real one does, where a bad share of 0.2 made the two coincide.
+BAD_BLOCK = 40
 BAD_FRACTION = len(BAD_REASONS) / BAD_BLOCK
 #: Probability of each distractor in every image of every kind and type (our choice; the paper says "many" images
 #: show black borders or speculums, section 7, and gloves "sometimes", section 4.1).
@@ -119,15 +121,28 @@ class TypeGeometry:
     ecto: tuple[float, float]
     endo: tuple[float, float]
     arc: tuple[float, float]
+    #: where the SCJ lies from the os's centre, as a share of the cervix's major semi-axis: the zone's extent on
+    #: the cervix's face, which a centre crop can cut (used as far as ``zone_reach`` says; type 3's rim keeps
+    #: ``ecto``)
+    reach: tuple[float, float] = (0.0, 0.0)
 
 
 TYPE_GEOMETRY = (
-    TypeGeometry(ecto=(0.9, 2.2), endo=(0.0, 0.0), arc=(1.0, 1.0)),  # type 1: fully ectocervical, visible
-    TypeGeometry(ecto=(0.2, 1.1), endo=(0.35, 0.65), arc=(1.0, 1.0)),  # type 2: endocervical part, visible
+    TypeGeometry(ecto=(0.9, 2.2), endo=(0.0, 0.0), arc=(1.0, 1.0), reach=(0.55, 0.85)),  # type 1: ectocervical
+    TypeGeometry(ecto=(0.2, 1.1), endo=(0.35, 0.65), arc=(1.0, 1.0), reach=(0.3, 0.5)),  # type 2: endocervical part
     TypeGeometry(ecto=(0.06, 0.25), endo=(0.0, 0.0), arc=(0.35, 0.9)),  # type 3: a rim; the SCJ hidden
 )
 #: The default share of the way each type's ranges move toward the mean of the three.
 DIFFICULTY = 0.25
+#: How far types 1 and 2 draw their zone's extent relative to the cervix (``reach``) rather than to the os
+#: (``ecto``), 0-1. Anatomy sets it: the SCJ lies on the cervix's face, and the os is a few millimetres across
+#: on a cervix about 30 mm wide, so the default is 1 (fixed before any run with it). At 0 the zone is a ring
+#: sized by the os, which a centre crop of any size keeps whole and zooming only enlarges.
+ZONE_REACH = 1.0
+#: Share of images with a mucus plug at the os (0-1): whitish, glistening, drawn over the os's margin whatever
+#: the type, so that a map drawn to high-contrast edges at the os is not drawn to the zone. No rate is
+#: published for colposcopy photographs: the default is the middle of the range, fixed before any run with it.
+OS_MUCUS = 0.5
 
 
 def geometry_at(difficulty: float = DIFFICULTY) -> tuple[TypeGeometry, ...]:
@@ -141,7 +156,11 @@ def geometry_at(difficulty: float = DIFFICULTY) -> tuple[TypeGeometry, ...]:
         return [(r[0] + difficulty * (mean[0] - r[0]), r[1] + difficulty * (mean[1] - r[1])) for r in ranges]
 
     ecto, endo = mix("ecto"), mix("endo")
-    return tuple(TypeGeometry(ecto[k], endo[k], g.arc) for k, g in enumerate(TYPE_GEOMETRY))
+    reach = [g.reach for g in TYPE_GEOMETRY[:2]]  # type 3 has no extent on the face: its rim is ``ecto``
+    mean = [float(np.mean([r[i] for r in reach])) for i in range(2)]
+    reach = [(r[0] + difficulty * (mean[0] - r[0]), r[1] + difficulty * (mean[1] - r[1])) for r in reach]
+    reach.append(TYPE_GEOMETRY[2].reach)
+    return tuple(TypeGeometry(ecto[k], endo[k], g.arc, reach[k]) for k, g in enumerate(TYPE_GEOMETRY))
 
 
 @dataclass(frozen=True)
@@ -178,6 +197,11 @@ def _check_difficulty(difficulty: float) -> None:
     if not 0 <= difficulty <= 1:
         raise ParameterError(f"difficulty must be between 0 (types as designed) and 1 (types drawn alike), "
                              f"got {difficulty!r}.")
+
+
+def _check_share(name: str, value: float) -> None:
+    if not 0 <= value <= 1:
+        raise ParameterError(f"{name} must be between 0 and 1, got {value!r}.")
 
 
 def _check_size(size: tuple[int, int]) -> tuple[int, int]:
@@ -261,8 +285,9 @@ def _rng(kind: str, seed: int, index: int, stream: int) -> np.random.Generator:
     return seeds.rng(seed, kind, index, stream)
 
 
-#: Random streams of an image: shared scene, type geometry, distractors, corruption, sensor noise; bad places.
-_SCENE, _TYPE, _DISTRACT, _CORRUPT, _NOISE, _BAD = range(6)
+#: Random streams of an image: shared scene, type geometry, distractors, corruption, sensor noise; bad places;
+#: the mucus plug.
+_SCENE, _TYPE, _DISTRACT, _CORRUPT, _NOISE, _BAD, _MUCUS = range(7)
 
 
 def bad_reason(index: int, seed: int) -> str | None:
@@ -346,7 +371,8 @@ class _Scene:
     distractors: tuple[str, ...]
 
 
-def _draw_scene(kind: str, index: int, seed: int, size: tuple[int, int], label: int, difficulty: float) -> _Scene:
+def _draw_scene(kind: str, index: int, seed: int, size: tuple[int, int], label: int, difficulty: float,
+                zone_reach: float, os_mucus: float) -> _Scene:
     h, w = size
     rng = _rng(kind, seed, index, _SCENE)
     yy, xx = _grid(h, w)
@@ -399,15 +425,25 @@ def _draw_scene(kind: str, index: int, seed: int, size: tuple[int, int], label: 
     texture_seed = int(rng.integers(2**31))
 
     # the type decides the TZ: draws from a stream of its own, at the same quantiles for every type
-    geometry = geometry_at(difficulty)[label]
+    types = geometry_at(difficulty)
+    geometry = types[label]
     q = _rng(kind, seed, index, _TYPE).random(4)
-    ecto = max(geometry.ecto[0] + q[0] * (geometry.ecto[1] - geometry.ecto[0]), 1.0 / a)  # a rim of at least 1 px
+
+    def extent(g: TypeGeometry, quantile: float) -> float:
+        """The SCJ's distance beyond the os margin in os semi-axes: by the os, or by the cervix (``zone_reach``)."""
+        by_os = g.ecto[0] + quantile * (g.ecto[1] - g.ecto[0])
+        if g.reach[1] == 0:
+            return by_os
+        by_cervix = (g.reach[0] + quantile * (g.reach[1] - g.reach[0])) * big / a - 1
+        return (1 - zone_reach) * by_os + zone_reach * by_cervix
+
+    ecto = max(extent(geometry, q[0]), 1.0 / a)  # a rim of at least 1 px
     endo = geometry.endo[0] + q[1] * (geometry.endo[1] - geometry.endo[0])
     arc = geometry.arc[0] + q[2] * (geometry.arc[1] - geometry.arc[0])
     arc_centre = q[3] * 2 * np.pi
 
     # everything around the os is drawn in a box that holds the widest TZ any type could have here
-    reach = a * (1 + max(g.ecto[1] for g in TYPE_GEOMETRY) * 1.35) + 3
+    reach = a * (1 + max(max(extent(g, 1.0), g.ecto[1]) for g in types) * 1.35) + 3
     y0, y1 = max(0, int(oy - reach)), min(h, int(oy + reach) + 1)
     x0, x1 = max(0, int(ox - reach)), min(w, int(ox + reach) + 1)
     box = (slice(y0, y1), slice(x0, x1))
@@ -440,6 +476,10 @@ def _draw_scene(kind: str, index: int, seed: int, size: tuple[int, int], label: 
     depth = (0.55 + 0.45 * np.clip(lumen_level, 0, 1))[..., None]
     _mix(sub, lumen_colour[None, None, :] * depth, lumen_alpha * cervix_alpha[box])
 
+    mucus = _rng(kind, seed, index, _MUCUS)
+    if mucus.random() < os_mucus:  # drawn whatever the type, from a stream of its own
+        _mucus(sub, mucus, by, bx, a, (u, v), angle, float(light[0] + light[1]))
+
     tz = np.zeros(size, bool)
     tz[box] = tz_alpha > 0.5
     os_mask = np.zeros(size, bool)
@@ -448,6 +488,32 @@ def _draw_scene(kind: str, index: int, seed: int, size: tuple[int, int], label: 
 
     drawn = _draw_distractors(img, _rng(kind, seed, index, _DISTRACT), (cy, cx, big, small, turn), side)
     return _Scene(img, tz, cervix, os_mask, drawn)
+
+
+def _mucus(sub: np.ndarray, rng: np.random.Generator, by: np.ndarray, bx: np.ndarray, a: float,
+           os_uv: tuple[np.ndarray, np.ndarray], angle: np.ndarray, lit: float) -> None:
+    """A mucus plug over the os's margin: a whitish, translucent, glistening blob with a sharp bright rim and
+    a specular highlight, centred on the margin at a random angle (it covers part of the os and of whatever
+    zone borders it, the same for every type)."""
+    at = rng.uniform(-np.pi, np.pi)
+    u, v = os_uv
+    # the os margin point at angle ``at`` in the os's frame, back in box coordinates via the pixel nearest it
+    near = np.abs((angle - at + np.pi) % (2 * np.pi) - np.pi) + np.abs(np.sqrt(u * u + v * v) - a) / max(a, 1.0)
+    cy, cx = np.unravel_index(int(np.argmin(near)), near.shape)
+    radius = a * rng.uniform(1.0, 1.6)
+    stretch, turn = rng.uniform(1.0, 1.6), rng.uniform(0, np.pi)
+    dy, dx = by - by[cy, cx], bx - bx[cy, cx]
+    p = (dx * np.cos(turn) + dy * np.sin(turn)) / (radius * stretch)
+    q = (-dx * np.sin(turn) + dy * np.cos(turn)) / radius
+    level = np.sqrt(p * p + q * q)
+    alpha = np.clip((1 - level) * radius + 0.5, 0, 1) * rng.uniform(0.75, 0.9)
+    tone = rng.uniform(0.68, 0.78)
+    colour = np.array([tone, tone * rng.uniform(0.95, 1.0), tone * rng.uniform(0.88, 0.97)], np.float32)
+    rim = np.exp(-((level - 0.9) ** 2) / 0.004)  # the plug's bright, sharp edge
+    shine = np.exp(-((p + 0.3 * np.sign(lit)) ** 2 + (q + 0.3) ** 2) / 0.03)  # its sheen (glare is a distractor
+    # of its own: the plug stays below saturation)
+    bright = np.minimum(colour[None, None, :] * (1 + 0.15 * rim + 0.2 * shine)[..., None], 0.88)
+    _mix(sub, bright, alpha.astype(np.float32))
 
 
 # --- distractors ------------------------------------------------------------------------------
@@ -644,16 +710,19 @@ def _finish(img: np.ndarray, rng: np.random.Generator, gain: float, cast: np.nda
 
 
 def make_image(kind: str, index: int, seed: int, size: tuple[int, int] = DEFAULT_SIZE, *,
-               difficulty: float = DIFFICULTY, clean: bool = False, label: int | None = None) -> CervixImage:
+               difficulty: float = DIFFICULTY, zone_reach: float = ZONE_REACH, os_mucus: float = OS_MUCUS,
+               clean: bool = False, label: int | None = None) -> CervixImage:
     """Image ``index`` of set ``kind`` for ``seed``, ``size`` = (height, width) px, with its truth.
 
     ``clean``: for a bad additional image, the good image it would have been (``bad`` None); the same image
     otherwise. ``label``: the same scene drawn as another type (0-2; drawn clean): everything but the TZ and the
-    os's lumen stays.
+    os's lumen stays. ``zone_reach`` (:data:`ZONE_REACH`) and ``os_mucus`` (:data:`OS_MUCUS`): the world's knobs.
     """
     _check_kind(kind)
     index, seed, size = _check_index(index), _check_seed(seed), _check_size(size)
     _check_difficulty(difficulty)
+    _check_share("zone_reach", zone_reach)
+    _check_share("os_mucus", os_mucus)
     if label is not None and label not in (0, 1, 2):
         raise ParameterError(f"label must be 0, 1 or 2 (Type_1..3) or None for the set's own, got {label!r}.")
     own = label_of(kind, index)
@@ -661,7 +730,8 @@ def make_image(kind: str, index: int, seed: int, size: tuple[int, int] = DEFAULT
     if reason == "near-duplicate":
         source = duplicate_source(index, seed)
         assert source is not None
-        original = make_image(kind, source, seed, size, difficulty=difficulty)
+        original = make_image(kind, source, seed, size, difficulty=difficulty, zone_reach=zone_reach,
+                              os_mucus=os_mucus)
         rng = _rng(kind, seed, index, _CORRUPT)
         h, w = size
         zoom = rng.uniform(1.0, 1.04)
@@ -673,7 +743,8 @@ def make_image(kind: str, index: int, seed: int, size: tuple[int, int] = DEFAULT
         return CervixImage(np.round(np.clip(image, 0, 1) * 255).astype(np.uint8), own, tz, cervix, os_mask, kind,
                            index, reason, source, original.distractors)
 
-    scene = _draw_scene(kind, index, seed, size, own if label is None else int(label), difficulty)
+    scene = _draw_scene(kind, index, seed, size, own if label is None else int(label), difficulty, zone_reach,
+                        os_mucus)
     look = _rng(kind, seed, index, _NOISE)
     gain, cast = look.uniform(0.8, 1.1), look.uniform(0.93, 1.07, 3).astype(np.float32)
     img, tz, cervix, os_mask, drawn = scene.img, scene.tz, scene.cervix, scene.os, scene.distractors
@@ -695,8 +766,11 @@ class CervixSet(Sequence[CervixImage]):
     """The first ``n_total`` images of ``kind`` for ``seed``, made when read; types and bad reasons known ahead."""
 
     def __init__(self, kind: str, n_total: int, seed: int, size: tuple[int, int] = DEFAULT_SIZE, *,
-                 difficulty: float = DIFFICULTY) -> None:
+                 difficulty: float = DIFFICULTY, zone_reach: float = ZONE_REACH, os_mucus: float = OS_MUCUS) -> None:
         _check_kind(kind)
+        _check_share("zone_reach", zone_reach)
+        _check_share("os_mucus", os_mucus)
+        self.zone_reach, self.os_mucus = zone_reach, os_mucus
         self.kind, self.n_total, self.seed = kind, _check_total(n_total), _check_seed(seed)
         self.size, self.difficulty = _check_size(size), difficulty
         _check_difficulty(difficulty)
@@ -719,14 +793,15 @@ class CervixSet(Sequence[CervixImage]):
         j = int(i) + self.n_total if i < 0 else int(i)
         if not 0 <= j < self.n_total:
             raise IndexError(f"image {i} of a set of {self.n_total}")
-        return make_image(self.kind, j, self.seed, self.size, difficulty=self.difficulty)
+        return make_image(self.kind, j, self.seed, self.size, difficulty=self.difficulty, zone_reach=self.zone_reach,
+                          os_mucus=self.os_mucus)
 
     def __iter__(self) -> Iterator[CervixImage]:
         return (self[j] for j in range(self.n_total))
 
 
 def make_set(kind: str, n_total: int, seed: int, size: tuple[int, int] = DEFAULT_SIZE, *,
-             difficulty: float = DIFFICULTY) -> CervixSet:
+             difficulty: float = DIFFICULTY, zone_reach: float = ZONE_REACH, os_mucus: float = OS_MUCUS) -> CervixSet:
     """A lazy :class:`CervixSet` of the first ``n_total`` images of ``kind``: index it, iterate it, or read its
     ``labels`` and ``bad`` reasons without making pixels."""
-    return CervixSet(kind, n_total, seed, size, difficulty=difficulty)
+    return CervixSet(kind, n_total, seed, size, difficulty=difficulty, zone_reach=zone_reach, os_mucus=os_mucus)

@@ -27,17 +27,18 @@ NODE_CLASS_WEIGHTS = {"negative": 0.6, "itc": 0.1, "micro": 0.12, "macro": 0.18}
 
 
 def _synthetic(geometry: Geometry, index: int, seed: int, slide_class: str, map_patches: int | None,
-               difficulty: float | None) -> SyntheticSlide:
+               difficulty: float | None, lowres_contrast: float) -> SyntheticSlide:
     return synth.make_slide(
         "camelyon-like", index, seed, geometry, slide_class=slide_class,
-        difficulty=synth.DEFAULT_DIFFICULTY if difficulty is None else difficulty,
+        difficulty=synth.DEFAULT_DIFFICULTY if difficulty is None else difficulty, lowres_contrast=lowres_contrast,
         map_patches=synth.DEFAULT_MAP_PATCHES if map_patches is None else map_patches,
     )
 
 
 def write_camelyon16(root: str | Path, *, geometry: Geometry, seed: int = 0, n_tumour: int = 2, n_normal: int = 2,
                      n_test: int = 2, tumour_classes: Sequence[str] = ("macro", "micro"),
-                     map_patches: int | None = None, difficulty: float | None = None) -> Path:
+                     map_patches: int | None = None, difficulty: float | None = None,
+                     lowres_contrast: float = synth.LOWRES_CONTRAST) -> Path:
     """Lay out synthetic camelyon-like slides as Camelyon16 in ``root`` (the dataset folder itself) and return it.
 
     Training tumour slides take their classes from ``tumour_classes`` in turn, normal slides are negative;
@@ -51,7 +52,7 @@ def write_camelyon16(root: str | Path, *, geometry: Geometry, seed: int = 0, n_t
 
     def put(folder: Path, annotations: Path, name: str, slide_class: str) -> None:
         nonlocal index
-        slide = _synthetic(geometry, index, seed, slide_class, map_patches, difficulty)
+        slide = _synthetic(geometry, index, seed, slide_class, map_patches, difficulty, lowres_contrast)
         index += 1
         write_pyramid(folder / f"{name}.tif", slide.image, slide.mpp, description=f"synthetic {slide_class} slide")
         if slide_class != "negative":
@@ -82,7 +83,8 @@ def draw_patients(n: int, seed: int) -> list[list[str]]:
 
 
 def write_camelyon17(root: str | Path, patients: int | Sequence[Sequence[str]], *, geometry: Geometry, seed: int = 0,
-                     annotated: float = 1.0, map_patches: int | None = None, difficulty: float | None = None) -> Path:
+                     annotated: float = 1.0, map_patches: int | None = None, difficulty: float | None = None,
+                     lowres_contrast: float = synth.LOWRES_CONTRAST) -> Path:
     """Lay out synthetic patients as Camelyon17 in ``root`` (the dataset folder itself) and return it.
 
     ``patients`` is a number (node classes drawn by :func:`draw_patients`) or each patient's five node classes.
@@ -105,7 +107,8 @@ def write_camelyon17(root: str | Path, patients: int | Sequence[Sequence[str]], 
         rows.append(f"patient_{p:03d}.zip,{pn_stage(classes)}")
         for k, cls in enumerate(classes):
             name = f"patient_{p:03d}_node_{k}"
-            slide = _synthetic(geometry, p * NODES_PER_PATIENT + k, seed, cls, map_patches, difficulty)
+            slide = _synthetic(geometry, p * NODES_PER_PATIENT + k, seed, cls, map_patches, difficulty,
+                               lowres_contrast)
             folder = root / camelyon.C17_CENTER.format(p % camelyon.C17_CENTERS)
             write_pyramid(folder / f"{name}.tif", slide.image, slide.mpp, description=f"synthetic {cls} slide")
             if (p, k) in to_annotate:
@@ -116,13 +119,14 @@ def write_camelyon17(root: str | Path, patients: int | Sequence[Sequence[str]], 
 
 
 def write_stomach(root: str | Path, n: int, *, geometry: Geometry, seed: int, n_val: int, n_test: int,
-                    difficulty: float) -> Path:
+                    difficulty: float, lowres_contrast: float = synth.LOWRES_CONTRAST) -> Path:
     """Lay out ``n`` synthetic stomach-like slides in ``root`` (the dataset folder): the last ``n_test`` are test
     slides, the ``n_val`` before them validation slides."""
     root = Path(root)
     rows = [",".join(stomach.HEADER)]
     for i in range(n):
-        slide = synth.make_slide("stomach-like", i, seed, geometry, difficulty=difficulty)
+        slide = synth.make_slide("stomach-like", i, seed, geometry, difficulty=difficulty,
+                                 lowres_contrast=lowres_contrast)
         name = f"biopsy_{i + 1:04d}"
         write_pyramid(root / stomach.IMAGES / f"{name}.tif", slide.image, slide.mpp,
                       description="synthetic stomach-like slide")

@@ -62,6 +62,18 @@ PAPER_MAP_PATCHES = 512
 DEFAULT_MAP_PATCHES = 32
 PRESETS = ("stomach-like", "camelyon-like")
 DEFAULT_DIFFICULTY = 0.3
+#: How much of the tumour/normal difference that survives low resolution the slides keep (0-1): the classes'
+#: mean haematoxylin and eosin densities and their gland-lumen shares, what a 1/8-resolution view still sees.
+#: 1: as the morphology tables make them (tumour about three times the normal mean haematoxylin density); 0:
+#: matched, so that tumour differs only in what a patch shows (nuclear size, shape, crowding, texture). No
+#: published measurement sets it for gastric biopsies: the default is the middle of the range, fixed before any
+#: run with it, and paper D's sensitivity map shows both ends.
+LOWRES_CONTRAST = 0.5
+#: The low-resolution matching scales each class's stain densities by a factor smoothed over this many µm, so
+#: that a class border shows no step of its own.
+MATCH_SMOOTH_UM = 8.0
+#: Pixels per class the matching's fit reads (evenly spaced).
+MATCH_SAMPLE = 20_000
 #: Paper D: "normal:tumor was approximately 4:1" (stomach), i.e. tumour is a fifth of the tissue;
 #: each slide draws its share from this band around 0.2.
 STOMACH_TUMOUR_SHARE = (0.14, 0.26)
@@ -188,6 +200,52 @@ def morphology_at(difficulty: float, table: dict[int, NucleusMorphology]) -> dic
         return replace(a, **changes)  # type: ignore[arg-type]
 
     return {**table, _NORMAL: toward(normal, tumour), _TUMOUR: toward(tumour, normal)}
+
+
+def _check_contrast(contrast: float) -> float:
+    if not 0.0 <= contrast <= 1.0:
+        raise ParameterError(f"lowres_contrast must be between 0 (matched at low resolution) and 1, got {contrast}.")
+    return float(contrast)
+
+
+def lumens_at(contrast: float, table: dict[int, NucleusMorphology]) -> dict[int, NucleusMorphology]:
+    """Normal and tumour gland-lumen shares moved ``1 - contrast`` of the way toward their mean (0: equal)."""
+    normal, tumour = table[_NORMAL], table[_TUMOUR]
+    mean = (normal.lumen_fraction + tumour.lumen_fraction) / 2
+    return {**table, **{cls: replace(m, lumen_fraction=mean + contrast * (m.lumen_fraction - mean))
+                        for cls, m in ((_NORMAL, normal), (_TUMOUR, tumour))}}
+
+
+def _match_light(haem: np.ndarray, eosin: np.ndarray, labels: np.ndarray, contrast: float,
+                 stain: stains.SlideStain, mpp: float) -> None:
+    """In place: scale tumour's and normal tissue's haematoxylin and eosin densities so that the light they pass,
+    averaged over each class (what a low-resolution view sees, per RGB channel), lies ``contrast`` of its
+    difference apart about the two classes' midpoint. Two scales per class (H and E) fitted to three channels by
+    least squares on a sample of pixels; the factors are smoothed over :data:`MATCH_SMOOTH_UM` so that a class
+    border shows no step of its own."""
+    from scipy.optimize import least_squares
+
+    inside = [np.flatnonzero(labels.ravel() == cls) for cls in (_NORMAL, _TUMOUR)]
+    if contrast == 1.0 or not all(i.size for i in inside):
+        return
+    m = (stain.vectors * stain.scales[:, None]).astype(np.float64)
+    samples = [i[:: max(1, i.size // MATCH_SAMPLE)] for i in inside]
+    h, e = haem.ravel(), eosin.ravel()
+
+    def light(pick: np.ndarray, scale: np.ndarray) -> np.ndarray:
+        od = np.exp(scale[0]) * h[pick, None] * m[0] + np.exp(scale[1]) * e[pick, None] * m[1]
+        return np.exp(-math.log(10.0) * od).mean(axis=0)
+
+    means = [light(pick, np.zeros(2)) for pick in samples]
+    mid = (means[0] + means[1]) / 2
+    factors = [np.ones(labels.shape, np.float32) for _ in range(2)]
+    for pick, mean, where in zip(samples, means, inside, strict=True):
+        target = mid + contrast * (mean - mid)
+        log_scale = least_squares(lambda x: light(pick, x) - target, np.zeros(2)).x  # noqa: B023
+        for factor, x in zip(factors, log_scale, strict=True):
+            factor.ravel()[where] = math.exp(x)
+    for stain_map, factor in zip((haem, eosin), factors, strict=True):
+        stain_map *= ndimage.gaussian_filter(factor, MATCH_SMOOTH_UM / mpp)
 
 
 @dataclass
@@ -343,7 +401,7 @@ def _splat_nuclei(rng: np.random.Generator, labels: np.ndarray, table: dict[int,
 
 
 def _render(rng: np.random.Generator, labels: np.ndarray, tissue: np.ndarray, table: dict[int, NucleusMorphology],
-            mpp: float) -> tuple[np.ndarray, np.ndarray]:
+            mpp: float, contrast: float) -> tuple[np.ndarray, np.ndarray]:
     """H&E of a class map by Beer-Lambert: ``(rgb uint8, true OD vectors)``."""
     h, w = labels.shape
     n_cls = max(table) + 1
@@ -378,6 +436,7 @@ def _render(rng: np.random.Generator, labels: np.ndarray, tissue: np.ndarray, ta
     haem = np.clip((haem + noise[0]) * edge, 0.0, None)
     eosin = np.clip((eosin + noise[1]) * edge, 0.0, None)
     slide_stain = stains.jitter_slide(stains.ASSAYS["H&E"], rng, STAIN_ANGLE_DEG, i0_range=I0_RANGE)
+    _match_light(haem, eosin, labels, contrast, slide_stain, mpp)
     return _beer_lambert(haem, eosin, slide_stain), slide_stain.vectors
 
 
@@ -578,8 +637,12 @@ def _camelyon(rng: np.random.Generator, geometry: Geometry, slide_class: str, ma
 
 
 def make_slide(preset: str, index: int, seed: int, geometry: Geometry, *, slide_class: str | None = None,
-               difficulty: float = DEFAULT_DIFFICULTY, map_patches: int = DEFAULT_MAP_PATCHES) -> SyntheticSlide:
+               difficulty: float = DEFAULT_DIFFICULTY, map_patches: int = DEFAULT_MAP_PATCHES,
+               lowres_contrast: float = LOWRES_CONTRAST) -> SyntheticSlide:
     """Slide ``index`` of ``preset`` for ``seed`` (same arguments, same bytes).
+
+    ``lowres_contrast`` (0-1, :data:`LOWRES_CONTRAST`): how much of tumour's difference from normal tissue in
+    mean stain density and lumen share is kept, i.e. how much a low-resolution view can see.
 
     ``slide_class`` is required for ``"camelyon-like"`` (one of ``SLIDE_CLASSES``) and must be None for
     ``"stomach-like"``; ``map_patches`` is the camelyon-like map side in patches (paper D: 512), and the
@@ -600,14 +663,16 @@ def make_slide(preset: str, index: int, seed: int, geometry: Geometry, *, slide_
             f"A macro slide needs a map of at least {MIN_MACRO_MAP_PATCHES} patches to hold a lesion over 2.0 mm "
             f"(x scale), got map_patches={map_patches}; use at least {MIN_MACRO_MAP_PATCHES}."
         )
-    table = morphology_at(difficulty, STOMACH_MORPHOLOGY if preset == "stomach-like" else CAMELYON_MORPHOLOGY)
+    contrast = _check_contrast(lowres_contrast)
+    table = lumens_at(contrast, morphology_at(difficulty, STOMACH_MORPHOLOGY if preset == "stomach-like"
+                                              else CAMELYON_MORPHOLOGY))
     class_code = 0 if slide_class is None else 1 + SLIDE_CLASSES.index(slide_class)
     rng = seeds.rng(int(seed), preset, int(index), class_code)
     if slide_class is None:
         layout = _stomach(rng, geometry)
     else:
         layout = _camelyon(rng, geometry, slide_class, int(map_patches))
-    image, vectors = _render(rng, layout.labels, layout.tissue, table, geometry.mpp)
+    image, vectors = _render(rng, layout.labels, layout.tissue, table, geometry.mpp, contrast)
     return SyntheticSlide(
         image=image, tissue=layout.tissue, tumour=layout.tumour, regions=layout.regions, slide_class=slide_class,
         lesion_diameters_um=layout.diameters, preset=preset, mpp=geometry.mpp, geometry=geometry,

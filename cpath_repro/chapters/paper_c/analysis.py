@@ -40,7 +40,8 @@ def record_data(run: Any, s: Settings) -> None:
 
         run.use_synthetic(f"{synthetic.__name__} (cervix photographs with their transformation zones)", s.seeds,
                           size="x".join(map(str, s.size)), n_initial=s.n_initial, n_additional=s.n_additional,
-                          n_test=s.n_test, difficulty=s.difficulty)
+                          n_test=s.n_test, difficulty=s.difficulty, zone_reach=s.zone_reach,
+                          os_mucus=s.os_mucus)
         return
     from cpath_repro.data import cervix as kaggle
     from cpath_repro.data.layout import locate

@@ -84,7 +84,8 @@ def _stack(images: list[np.ndarray], size: tuple[int, int]) -> np.ndarray:
 
 
 def _synthetic_split(s: Settings, kind: str, n: int, seed: int) -> Images:
-    made = list(synthetic.make_set(kind, n, seed, s.size, difficulty=s.difficulty)) if n else []
+    made = list(synthetic.make_set(kind, n, seed, s.size, difficulty=s.difficulty, zone_reach=s.zone_reach,
+                                      os_mucus=s.os_mucus)) if n else []
     return Images(_stack([m.image for m in made], s.size), np.array([m.label for m in made], np.int64),
                   tuple(f"{kind}_{m.index}.jpg" for m in made),
                   np.stack([m.tz_mask for m in made]) if made else None,
@@ -149,4 +150,5 @@ def describe(s: Settings) -> dict[str, Any]:
     if s.data_root is not None:
         folder = locate(s.data_root, kaggle.NAME)
         return {"kind": "real", "root": str(folder), "fingerprint": data_fingerprint(str(folder)), **common}
-    return {"kind": "synthetic", "generator": synthetic.__name__, "difficulty": s.difficulty, **common}
+    return {"kind": "synthetic", "generator": synthetic.__name__, "difficulty": s.difficulty,
+            "zone_reach": s.zone_reach, "os_mucus": s.os_mucus, **common}

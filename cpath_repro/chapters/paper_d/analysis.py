@@ -51,7 +51,8 @@ def record_data(run: Any, s: Settings) -> None:
         run.use_synthetic(f"{synthetic.__name__} (stomach-like and camelyon-like whole slides with their annotations)",
                           s.seeds, mpp=s.mpp, patch_px=s.patch_px, stomach_slides=s.stomach_slides,
                           camelyon16_slides=s.camelyon16_slides, camelyon17_patients=s.camelyon17_patients,
-                          camelyon_map=s.camelyon_map, difficulty=s.difficulty)
+                          camelyon_map=s.camelyon_map, difficulty=s.difficulty,
+                          lowres_contrast=s.lowres_contrast)
         return
     run.use_files(s.data_root, [])
 

@@ -53,7 +53,8 @@ def geometry(s: Settings) -> Geometry:
 def _synthetic_config(s: Settings, seed: int) -> dict[str, Any]:
     return {"seed": seed, "mpp": s.mpp, "patch_px": s.patch_px, "stomach_slides": s.stomach_slides,
             "camelyon16_slides": s.camelyon16_slides, "camelyon17_patients": s.camelyon17_patients,
-            "camelyon_map": s.camelyon_map, "difficulty": s.difficulty, "code": modules_hash(GENERATORS)}
+            "camelyon_map": s.camelyon_map, "difficulty": s.difficulty, "lowres_contrast": s.lowres_contrast,
+            "code": modules_hash(GENERATORS)}
 
 
 def synthetic_root(s: Settings, seed: int) -> Path:
@@ -72,17 +73,18 @@ def _write_slides(s: Settings, seed: int, staged: Path) -> None:
     n_test = max(1, round(TEST_SHARE * n_stomach))
     n_val = max(1, round(VAL_SHARE * (n_stomach - n_test)))
     slide_folders.write_stomach(staged / STOMACH, n_stomach, geometry=g, seed=seed, n_val=n_val, n_test=n_test,
-                                difficulty=s.difficulty)
+                                difficulty=s.difficulty, lowres_contrast=s.lowres_contrast)
     n_train16 = max(2, 2 * round(CAMELYON16_TRAIN_SHARE * s.camelyon16_slides / 2))
     tumour_classes = ("macro", "micro") if s.camelyon_map >= MIN_MACRO_MAP_PATCHES else ("micro", "itc")
     slide_folders.write_camelyon16(staged / CAMELYON16, geometry=g, seed=seed, n_tumour=n_train16 // 2,
                                    n_normal=n_train16 // 2, n_test=max(2, s.camelyon16_slides - n_train16),
-                                   tumour_classes=tumour_classes, map_patches=s.camelyon_map, difficulty=s.difficulty)
+                                   tumour_classes=tumour_classes, map_patches=s.camelyon_map, difficulty=s.difficulty,
+                                   lowres_contrast=s.lowres_contrast)
     patients = slide_folders.draw_patients(s.camelyon17_patients, seed)
     if s.camelyon_map < MIN_MACRO_MAP_PATCHES:  # a map too small for a macro-metastasis (the ci profile)
         patients = [["micro" if c == "macro" else c for c in p] for p in patients]
     slide_folders.write_camelyon17(staged / CAMELYON17, patients, geometry=g, seed=seed, map_patches=s.camelyon_map,
-                                   difficulty=s.difficulty)
+                                   difficulty=s.difficulty, lowres_contrast=s.lowres_contrast)
 
 
 def write_slides(s: Settings) -> None:
@@ -265,4 +267,5 @@ def camelyon17(s: Settings, seed: int) -> Cohort:
 
 def describe(s: Settings) -> dict[str, Any]:
     """What the store keys of this chapter's models say about their data."""
-    return {k: v for k, v in asdict(s).items() if k in ("mpp", "patch_px", "crop_px", "difficulty", "data_root")}
+    return {k: v for k, v in asdict(s).items() if k in ("mpp", "patch_px", "crop_px", "difficulty", "lowres_contrast",
+                                                          "data_root")}

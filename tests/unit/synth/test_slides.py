@@ -11,6 +11,7 @@ from cpath_repro.synth.slides import (
     STOMACH_MAP_PATCHES,
     STOMACH_MORPHOLOGY,
     Geometry,
+    lumens_at,
     make_slide,
     morphology_at,
     write_slide,
@@ -131,3 +132,46 @@ def test_written_slide_round_trips_through_openslide_and_read_asap(tmp_path):
         np.testing.assert_array_equal(got.points, want.points)
     empty = make_slide("camelyon-like", 0, 3, TINY, slide_class="negative", map_patches=MAP)
     assert read_asap(write_slide(tmp_path, "negative", empty)[1]) == []
+
+
+def _low_resolution_patches(contrast: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Whole tumour and whole normal patches of three stomach-like slides, each seen at 1/8 resolution (36 px
+    patches at 2 µm/px, cropped to 32 px and averaged over 8×8 blocks: 4×4 pixels of 16 µm)."""
+    g, features, labels = Geometry(2.0, 36), [], []
+    for index in range(3):
+        s = make_slide("stomach-like", index, seed, g, lowres_contrast=contrast)
+        rows, cols = s.patch_grid
+        for r in range(rows):
+            for c in range(cols):
+                at = np.s_[r * 36:(r + 1) * 36, c * 36:(c + 1) * 36]
+                tumour = s.tumour[at].mean()
+                if s.tissue[at].mean() < 0.9 or 0 < tumour < 0.8:
+                    continue
+                view = s.image[at][2:34, 2:34].astype(float).reshape(4, 8, 4, 8, 3).mean((1, 3)) / 255
+                features.append(view.ravel())
+                labels.append(tumour >= 0.8)
+    return np.array(features), np.array(labels)
+
+
+def test_lowres_contrast_decides_what_a_one_eighth_view_sees():
+    """A classifier on 1/8-resolution patches, trained on one seed's slides and scored on another's: near chance
+    when the classes are matched at low resolution (contrast 0), far above it at contrast 1."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import balanced_accuracy_score
+
+    scores = {}
+    for contrast in (0.0, 1.0):
+        (xa, ya), (xb, yb) = _low_resolution_patches(contrast, 0), _low_resolution_patches(contrast, 1)
+        model = LogisticRegression(max_iter=2000, class_weight="balanced").fit(xa, ya)
+        scores[contrast] = balanced_accuracy_score(yb, model.predict(xb))
+    assert scores[0.0] < 0.65
+    assert scores[1.0] > 0.85
+
+
+def test_lowres_contrast_keeps_the_morphology_and_matches_lumens():
+    matched = lumens_at(0.0, STOMACH_MORPHOLOGY)
+    assert matched[1].lumen_fraction == pytest.approx(matched[2].lumen_fraction)
+    assert matched[1].radius_um == STOMACH_MORPHOLOGY[1].radius_um and matched[2].density == STOMACH_MORPHOLOGY[2].density
+    assert lumens_at(1.0, STOMACH_MORPHOLOGY) == STOMACH_MORPHOLOGY
+    with pytest.raises(ParameterError):
+        make_slide("stomach-like", 0, 0, Geometry(2.0, 36), lowres_contrast=1.5)
