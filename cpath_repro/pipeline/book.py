@@ -19,8 +19,9 @@ import nbformat
 import yaml
 
 from cpath_repro import atomic, catalog
-from cpath_repro.claims import choices, registry, scorecard
+from cpath_repro.claims import choices, decides, registry, scorecard
 from cpath_repro.errors import IncompleteRunError, UserError
+from cpath_repro.pipeline import sweeps
 from cpath_repro.pipeline.execute import EXECUTED, Job, cache_key, describe_reasons, notebook_problem, stale_reasons
 from cpath_repro.profiles import Resolved
 from cpath_repro.project import PROJECT_ROOT
@@ -34,6 +35,12 @@ INJECTED = "injected-parameters"
 FOLDED = "hide-input"
 #: Where, beside the staged notebooks, each page's tables and figures are copied for download
 FILES = "files"
+#: The front page's section under the scorecard: each mapped verdict across its knob
+ROBUSTNESS = ("\n### How robust each verdict is\n\nA claim whose verdict a knob of the synthetic world or of the "
+              "budget could decide has a sensitivity map: the claim judged again at three values of that knob, "
+              "5 paired seeds each (`make sweeps`). *Robust*: the same verdict at every value; *depends on*: the "
+              "verdict is the knob's, and the map on the claim's page shows where it changes. The other claims' "
+              "pages say what could decide them; none declares a single knob of the world that would.\n\n")
 
 
 def check_run(run_dir: Path) -> dict[str, Path]:
@@ -87,9 +94,10 @@ def stage(run_dir: Path, results: dict[str, Path], stage_dir: Path) -> None:
     (stage_dir / "notebooks").mkdir()
     verdicts = scorecard.verdicts(run_dir)
     by_claim = {v.claim.id: v for v in verdicts}
+    found = sweeps.maps(run_dir)
     for name, result in results.items():
         links = _copy_files(result, stage_dir / "notebooks" / FILES / name, f"{FILES}/{name}")
-        page = for_reading(nbformat.read(result / EXECUTED, as_version=4), links, by_claim)
+        page = for_reading(nbformat.read(result / EXECUTED, as_version=4), links, by_claim, found)
         atomic.write_text(stage_dir / "notebooks" / f"{name}.ipynb", nbformat.writes(page))
     missing = [spec for spec in catalog.NOTEBOOKS.values() if spec.name not in results]
     for spec in missing:
@@ -99,21 +107,22 @@ def stage(run_dir: Path, results: dict[str, Path], stage_dir: Path) -> None:
     partial = (f"**A partial book:** {len(results)} of {len(catalog.NOTEBOOKS)} notebooks were run for it "
                f"({', '.join(s.name for s in missing)} were not; their pages say so and their claims are "
                "*not yet reproduced*).\n\n" if missing else "")
-    atomic.write_text(generated / "scorecard.md", partial + "```{raw} html\n" + scorecard.as_html(verdicts) + "\n```\n")
+    atomic.write_text(generated / "scorecard.md", partial + "```{raw} html\n" + scorecard.as_html(verdicts) + "\n```\n"
+                      + ROBUSTNESS + "```{raw} html\n" + sweeps.robustness_html(found) + "\n```\n")
     atomic.write_text(generated / "chapters.md", chapters_page(book_order(PROJECT_ROOT / "_toc.yml")))
     atomic.write_text(generated / "choices.md", choices.as_markdown())
     for paper in registry.PAPERS:  # each chapter page shows the entries that concern it
         atomic.write_text(generated / f"choices-{paper}.md", choices.as_markdown(paper=paper))
 
 
-def for_reading(nb: nbformat.NotebookNode, files: str = "", verdicts: dict[str, scorecard.Verdict] | None = None
-                ) -> nbformat.NotebookNode:
+def for_reading(nb: nbformat.NotebookNode, files: str = "", verdicts: dict[str, scorecard.Verdict] | None = None,
+                maps: dict[str, sweeps.Map] | None = None) -> nbformat.NotebookNode:
     """An executed notebook as a page that reads narrative, figure, table, verdict.
 
     papermill's injected-parameters cell is dropped (the provenance footer lists every parameter the
     page ran with); every code cell is folded, its outputs shown and its source one click away; ``files``
     (Markdown) is appended as a last paragraph; each verdict box shows ``verdicts``' verdict of its claim (the
-    front page's: one verdict everywhere).
+    front page's: one verdict everywhere), followed by what decides that verdict and its map from ``maps``.
     """
     page = nbformat.from_dict(nb)
     page.cells = [c for c in page.cells if INJECTED not in c.metadata.get("tags", [])]
@@ -121,12 +130,28 @@ def for_reading(nb: nbformat.NotebookNode, files: str = "", verdicts: dict[str, 
         if cell.cell_type == "code":
             if verdicts:
                 scorecard.one_verdict(cell.outputs, verdicts)
+            cell.outputs = what_decides(cell.outputs, maps or {})
             tags = cell.metadata.setdefault("tags", [])
             if FOLDED not in tags:
                 tags.append(FOLDED)
     if files:
         page.cells.append(nbformat.v4.new_markdown_cell(files))
     return page
+
+
+def what_decides(outputs: list, maps: dict[str, sweeps.Map]) -> list:
+    """``outputs`` with "What decides this verdict" after each registry claim's verdict box (its map from ``maps``,
+    or how to compute it)."""
+    out = []
+    for output in outputs:
+        out.append(output)
+        found = scorecard.BOX_CLAIM.match(str(output.get("data", {}).get("text/html", "")))
+        if found and found.group(1) in registry.CLAIMS:
+            claim = found.group(1)
+            out.append(nbformat.v4.new_output("display_data", data={
+                "text/html": sweeps.decides_html(claim, None, maps.get(claim)),
+                "text/plain": f"What decides {claim}: {decides.get(claim).mechanism}"}))
+    return out
 
 
 def _copy_files(result: Path, into: Path, link: str) -> str:

@@ -35,6 +35,8 @@ def cli(*args: str, cwd: Path | None = None, **env: str) -> subprocess.Completed
         (["run", "A-T1", "--profile", "ci", "-p", "tile", "512"], "would need about 184 GiB each while generated"),
         (["run", "A-T2", "--profile", "ci", "-p", "tile", "30"], "must be divisible by 2^depth"),
         (["run", "stains", "--profile", "paper", "-p", "data_root", "/nonexistent/tiles"], "not a folder"),
+        (["sweep", "D-C9", "--profile", "ci"], "Unknown claim 'D-C9'"),
+        (["sweep", "D-C1", "D-C3", "--profile", "ci"], "D-C3 declares no knob that could decide it, so it has no map"),
     ],
 )
 def test_bad_input_is_one_sentence_and_exit_2(tmp_path: Path, args: list[str], message: str):

@@ -260,3 +260,32 @@ def test_a_run_of_some_notebooks_builds_a_partial_book_that_says_so(ci_run: Path
     from cpath_repro.claims import scorecard
 
     assert {v.status.value for v in scorecard.verdicts(run_dir)} == {"not yet reproduced"}
+
+
+def test_every_claim_page_says_what_decides_its_verdict(built_book: Path):
+    pages = "".join(p.read_text() for p in (built_book / "notebooks").glob("*.html"))
+    declared = set(re.findall(r"class=(?:'|&#39;|\")what-decides(?:'|&#39;|\") data-claim=(?:'|&#39;|\")([^'&\"]+)",
+                              pages))
+    assert len(declared) >= 20, sorted(declared)
+    assert "cpath-repro sweep D-C1" in pages  # a map not computed says how to compute it
+    front = (built_book / "book" / "index.html").read_text()
+    assert "How robust each verdict is" in front and "map not computed" in front
+
+
+def test_a_sweep_runs_the_claims_notebook_beside_the_run_and_the_book_shows_its_map(ci_run: Path, tmp_path: Path):
+    """C-C7's map under ci: os_mucus 0 and 1 run into RUN_DIR/sweeps, the ci value's cell is the run's own."""
+    from cpath_repro.pipeline import sweeps
+
+    run_dir = tmp_path / "run"
+    shutil.copytree(ci_run, run_dir)
+    done = sweeps.run(["C-C7"], run_dir, "ci", echo=lambda *_: None)
+    assert [how for _, how, _ in done] == ["ran", "cached", "ran"]
+    assert (run_dir / "sweeps" / "os_mucus=0" / "C-F7" / "claims" / "C-C7.csv").is_file()
+    assert sweeps.run(["C-C7"], run_dir, "ci", echo=lambda *_: None)[0][1] == "cached"  # through the cache
+    m = sweeps.read_map("C-C7", run_dir)
+    assert m.profile == "ci" and m.robust is not None and all(c.verdict is not None for c in m.cells)
+    index = book.build(run_dir, tmp_path / "out")
+    page = (index.parent / "notebooks" / "C-F7.html").read_text()
+    assert "sweep-map" in page and "<svg" in page
+    front = index.read_text()
+    assert ("depends on os_mucus" in front) != ("<b>robust</b>" in front.split("How robust")[1])
