@@ -284,6 +284,12 @@ def test_a_sweep_runs_the_claims_notebook_beside_the_run_and_the_book_shows_its_
     assert sweeps.run(["C-C7"], run_dir, "ci", echo=lambda *_: None)[0][1] == "cached"  # through the cache
     m = sweeps.read_map("C-C7", run_dir)
     assert m.profile == "ci" and m.robust is not None and all(c.verdict is not None for c in m.cells)
+    import argparse
+
+    from cpath_repro import cli
+
+    kept = cli._run_dirs(argparse.Namespace(run_dir=[run_dir]))  # the runs whose models `store prune` keeps
+    assert run_dir / "sweeps" / "os_mucus=0" in kept and run_dir / "sweeps" / "os_mucus=1" in kept
     index = book.build(run_dir, tmp_path / "out")
     page = (index.parent / "notebooks" / "C-F7.html").read_text()
     assert "sweep-map" in page and "<svg" in page
