@@ -16,7 +16,6 @@ from pathlib import Path
 
 from cpath_repro import profiles
 from cpath_repro.profiles import between, data_root_param, param, same
-from cpath_repro.synth import cervix
 
 
 @dataclass(frozen=True)
@@ -49,9 +48,9 @@ class Settings(profiles.Settings):
                               between(0.0, 1.0))
     zone_reach: float = param("synthetic data: how far types 1 and 2 show in the zone's extent on the cervix, which a "
                               "crop can cut, rather than in a ring sized by the os (0-1; anatomy: 1)",
-                              same(cervix.ZONE_REACH), between(0.0, 1.0))
+                              same(1.0), between(0.0, 1.0))
     os_mucus: float = param("synthetic data: share of images with a glistening mucus plug over the os, whatever the "
-                            "type (0-1; no published rate: the middle)", same(cervix.OS_MUCUS), between(0.0, 1.0))
+                            "type (0-1; no published rate: the middle)", same(0.5), between(0.0, 1.0))
     data_root: Path | None = data_root_param()
 
     @property

@@ -18,7 +18,6 @@ from pathlib import Path
 
 from cpath_repro import profiles
 from cpath_repro.profiles import between, data_root_param, param, same
-from cpath_repro.synth import slides
 
 PRETRAININGS = ("auto", "imagenet", "fractal", "none")
 
@@ -112,7 +111,7 @@ class Settings(profiles.Settings):
     lowres_contrast: float = param(
         "synthetic slides: how much of tumour's difference from normal tissue in mean stain density and gland "
         "lumens they keep, i.e. what a 1/8-resolution view can see (0: matched, 1: as the morphology makes it; "
-        "the middle by default: no measurement sets it)", same(slides.LOWRES_CONTRAST), between(0.0, 1.0)
+        "the middle by default: no measurement sets it)", same(0.5), between(0.0, 1.0)
     )
     pretraining: str = param(
         "the extractor's starting weights: auto (ImageNet when torchvision's file is here, else the formula-driven "

@@ -46,3 +46,13 @@ def test_an_unknown_claim_or_one_without_a_knob_is_one_sentence():
         sweeps.knob_of("Z-C1")
     with pytest.raises(UserError, match="no map"):
         sweeps.knob_of("D-C3")
+
+
+def test_the_worlds_knobs_default_to_their_generators_declared_values():
+    """The chapters' settings give the knobs (the catalog must not import generators), the generators keep the
+    same values as their defaults for direct callers: one value, checked here."""
+    from cpath_repro.synth import cervix, slides
+
+    c, d = decides.settings_of("C").of_profile("default"), decides.settings_of("D").of_profile("default")
+    assert (c.zone_reach, c.os_mucus) == (cervix.ZONE_REACH, cervix.OS_MUCUS)
+    assert d.lowres_contrast == slides.LOWRES_CONTRAST
