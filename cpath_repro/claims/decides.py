@@ -194,8 +194,9 @@ DECIDES: dict[str, Decides] = {
         "Paper D's slides: classifier only scores each patch alone, so patch-level noise leaves isolated false "
         "tumour points; end-to-end learning's segmenter sees neighbouring patches.",
         "difficulty (0.3: how alike tumour and normal look, which sets the patch classifier's noise) and "
-        "lowres_contrast (as D-C1). Supported by construction if the world's tumour is always contiguous: it "
-        "is, in lumps of at least a few patches, as in the paper's annotations."),
+        "lowres_contrast (as D-C1). The world draws tumour as contiguous regions several patches across, as the "
+        "paper's annotations are, so any method that smooths over neighbours removes isolated points: a pass "
+        "says end-to-end learning smooths, not that it finds tumour better (D-C1 asks that)."),
     "D-C5": Decides(
         "Paper D's Camelyon17-like patients: five nodes each, staged from slide classes a random forest reads "
         "from heatmap features.",
