@@ -156,7 +156,11 @@ def _by_value(knob: str, values: Sequence[float | int], statuses: Sequence[Statu
 
 
 def _judge_cell(claim: Claim, result: Path, probes: dict[str, Any]) -> tuple[scorecard.Verdict, Status] | str:
-    """A cell's verdict as the front page would give it, and the rule's own status; or why there is none."""
+    """A cell's verdict as the front page would give it, and the rule's own status; or why there is none.
+
+    The per-result part of :func:`scorecard.verdicts` (which reads a whole run by claim). It is repeated here, not
+    factored out of the scorecard, because the scorecard is in every page's import closure: an edit there
+    re-executes the whole book. A test holds the two to the same verdict on the book's own run."""
     manifest = read_manifest(result)
     table_path = result / "claims" / f"{claim.id}.csv"
     if manifest is None or manifest.get("status") != "complete" or not table_path.is_file():

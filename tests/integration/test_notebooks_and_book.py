@@ -295,3 +295,22 @@ def test_a_sweep_runs_the_claims_notebook_beside_the_run_and_the_book_shows_its_
     assert "sweep-map" in page and "<svg" in page
     front = index.read_text()
     assert ("depends on os_mucus" in front) != ("<b>robust</b>" in front.split("How robust")[1])
+
+
+def test_a_maps_cell_at_the_runs_own_value_is_judged_as_the_front_page_judges_it(ci_run: Path):
+    from cpath_repro.claims import scorecard
+    from cpath_repro.pipeline import sweeps
+
+    front = {v.claim.id: v for v in scorecard.verdicts(ci_run)}
+    checked = 0
+    for claim, knob in sweeps.decides.mapped().items():
+        cells = sweeps.read_map(claim, ci_run).cells
+        own = [c for c in cells if c.verdict is not None]
+        if knob.default("ci") not in knob.values:  # no cell is the run's own (B's and A's epochs under ci)
+            assert own == [], claim
+            continue
+        assert len(own) == 1, claim  # the other values have no run yet
+        planning = front[claim].evidence.split(" For planning:")[0]  # the front page adds the seeds' cost
+        assert (own[0].verdict.status, own[0].verdict.evidence) == (front[claim].status, planning), claim
+        checked += 1
+    assert checked >= 4
