@@ -65,15 +65,13 @@ def run(claims: Sequence[str], run_dir: Path, profile: str = "default", echo: Ca
     from cpath_repro.pipeline import execute
 
     wanted = list(decides.mapped()) if [c.lower() for c in claims] == ["all"] else list(claims)
-    cells: dict[tuple[str, str, float | int], None] = {}
+    cells: dict[tuple[str, str, float | int], decides.Knob] = {}  # every claim is checked before any work
     for claim in wanted:
         knob = knob_of(claim)
         for value in knob.values:
-            cells[(notebook_of(claim).name, knob.setting, value)] = None
-    knobs = {(k.setting, notebook_of(c).name): k for c, k in decides.mapped().items()}
+            cells[(notebook_of(claim).name, knob.setting, value)] = knob
     done = []
-    for i, (notebook, setting, value) in enumerate(cells, start=1):
-        knob = knobs[(setting, notebook)]
+    for i, ((notebook, setting, value), knob) in enumerate(cells.items(), start=1):
         where = cell_dir(run_dir, knob, value, profile)
         label = f"[{i}/{len(cells)}] {notebook} at {setting}={value_text(value)}"
         echo(f"{label} -> {where}")
