@@ -130,8 +130,8 @@ class Map:
         statuses = [c.verdict.status for c in self.cells if c.verdict is not None]
         own = [c.own for c in self.cells]
         text = _by_value(knob, [c.value for c in self.cells], statuses)
-        if statuses[0] is Status.NOT_TESTABLE and len(set(statuses)) == 1 and all(o is not None for o in own):
-            text += f"; the rule's own numbers: {_by_value(knob, [c.value for c in self.cells], own)}"
+        if own != statuses and all(o is not None for o in own):  # a gate decided some cell: what the rule said
+            text += f"; the rule's own numbers, before the gates: {_by_value(knob, [c.value for c in self.cells], own)}"
         return text[0].upper() + text[1:] + "."
 
 

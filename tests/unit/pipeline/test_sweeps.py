@@ -48,6 +48,15 @@ def test_a_map_that_changes_says_where():
     assert "inconclusive at this budget at os_mucus 1" in text and "(it changes between 0.5 and 1)" in text
 
 
+def test_a_map_whose_cells_a_gate_decided_also_says_what_the_rule_said():
+    m = _map([0.3, 0.2, 0.0])
+    gated = tuple(sweeps.Cell(c.value, scorecard.Verdict(c.verdict.claim, Status.NOT_TESTABLE, "", "", "", None),
+                              c.own) for c in m.cells)
+    text = sweeps.Map(m.claim, m.knob, m.notebook, gated).summary()
+    assert text.startswith("Not testable here at every os_mucus tried (0, 0.5, 1); the rule's own numbers, before "
+                           "the gates: supported at os_mucus 0 and 0.5, ")
+
+
 def test_a_map_missing_a_cell_says_how_to_compute_it():
     m = _map([0.3, 0.2, 0.1])
     m = sweeps.Map(m.claim, m.knob, m.notebook, (m.cells[0], sweeps.Cell(0.5, missing="not run"), m.cells[2]))
