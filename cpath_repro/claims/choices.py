@@ -484,6 +484,9 @@ CHOICES: tuple[Choice, ...] = (
         before={"C-C1": "not testable here", "C-C2": "supported", "C-C3": "not testable at this budget",
                 "C-C4": "supported", "C-C5": "not testable here", "C-C6": "not testable at this budget",
                 "C-C7": "inconclusive at this budget"},
+        after={"C-C1": "not testable here", "C-C2": "supported", "C-C3": "inconclusive at this budget",
+               "C-C4": "inconclusive at this budget", "C-C5": "not testable here", "C-C6": "supported",
+               "C-C7": "supported"},
         papers=("C",),
     ),
 )
