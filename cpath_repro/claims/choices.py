@@ -479,8 +479,9 @@ CHOICES: tuple[Choice, ...] = (
             "anatomy for the extent (the SCJ lies on the cervix's face), the middle of the range for the plug (no "
             "published rate), and a bad share set apart from the kept share, which the paper gives neither of.",
         measured_on="the default profile, 5 paired seeds (3 for the tables no claim reads): the book of ff4d5a6 "
-                    "(2026-12-06) under the old world, the C chapter re-run at the commit that introduced the "
-                    "knobs under the new one",
+                    "(2026-12-06) under the old world, the C chapter re-run with the knobs (paper C's code as of "
+                    "09870ca) under the new one; the maps over zone_reach (C-C2) and os_mucus (C-C7) on the "
+                    "claims' pages show each knob's own effect",
         before={"C-C1": "not testable here", "C-C2": "supported", "C-C3": "not testable at this budget",
                 "C-C4": "supported", "C-C5": "not testable here", "C-C6": "not testable at this budget",
                 "C-C7": "inconclusive at this budget"},
