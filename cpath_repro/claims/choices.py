@@ -459,9 +459,13 @@ CHOICES: tuple[Choice, ...] = (
             "so the default is the middle of the knob's range, fixed before any run with it; the map over 0, 0.5 "
             "and 1 (D-C1, D-C2) is the finding.",
         measured_on="the default profile, 5 paired seeds: the book of ff4d5a6 (2026-12-06) under the old world, "
-                    "the D chapter re-run at the commit that introduced the knob under the new one",
+                    "the D chapter re-run with the knob (paper D's code as of 09870ca) under the new one. D-C1's own "
+                    "numbers still favour segmentation only at 0.5 (accuracy 13.6 points above separate learning); "
+                    "the map over lowres_contrast on its page shows the knob's own effect",
         before={"D-C1": "not testable here", "D-C2": "inconclusive at this budget", "D-C3": "supported",
                 "D-C4": "inconclusive at this budget", "D-C5": "inconclusive at this budget"},
+        after={"D-C1": "not testable here", "D-C2": "inconclusive at this budget", "D-C3": "supported",
+               "D-C4": "contradicted", "D-C5": "inconclusive at this budget"},
         papers=("D",),
     ),
     Choice(
