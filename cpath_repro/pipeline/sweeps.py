@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import html
 import io
+import re
 import textwrap
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -264,7 +265,7 @@ def decides_html(claim_id: str, run_dir: Path | None, found: Map | None = None) 
         each = f"{max(seeds)} paired seeds per cell" if seeds else "the profile's paired seeds per cell"
         parts.append(f"<p><b>Sensitivity map over {html.escape(d.knob.setting)}</b> "
                      f"({', '.join(value_text(v) for v in d.knob.values)}; {each}, the cell at the book's value is "
-                     f"the book's own run). {html.escape(m.summary()) if m else ''}</p>")
+                     f"the book's own run). {_as_html(m.summary()) if m else ''}</p>")
         if m is not None and m.has_intervals:
             parts.append(f"<div class='sweep-map'>{svg(m)}</div><p><small>Each panel is one comparison of the "
                          "rule: its mean paired difference (favouring the claim) and 95 % interval at each value of "
@@ -275,16 +276,23 @@ def decides_html(claim_id: str, run_dir: Path | None, found: Map | None = None) 
 
 
 def robustness_html(found: dict[str, Map]) -> str:
-    """The front page's table: each mapped claim's verdict across its map, robust or depending on its knob."""
+    """The front page's table: each mapped claim's verdict in the book and across its map (robust, or depending on
+    its knob), with the map in words."""
+    from cpath_repro.claims.forest import COLOURS
+
     rows = []
     for claim_id, m in found.items():
-        if m.robust is None:
-            mark = f"map not computed (`cpath-repro sweep {claim_id}`)"
-        elif m.robust:
-            mark = "<b>robust</b>"
-        else:
-            mark = f"<b>depends on {html.escape(m.knob.setting)}</b>"
-        rows.append(f"<tr><td><a href='#claim-{claim_id}'>{claim_id}</a></td><td>{mark}</td>"
-                    f"<td>{html.escape(m.summary())}</td></tr>")
-    return ("<table class='robustness'><thead><tr><th>Claim</th><th>Across its map</th><th>The map in words</th>"
-            f"</tr></thead><tbody>{''.join(rows)}</tbody></table>")
+        book = next((c.verdict for c in m.cells if c.verdict and c.value == m.knob.default(m.profile)), None)
+        verdict = (f"<span style='color:{COLOURS[book.status]};font-weight:bold'>{book.status.value}</span>"
+                   if book else "not run")
+        mark = ("not computed yet" if m.robust is None else "<b>robust</b>" if m.robust
+                else f"<b>depends on {html.escape(m.knob.setting)}</b>")
+        rows.append(f"<tr><td><a href='#claim-{claim_id}'>{claim_id}</a></td><td>{verdict}</td><td>{mark}</td>"
+                    f"<td>{_as_html(m.summary())}</td></tr>")
+    return ("<table class='scorecard-grid robustness'><thead><tr><th>Claim</th><th>This book</th>"
+            f"<th>Across its map</th><th>The map in words</th></tr></thead><tbody>{''.join(rows)}</tbody></table>")
+
+
+def _as_html(text: str) -> str:
+    """Plain text with `code` spans, as HTML."""
+    return re.sub(r"`([^`]+)`", r"<code>\1</code>", html.escape(text))

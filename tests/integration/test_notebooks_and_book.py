@@ -269,7 +269,7 @@ def test_every_claim_page_says_what_decides_its_verdict(built_book: Path):
     assert len(declared) >= 20, sorted(declared)
     assert "cpath-repro sweep D-C1" in pages  # a map not computed says how to compute it
     front = (built_book / "book" / "index.html").read_text()
-    assert "How robust each verdict is" in front and "map not computed" in front
+    assert "How robust each verdict is" in front and "not computed yet" in front
 
 
 def test_a_sweep_runs_the_claims_notebook_beside_the_run_and_the_book_shows_its_map(ci_run: Path, tmp_path: Path):
