@@ -216,9 +216,9 @@ def figure(m: Map) -> Any:
     from cpath_repro.claims.forest import COLOURS
 
     labels = list(dict.fromkeys(c.label for cell in m.cells if cell.verdict for c in cell.verdict.comparisons))
-    columns = min(4, max(1, len(labels)))
+    columns = min(3, max(1, len(labels)))
     rows = max(1, -(-len(labels) // columns))
-    fig = Figure(figsize=(2.4 * columns + 0.6, 1.9 * rows + 0.6), layout="constrained")
+    fig = Figure(figsize=(2.6 * columns + 0.8, 2.0 * rows + 0.7), layout="constrained")
     axes = fig.subplots(rows, columns, squeeze=False).ravel()
     xs = range(len(m.cells))
     for ax, label in zip(axes, labels, strict=False):
@@ -240,9 +240,8 @@ def figure(m: Map) -> Any:
             ax.spines[side].set_visible(False)
     for ax in axes[len(labels):]:
         ax.set_axis_off()
-    book = value_text(m.knob.default(m.profile))
-    fig.supxlabel(f"{m.knob.setting}: {m.knob.meaning} (the book's run: {book})", fontsize=10)
-    fig.supylabel("paired difference favouring the claim", fontsize=9)
+    fig.supxlabel(f"{m.knob.setting} (this book: {value_text(m.knob.default(m.profile))})", fontsize=10)
+    fig.supylabel("difference for the claim", fontsize=9)
     return fig
 
 
@@ -263,7 +262,8 @@ def decides_html(claim_id: str, run_dir: Path | None, found: Map | None = None) 
         m = found if found is not None else read_map(claim_id, run_dir) if run_dir is not None else None
         seeds = {c.n for cell in (m.cells if m else ()) if cell.verdict for c in cell.verdict.comparisons}
         each = f"{max(seeds)} paired seeds per cell" if seeds else "the profile's paired seeds per cell"
-        parts.append(f"<p><b>Sensitivity map over {html.escape(d.knob.setting)}</b> "
+        parts.append(f"<p><b>Sensitivity map over {html.escape(d.knob.setting)}</b>, "
+                     f"{html.escape(d.knob.meaning)} "
                      f"({', '.join(value_text(v) for v in d.knob.values)}; {each}, the cell at the book's value is "
                      f"the book's own run). {_as_html(m.summary()) if m else ''}</p>")
         if m is not None and m.has_intervals:
