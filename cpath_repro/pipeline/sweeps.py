@@ -246,11 +246,12 @@ def figure(m: Map) -> Any:
 
 
 def svg(m: Map) -> str:
-    """:func:`figure` as inline SVG."""
+    """:func:`figure` as inline SVG that scales to the page's column (its viewBox kept, its fixed size dropped)."""
     buffer = io.StringIO()
     figure(m).savefig(buffer, format="svg")
     text = buffer.getvalue()
-    return text[text.index("<svg"):]
+    text = text[text.index("<svg"):]
+    return re.sub(r'<svg([^>]*?) width="[^"]*" height="[^"]*"', r'<svg\1 style="width:100%;height:auto"', text, count=1)
 
 
 def decides_html(claim_id: str, run_dir: Path | None, found: Map | None = None) -> str:
