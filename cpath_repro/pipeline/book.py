@@ -39,8 +39,9 @@ FILES = "files"
 ROBUSTNESS = ("\n### How robust each verdict is\n\nA claim whose verdict a knob of the synthetic world or of the "
               "budget could decide has a sensitivity map: the claim judged again at three values of that knob, "
               "5 paired seeds each (`make sweeps`). *Robust*: the same verdict at every value; *depends on*: the "
-              "verdict is the knob's, and the map on the claim's page shows where it changes. The other claims' "
-              "pages say what could decide them; none declares a single knob of the world that would.\n\n")
+              "verdict is the knob's, and the map on the claim's page shows where it changes; a verdict that no "
+              "value could test is marked so, not robust. The other claims' pages say what could decide them; "
+              "none declares a single knob of the world that would.\n\n")
 
 
 def check_run(run_dir: Path) -> dict[str, Path]:

@@ -286,8 +286,9 @@ def robustness_html(found: dict[str, Map]) -> str:
         book = next((c.verdict for c in m.cells if c.verdict and c.value == m.knob.default(m.profile)), None)
         verdict = (f"<span style='color:{COLOURS[book.status]};font-weight:bold'>{book.status.value}</span>"
                    if book else "not run")
-        mark = ("not computed yet" if m.robust is None else "<b>robust</b>" if m.robust
-                else f"<b>depends on {html.escape(m.knob.setting)}</b>")
+        untestable = {c.verdict.status for c in m.cells if c.verdict} <= {Status.NOT_TESTABLE, Status.UNDECIDABLE}
+        mark = ("not computed yet" if m.robust is None else "not testable at any value" if m.robust and untestable
+                else "<b>robust</b>" if m.robust else f"<b>depends on {html.escape(m.knob.setting)}</b>")
         rows.append(f"<tr><td><a href='#claim-{claim_id}'>{claim_id}</a></td><td>{verdict}</td><td>{mark}</td>"
                     f"<td>{_as_html(m.summary())}</td></tr>")
     return ("<table class='scorecard-grid robustness'><thead><tr><th>Claim</th><th>This book</th>"

@@ -86,6 +86,11 @@ def test_the_front_pages_table_marks_robust_and_dependent_verdicts():
     text = sweeps.robustness_html({"C-C7": _map([0.3, 0.2, 0.0])})
     assert "depends on os_mucus" in text and "#claim-C-C7" in text
     assert "<b>robust</b>" in sweeps.robustness_html({"C-C7": _map([0.3, 0.25, 0.2])})
+    m = _map([0.3, 0.2, 0.0])  # a verdict no value can test is not called robust
+    gated = tuple(sweeps.Cell(c.value, scorecard.Verdict(c.verdict.claim, Status.NOT_TESTABLE, "", "", "", None),
+                              c.own) for c in m.cells)
+    text = sweeps.robustness_html({"C-C7": sweeps.Map(m.claim, m.knob, m.notebook, gated)})
+    assert "not testable at any value" in text and "<b>robust</b>" not in text
 
 
 def test_cells_go_beside_the_run_and_the_default_is_the_books_own(tmp_path: Path):
