@@ -291,8 +291,14 @@ def robustness_html(found: dict[str, Map]) -> str:
                 else "<b>robust</b>" if m.robust else f"<b>depends on {html.escape(m.knob.setting)}</b>")
         rows.append(f"<tr><td><a href='#claim-{claim_id}'>{claim_id}</a></td><td>{verdict}</td><td>{mark}</td>"
                     f"<td>{_as_html(m.summary())}</td></tr>")
-    return ("<table class='scorecard-grid robustness'><thead><tr><th>Claim</th><th>This book</th>"
+    return (f"<style>{_TABLE_CSS}</style><table class='robustness'><thead><tr><th>Claim</th><th>This book</th>"
             f"<th>Across its map</th><th>The map in words</th></tr></thead><tbody>{''.join(rows)}</tbody></table>")
+
+
+#: The robustness table: the scorecard grid's rules (one line between rows, cells padded)
+_TABLE_CSS = (".robustness{border-collapse:collapse;margin:0.5em 0 1.5em}"
+              ".robustness th,.robustness td{padding:0.3em 0.6em;border:none;text-align:left;vertical-align:middle}"
+              ".robustness tr+tr td,.robustness tbody tr:first-child td{border-top:1px solid rgba(127,127,127,0.25)}")
 
 
 def _as_html(text: str) -> str:
