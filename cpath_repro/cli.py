@@ -126,8 +126,7 @@ def _sweep(args: argparse.Namespace) -> None:
     done = sweeps.run(args.claims, run_dir, args.profile, echo=(lambda _: None) if args.quiet else print)
     ran = sum(1 for _, how, _ in done if how == "ran")
     print(f"{ran} executed, {len(done) - ran} up to date")
-    claims = list(sweeps.decides.mapped()) if [c.lower() for c in args.claims] == ["all"] else args.claims
-    for claim in claims:
+    for claim in sweeps.wanted(args.claims):
         print(f"{claim}: {sweeps.read_map(claim, run_dir).summary()}")
 
 

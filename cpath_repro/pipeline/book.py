@@ -150,7 +150,7 @@ def what_decides(outputs: list, maps: dict[str, sweeps.Map]) -> list:
         if found and found.group(1) in registry.CLAIMS:
             claim = found.group(1)
             out.append(nbformat.v4.new_output("display_data", data={
-                "text/html": sweeps.decides_html(claim, None, maps.get(claim)),
+                "text/html": sweeps.decides_html(claim, maps.get(claim)),
                 "text/plain": f"What decides {claim}: {decides.get(claim).mechanism}"}))
     return out
 

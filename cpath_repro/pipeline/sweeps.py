@@ -59,15 +59,19 @@ def knob_of(claim: str) -> decides.Knob:
     return knob
 
 
+def wanted(claims: Sequence[str]) -> list[str]:
+    """The claims a command names: ``["all"]`` is every claim with a declared map."""
+    return list(decides.mapped()) if [c.lower() for c in claims] == ["all"] else list(claims)
+
+
 def run(claims: Sequence[str], run_dir: Path, profile: str = "default", echo: Callable[[str], Any] = print,
         progress: bool = False) -> list[tuple[str, str, float]]:
     """Run every cell of the maps of ``claims`` (``["all"]``: every declared map) that is missing or stale;
     ``(cell, "ran"|"cached", seconds)`` for each. A knob shared by several claims runs once."""
     from cpath_repro.pipeline import execute
 
-    wanted = list(decides.mapped()) if [c.lower() for c in claims] == ["all"] else list(claims)
     cells: dict[tuple[str, str, float | int], decides.Knob] = {}  # every claim is checked before any work
-    for claim in wanted:
+    for claim in wanted(claims):
         knob = knob_of(claim)
         for value in knob.values:
             cells[(notebook_of(claim).name, knob.setting, value)] = knob
@@ -254,13 +258,12 @@ def svg(m: Map) -> str:
     return re.sub(r'<svg([^>]*?) width="[^"]*" height="[^"]*"', r'<svg\1 style="width:100%;height:auto"', text, count=1)
 
 
-def decides_html(claim_id: str, run_dir: Path | None, found: Map | None = None) -> str:
-    """A claim page's "What decides this verdict": the mechanism, the knobs, and the map (or how to make it)."""
+def decides_html(claim_id: str, m: Map | None = None) -> str:
+    """A claim page's "What decides this verdict": the mechanism, the knobs, and its map ``m`` (or how to make it)."""
     d = decides.get(claim_id)
     parts = [f"<p><b>The world's mechanism.</b> {html.escape(d.mechanism)}</p>",
              f"<p><b>What could decide it by construction.</b> {html.escape(d.knobs)}</p>"]
     if d.knob is not None:
-        m = found if found is not None else read_map(claim_id, run_dir) if run_dir is not None else None
         seeds = {c.n for cell in (m.cells if m else ()) if cell.verdict for c in cell.verdict.comparisons}
         each = f"{max(seeds)} paired seeds per cell" if seeds else "the profile's paired seeds per cell"
         parts.append(f"<p><b>Sensitivity map over {html.escape(d.knob.setting)}</b>, "

@@ -74,11 +74,11 @@ def test_the_map_figure_has_a_panel_per_comparison_and_the_knob_on_x():
 
 
 def test_a_page_says_what_decides_a_claim_with_or_without_its_map(tmp_path: Path):
-    with_map = sweeps.decides_html("C-C7", None, _map([0.3, 0.2, 0.0]))
+    with_map = sweeps.decides_html("C-C7", _map([0.3, 0.2, 0.0]))
     assert "What decides this verdict" in with_map and "<svg" in with_map and "os_mucus" in with_map
-    without = sweeps.decides_html("C-C7", tmp_path)  # an empty run: no cell
+    without = sweeps.decides_html("C-C7", sweeps.read_map("C-C7", tmp_path))  # an empty run: no cell
     assert "cpath-repro sweep C-C7" in without and "<svg" not in without
-    unmapped = sweeps.decides_html("D-C3", None)
+    unmapped = sweeps.decides_html("D-C3")
     assert "mechanism" in unmapped and "Sensitivity map" not in unmapped
 
 
