@@ -62,8 +62,8 @@ PAPER_MAP_PATCHES = 512
 DEFAULT_MAP_PATCHES = 32
 PRESETS = ("stomach-like", "camelyon-like")
 DEFAULT_DIFFICULTY = 0.3
-#: How much of the tumour/normal difference that survives low resolution the slides keep (0-1): the classes'
-#: mean haematoxylin and eosin densities and their gland-lumen shares, what a 1/8-resolution view still sees.
+#: How much of the tumour/normal difference that survives low resolution the slides keep (0-1): the light each
+#: class passes, averaged over the class, and their gland-lumen shares, what a 1/8-resolution view still sees.
 #: 1: as the morphology tables make them (tumour about three times the normal mean haematoxylin density); 0:
 #: matched, so that tumour differs only in what a patch shows (nuclear size, shape, crowding, texture). No
 #: published measurement sets it for gastric biopsies: the default is the middle of the range, fixed before any
