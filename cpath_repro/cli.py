@@ -53,7 +53,7 @@ def _run(args: argparse.Namespace) -> None:
         logging.basicConfig(format="    %(message)s", level=logging.WARNING, handlers=[handler])
         logging.getLogger("papermill").setLevel(logging.INFO)  # streams the notebook's own output and tqdm lines
     done = execute.run(args.notebooks, args.profile, args.param or [], args.run_dir, args.force,
-                       progress=not args.quiet and args.jobs == 1, jobs=args.jobs)
+                       progress=not args.quiet, jobs=args.jobs, scheduler=args.scheduler)
     ran = sum(1 for _, how, _ in done if how == "ran")
     print(f"{ran} executed, {len(done) - ran} up to date")
 
@@ -181,7 +181,10 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--force", action="store_true", help="re-execute even when up to date")
     run.add_argument("--quiet", action="store_true", help="no progress output")
     run.add_argument("--jobs", type=int, default=1, metavar="N",
-                     help="execute up to N notebooks at once (default 1); a model two of them need is trained once")
+                     help="execute up to N notebooks at once (default 1) and train their models on a local Dask "
+                     "cluster; a model two of them need is trained once")
+    run.add_argument("--scheduler", metavar="ADDRESS",
+                     help="train the models on the running Dask cluster at ADDRESS (e.g. tcp://node:8786)")
     run.set_defaults(func=_run)
 
     status = sub.add_parser("status", help="which results are up to date, which are stale and why (executes nothing)")

@@ -10,6 +10,7 @@ is stale, :func:`stale_reasons` says why, without executing anything (``cpath-re
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -17,7 +18,7 @@ import os
 import shutil
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -243,15 +244,19 @@ def execute(job: Job, run_dir: Path, progress: bool = True) -> Path:
 
 
 def run(names: Sequence[str], profile: str, overrides: Sequence[tuple[str, str]], run_dir: Path | None,
-        force: bool = False, progress: bool = True, echo: Any = print, jobs: int = 1) -> list[tuple[str, str, float]]:
+        force: bool = False, progress: bool = True, echo: Any = print, jobs: int = 1,
+        scheduler: str | None = None) -> list[tuple[str, str, float]]:
     """Plan, then execute each stale notebook; returns ``(notebook, "ran"|"cached", seconds)`` in plan order.
 
-    ``jobs`` > 1 executes up to that many notebooks at once, each from a process of its own (a kernel
-    inherits its process's environment, which names its private run directory). They share nothing but
-    the model store and paper D's slides, where a lock per entry makes one of them build it and the
-    others wait; a failure lets the running notebooks finish, starts no more, and is raised.
+    ``jobs`` > 1 executes up to that many notebooks at once, each from a process of its own (a kernel inherits its
+    process's environment, which names its private run directory), and sends their trainings to a local Dask cluster
+    (:mod:`.cluster`); ``scheduler`` sends them to a running one instead. Notebooks share nothing but the model
+    store and paper D's slides, where a lock per entry makes one of them build it and the others wait; a failure
+    lets the running notebooks finish, starts no more, and is raised. Trainings use one torch thread count
+    (``$CPATH_REPRO_TRAIN_THREADS``, else this process's default), however many notebooks run at once.
     """
     from cpath_repro.project import default_run_dir
+    from cpath_repro.train import store
 
     if jobs < 1:
         raise ParameterError(f"--jobs must be at least 1, got {jobs}.")
@@ -267,20 +272,39 @@ def run(names: Sequence[str], profile: str, overrides: Sequence[tuple[str, str]]
         else:
             echo(f"{label}: up to date, not re-executed")
             done[job.spec.name] = (job.spec.name, "cached", 0.0)
-    if jobs == 1 or len(stale) < 2:
-        for label, job, reasons in stale:
-            echo(f"{label}: executing ({describe_reasons(reasons)})")
-            t0 = time.perf_counter()
-            execute(job, target, progress)
-            done[job.spec.name] = (job.spec.name, "ran", time.perf_counter() - t0)
-            echo(f"{label}: done in {done[job.spec.name][2]:.1f} s")
-    else:
-        for label, _, reasons in stale:
-            echo(f"{label}: to execute, {jobs} at a time ({describe_reasons(reasons)})")
-        for name, seconds in _run_at_once([(label, job) for label, job, _ in stale], profile, overrides, target,
-                                          jobs, echo).items():
-            done[name] = (name, "ran", seconds)
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(_environment({store.THREADS_ENV: str(store.threads())}))  # one count for every kernel
+        if stale and (jobs > 1 or scheduler is not None):
+            from cpath_repro.pipeline import cluster
+
+            stack.enter_context(cluster.for_run(jobs, scheduler, target, echo, progress and jobs > 1))
+        if jobs == 1 or len(stale) < 2:
+            for label, job, reasons in stale:
+                echo(f"{label}: executing ({describe_reasons(reasons)})")
+                t0 = time.perf_counter()
+                execute(job, target, progress)
+                done[job.spec.name] = (job.spec.name, "ran", time.perf_counter() - t0)
+                echo(f"{label}: done in {done[job.spec.name][2]:.1f} s")
+        else:
+            for label, _, reasons in stale:
+                echo(f"{label}: to execute, {jobs} at a time ({describe_reasons(reasons)})")
+            for name, seconds in _run_at_once([(label, job) for label, job, _ in stale], profile, overrides, target,
+                                              jobs, echo).items():
+                done[name] = (name, "ran", seconds)
     return [done[job.spec.name] for job in planned]
+
+
+@contextlib.contextmanager
+def _environment(values: Mapping[str, str]) -> Iterator[None]:
+    """``values`` set in this process's environment (for the kernels it starts) while the block runs, unless the
+    user set them."""
+    added = [name for name in values if name not in os.environ]
+    os.environ.update({name: values[name] for name in added})
+    try:
+        yield
+    finally:
+        for name in added:
+            os.environ.pop(name, None)
 
 
 def _run_at_once(stale: Sequence[tuple[str, Job]], profile: str, overrides: Sequence[tuple[str, str]], target: Path,

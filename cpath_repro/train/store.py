@@ -5,16 +5,20 @@ data's checksum), the source of its training recipe's static import closure (the
 that defines the recipe and every package module it can import: model, data generator,
 engine; not the plotting code a notebook imports beside it) and the locked library
 versions. So any notebook that needs "UNET trained on multistain data, seed 1" gets the
-same model, trained once; a changed engine retrains it, a changed figure does not. Each
-notebook still runs on its own: a missing model is trained (and resumes from its last
-checkpoint if an earlier attempt was interrupted); when two notebooks running at once need one
-model, the one that takes its lock trains it and the other waits and loads it. Under ``torchrun`` every process trains
-(DDP needs them all) but only rank 0 writes the store; the others wait for it, then load.
+same model, trained once; a changed engine retrains it, a changed figure does not.
+
+A chapter declares each model as a :class:`Recipe` and asks for the ones it needs as a batch (:func:`ensure`), then
+reads them (:func:`get`). A missing model is trained in the asking process, or as a task of the Dask cluster that
+``$CPATH_REPRO_SCHEDULER`` names (:mod:`cpath_repro.pipeline.cluster`); it resumes from its last checkpoint if an
+earlier attempt was interrupted. Whoever trains a model holds its key's lock, so processes that need one model at
+once train it once: the others wait and load it. Under ``torchrun`` every process trains (DDP needs them all) but
+only rank 0 writes the store; the others wait for it, then load.
 """
 
 from __future__ import annotations
 
 import hashlib
+import importlib
 import io
 import json
 import os
@@ -24,7 +28,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +41,10 @@ from cpath_repro.project import PROJECT_ROOT, changed_modules, import_closure, l
 from cpath_repro.train import distributed
 
 STORE_ENV = "CPATH_REPRO_MODEL_STORE"
+#: A Dask scheduler's address: :func:`ensure` trains missing models as tasks there (set by ``cpath-repro run``)
+SCHEDULER_ENV = "CPATH_REPRO_SCHEDULER"
+#: Torch threads per training (:func:`threads`)
+THREADS_ENV = "CPATH_REPRO_TRAIN_THREADS"
 WEIGHTS = "model.pt"
 META = "meta.json"
 
@@ -68,26 +76,69 @@ class StoredModel:
     meta: dict[str, Any]
 
 
+@dataclass(frozen=True, eq=False)
+class Recipe:
+    """One model, declared without training it: its ``config`` (with the code of ``module``'s import closure, its
+    store key), ``build()`` for its initial weights, ``train(model, checkpoint_dir)`` (trains in place and returns
+    JSON-able metadata such as the history) and the recipes of the models it starts from (``needs``, trained first).
+
+    ``module`` is the module that defines the training (pass ``__name__``). The callables run only where the model
+    is trained, which may be another process (:func:`ensure` with a Dask scheduler), so they read their data
+    themselves rather than holding it.
+    """
+
+    config: dict[str, Any]
+    build: Callable[[], nn.Module]
+    train: Callable[[nn.Module, Path], dict[str, Any]]
+    module: str
+    needs: tuple[Recipe, ...] = ()
+
+    @cached_property
+    def key(self) -> str:
+        return model_key(self.config, self.module)
+
+
 def exists(key: str) -> bool:
     return (store_root() / key / META).is_file()
 
 
-def get_or_train(config: dict[str, Any], build: Callable[[], nn.Module],
-                 train: Callable[[nn.Module, Path], dict[str, Any]], recipe: str) -> StoredModel:
-    """The model for ``config``: loaded (``weights_only=True``) if stored, else trained and stored.
+def missing(recipes: Iterable[Recipe]) -> list[Recipe]:
+    """The recipes among ``recipes`` and their ``needs`` whose models are not stored, each once, every recipe after
+    the ones it starts from."""
+    out: dict[str, Recipe] = {}
 
-    ``train(model, checkpoint_dir)`` trains in place and returns JSON-able metadata (history).
-    ``recipe`` is the module that defines the training (pass ``__name__``): its import closure keys the model.
-    """
-    key = model_key(config, recipe)
-    root = store_root()
-    final = root / key
-    model = build()
-    ctx = distributed.init()
-    if not (final / META).is_file():
-        with _training_lock(ctx, root / ".locks" / key):  # two notebooks that need it: one trains, one waits
-            if not (final / META).is_file():  # trained by the process that held the lock before us
-                _train_and_store(ctx, key, config, recipe, model, train)
+    def visit(recipe: Recipe) -> None:
+        if recipe.key in out or exists(recipe.key):
+            return
+        for need in recipe.needs:
+            visit(need)
+        out[recipe.key] = recipe
+
+    for recipe in recipes:
+        visit(recipe)
+    return list(out.values())
+
+
+def ensure(recipes: Iterable[Recipe]) -> None:
+    """Make sure the models of ``recipes`` (and of what they start from) are stored: trained here one after another,
+    or, when ``$CPATH_REPRO_SCHEDULER`` names a Dask scheduler, as tasks on its workers (waited for)."""
+    todo = missing(recipes)
+    if not todo:
+        return
+    if os.environ.get(SCHEDULER_ENV):
+        # Imported by name: where a model trains is not part of its key (the task calls make() below, which is).
+        importlib.import_module("cpath_repro.pipeline.cluster").train(todo)
+        return
+    for recipe in todo:
+        make(recipe)
+
+
+def get(recipe: Recipe) -> StoredModel:
+    """The model of ``recipe``, loaded (``weights_only=True``) from the store, after :func:`ensure` trained it if
+    it was missing."""
+    ensure([recipe])
+    final = store_root() / recipe.key
+    model = recipe.build()
     try:
         model.load_state_dict(torch.load(final / WEIGHTS, map_location="cpu", weights_only=True))
         meta = json.loads((final / META).read_text())
@@ -95,7 +146,44 @@ def get_or_train(config: dict[str, Any], build: Callable[[], nn.Module],
         raise UserError(f"Model-store entry '{final}' cannot be read ({type(exc).__name__}); delete that folder and "
                         "the model is trained again.") from None
     model.eval()
-    return StoredModel(key, model, meta)
+    return StoredModel(recipe.key, model, meta)
+
+
+def make(recipe: Recipe) -> None:
+    """Train ``recipe``'s model and store it, unless it is stored (or another process stores it while we wait for its
+    lock: one trains, the others wait and find it). A training killed midway leaves its checkpoints, never an
+    entry that reads as complete; the next attempt resumes from them."""
+    root = store_root()
+    ctx = distributed.init()
+    if (root / recipe.key / META).is_file():
+        return
+    with _training_lock(ctx, root / ".locks" / recipe.key):
+        if not (root / recipe.key / META).is_file():  # trained by the process that held the lock before us
+            with training_threads():
+                _train_and_store(ctx, recipe)
+
+
+@contextmanager
+def training_threads() -> Iterator[int]:
+    """Train on :func:`threads` torch threads, wherever the training runs (the thread count changes the last bits
+    of the weights: 1 and 2 threads train different models), then give the caller its own count back."""
+    before, wanted = torch.get_num_threads(), threads()
+    torch.set_num_threads(wanted)
+    try:
+        yield wanted
+    finally:
+        torch.set_num_threads(before)
+
+
+def threads() -> int:
+    """Torch threads per training: ``$CPATH_REPRO_TRAIN_THREADS``, else this process's torch default. ``cpath-repro
+    run`` sets the variable once, from its own default, for every notebook and task it starts."""
+    value = os.environ.get(THREADS_ENV, "")
+    if value:
+        if not value.isdigit() or int(value) < 1:
+            raise UserError(f"${THREADS_ENV} must be a whole number of at least 1, got {value!r}.")
+        return int(value)
+    return torch.get_num_threads()
 
 
 @contextmanager
@@ -111,15 +199,16 @@ def _training_lock(ctx: distributed.Context, lock_file: Path) -> Iterator[None]:
         yield
 
 
-def _train_and_store(ctx: distributed.Context, key: str, config: dict[str, Any], recipe: str, model: nn.Module,
-                     train: Callable[[nn.Module, Path], dict[str, Any]]) -> None:
-    root = store_root()
+def _train_and_store(ctx: distributed.Context, recipe: Recipe) -> None:
+    root, key = store_root(), recipe.key
     work = root / ".work" / key  # the engine's checkpoints: an interrupted training resumes here
     if ctx.is_main:
         work.mkdir(parents=True, exist_ok=True)
     distributed.barrier(ctx)
-    meta = {"key": key, "recipe": recipe, "config": config, **train(model, work),
-            "code_modules": module_fingerprints(_closure(recipe))}  # what `outdated` names when it changes
+    model = recipe.build()
+    meta = {"key": key, "recipe": recipe.module, "config": recipe.config, **recipe.train(model, work),
+            "threads": torch.get_num_threads(),
+            "code_modules": module_fingerprints(_closure(recipe.module))}  # what `outdated` names when it changes
     if ctx.is_main:
         staged = root / ".staging" / f"{key}-{uuid.uuid4().hex[:8]}"
         staged.mkdir(parents=True)

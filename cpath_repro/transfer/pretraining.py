@@ -241,8 +241,8 @@ def stand_in_config(name: str, settings: FractalSettings) -> dict[str, Any]:
     }
 
 
-def stand_in(name: str, settings: str | FractalSettings = "default", progress: bool = True) -> StandIn:
-    """The fractal stand-in of ``name``: loaded from the model store, or trained (once) and stored."""
+def stand_in_recipe(name: str, settings: str | FractalSettings = "default", progress: bool = True) -> store.Recipe:
+    """How the fractal stand-in of ``name`` is made (declared, not trained)."""
     backbones.weights_enum(name)  # checks the name
     s = fractal_settings(settings)
     size = s.input_size(name)
@@ -269,9 +269,32 @@ def stand_in(name: str, settings: str | FractalSettings = "default", progress: b
                 "fractal_val_accuracy": validated[-1]["val"]["accuracy"] if validated else float("nan"),
                 "render_seconds": rendered, "seconds": time.perf_counter() - t0}
 
-    stored = store.get_or_train(stand_in_config(name, s), initialized, train, recipe=__name__)
+    return store.Recipe(stand_in_config(name, s), initialized, train, __name__)
+
+
+def stand_in(name: str, settings: str | FractalSettings = "default", progress: bool = True) -> StandIn:
+    """The fractal stand-in of ``name``: loaded from the model store, or trained (once) and stored."""
+    stored = store.get(stand_in_recipe(name, settings, progress))
     return StandIn(name, stored.key, stored.model.state_dict(), Normalization.from_dict(stored.meta["normalization"]),
                    stored.meta)
+
+
+def declared(name: str, pretraining: str = "auto", settings: str | FractalSettings = "default"
+             ) -> tuple[dict[str, Any], tuple[store.Recipe, ...]]:
+    """What the weights :func:`pretrained` gives start from, said without training anything (for a model's
+    config), and the recipes they need first: the stand-in's, by its store key, or ImageNet's file."""
+    choice = resolve(name, pretraining)
+    if choice == "fractal":
+        recipe = stand_in_recipe(name, settings, progress=False)
+        return {"pretraining": choice, "weights": f"fractal stand-in {recipe.key}"}, (recipe,)
+    if choice == "imagenet":
+        return {"pretraining": choice, "weights": _imagenet_source(name)}, ()
+    return {"pretraining": choice}, ()
+
+
+@lru_cache(maxsize=8)
+def _imagenet_source(name: str) -> str:
+    return backbones.build(name, "imagenet").source
 
 
 def resolve(name: str, pretraining: str = "auto") -> str:

@@ -72,11 +72,11 @@ def test_a_truncated_store_entry_or_checkpoint_is_one_sentence(tmp_path: Path, m
 
     monkeypatch.setenv(store.STORE_ENV, str(tmp_path / "store"))
     recipe = "cpath_repro.train.engine"
-    stored = store.get_or_train({"t": 1}, lambda: nn.Linear(2, 2), lambda m, w: {"history": []}, recipe=recipe)
+    stored = store.get(store.Recipe({"t": 1}, lambda: nn.Linear(2, 2), lambda m, w: {"history": []}, recipe))
     weights = store.store_root() / stored.key / store.WEIGHTS
     weights.write_bytes(weights.read_bytes()[:40])
     with pytest.raises(UserError, match=r"Model-store entry '.*' cannot be read \(.*\); delete that folder"):
-        store.get_or_train({"t": 1}, lambda: nn.Linear(2, 2), lambda m, w: {"history": []}, recipe=recipe)
+        store.get(store.Recipe({"t": 1}, lambda: nn.Linear(2, 2), lambda m, w: {"history": []}, recipe))
     checkpoint = tmp_path / "last.pt"
     torch.save({"epoch": 1}, checkpoint)
     checkpoint.write_bytes(checkpoint.read_bytes()[:30])

@@ -99,11 +99,12 @@ def test_importing_the_catalog_loads_only_the_declarations_and_shared_leaves():
 def test_no_training_recipe_reads_the_words_a_reader_sees():
     """A recipe's import closure keys its models: notebook declarations and parameter meanings stay out of it."""
     recipes = sorted({f"cpath_repro.{p.relative_to(PACKAGE_DIR).with_suffix('').as_posix().replace('/', '.')}"
-                      for p in PACKAGE_DIR.rglob("*.py") if "recipe=__name__" in p.read_text("utf-8")})
-    assert "cpath_repro.chapters.paper_d.training" in recipes
+                      for p in PACKAGE_DIR.rglob("*.py") if "store.Recipe(" in p.read_text("utf-8")})
+    assert {"cpath_repro.chapters.paper_d.training", "cpath_repro.transfer.pretraining"} <= set(recipes)
     for recipe in recipes:
         closure = import_closure(recipe)
         assert "cpath_repro.catalog" not in closure, recipe
+        assert "cpath_repro.pipeline.cluster" not in closure, f"{recipe}: where a model trains is not part of its key"
         assert not [m for m in closure if m.endswith((".notebooks", ".settings"))], recipe
 
 

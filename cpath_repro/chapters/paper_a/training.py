@@ -55,8 +55,8 @@ def f1_scores(model: nn.Module, tiles: Tiles) -> dict[str, float]:
     return dict(zip(F1_NAMES, f1_per_class(matrix).tolist(), strict=True))
 
 
-def train_arm(arm: str, seed: int, s: Settings, progress: bool = True) -> store.StoredModel:
-    """The stored model of one arm and seed, trained if missing."""
+def arm_recipe(arm: str, seed: int, s: Settings, progress: bool = True) -> store.Recipe:
+    """How the model of one arm and seed is made (declared, not trained)."""
     arch, stains_used = ARMS[arm]
     world = distributed.init().world_size
     train_cfg = TrainConfig(epochs=s.epochs, batch_size=s.batch_size, lr=distributed.scaled_lr(s.lr, world),
@@ -81,9 +81,16 @@ def train_arm(arm: str, seed: int, s: Settings, progress: bool = True) -> store.
         torch.manual_seed(seed)  # the initial weights depend on the seed only, not on what ran before
         return build(arch, len(CLASSES), s.base, s.depth)
 
-    return store.get_or_train(config, initialized, train, recipe=__name__)
+    return store.Recipe(config, initialized, train, __name__)
+
+
+def train_arm(arm: str, seed: int, s: Settings, progress: bool = True) -> store.StoredModel:
+    """The stored model of one arm and seed, trained if missing."""
+    return store.get(arm_recipe(arm, seed, s, progress))
 
 
 def train_all(arms: list[str], s: Settings, progress: bool = True) -> dict[tuple[str, int], store.StoredModel]:
-    """Every (arm, seed) model, from the store or trained now (seeds are paired across arms)."""
-    return {(arm, seed): train_arm(arm, seed, s, progress) for seed in s.seeds for arm in arms}
+    """Every (arm, seed) model (seeds paired across arms): the missing ones trained as one batch, then read."""
+    recipes = {(arm, seed): arm_recipe(arm, seed, s, progress) for seed in s.seeds for arm in arms}
+    store.ensure(recipes.values())
+    return {which: store.get(recipe) for which, recipe in recipes.items()}

@@ -18,13 +18,25 @@ import pandas as pd
 from cpath_repro.chapters.paper_b import paper
 from cpath_repro.chapters.paper_b.data import counts_row, draw, prepare
 from cpath_repro.chapters.paper_b.settings import FOCUS, LARGE, SMALL, Settings
-from cpath_repro.chapters.paper_b.training import TOP1, Start, Trained, baseline, features, tuned, tuned_at
+from cpath_repro.chapters.paper_b.training import (
+    TOP1,
+    Start,
+    Trained,
+    baseline,
+    ensure_baselines,
+    ensure_tuned,
+    features,
+    tuned,
+    tuned_at,
+    tuned_recipe,
+)
 from cpath_repro.claims.metrics import paper_b as metrics
 from cpath_repro.data import histokt, standardize
 from cpath_repro.data.layout import available
 from cpath_repro.metrics import chance
 from cpath_repro.metrics.segmentation import plateaued
 from cpath_repro.results import tables
+from cpath_repro.train import store
 
 PAIR = "{} → {}"
 CHANCE, PAPER = chance.COLUMN, "paper"
@@ -223,6 +235,7 @@ def plateau_pilot(s: Settings, seed: int, progress: bool = True) -> pd.DataFrame
     dataset of ``s``, trial ``seed``: the measurement that sets the profile's epochs on a seed outside its trials
     (``benchmarks/paper_b_plateau.py``; the record of choices gives the run)."""
     rows = []
+    ensure_baselines(s, s.datasets, [seed], progress)
     for name in s.datasets:
         trained = baseline(s, name, seed, progress)
         rows.append({"dataset": name, "train_crops": trained.stored.meta["train_crops"], "val_crops": trained.val_crops,
@@ -243,6 +256,9 @@ def single_stage(s: Settings, progress: bool = True) -> pd.DataFrame:
     """B-T2, long: every dataset's baseline (source = target) and every source → target deep-tuned from
     the source's baseline of the same trial."""
     draw(s, s.datasets)  # every dataset the chapter's notebooks read, drawn at once
+    ensure_baselines(s, dict.fromkeys((*s.sources, *s.targets)), s.seeds, progress)  # the baselines, then the cells
+    ensure_tuned(s, [(target, seed, Start("baseline", (source,)), "deep") for seed in s.seeds for source in s.sources
+                     for target in s.targets if source != target], progress)
     rows = []
     for seed in s.seeds:
         for name in dict.fromkeys((*s.sources, *s.targets)):
@@ -258,6 +274,9 @@ def single_stage(s: Settings, progress: bool = True) -> pd.DataFrame:
 def two_stage(s: Settings, progress: bool = True) -> pd.DataFrame:
     """B-T3, long: each of ``pretrained_targets`` deep-tuned from the pretrained backbone (the diagonal), and
     every target deep-tuned from it on a source first (pretraining → source → target)."""
+    ensure_tuned(s, [(target, seed, start, "deep") for seed in s.seeds for target in s.targets
+                     for start in ([Start("pretrained")] if target in s.pretrained_targets else [])
+                     + [Start("two-stage", (source,)) for source in s.two_stage if source != target]], progress)
     rows = []
     for seed in s.seeds:
         for target in s.targets:
@@ -350,13 +369,16 @@ TUNING_SOURCE = "ADP"
 
 def tuning_modes(s: Settings, progress: bool = True) -> pd.DataFrame:
     """B-T4 / B-C3: every target (but ADP) deep- and fine-tuned from ADP's baseline of the same trial."""
+    start = Start("baseline", (TUNING_SOURCE,))
+    ensure_tuned(s, [(target, seed, start, mode) for seed in s.seeds for target in s.targets if target != TUNING_SOURCE
+                     for mode in ("deep", "fine")], progress)
     rows = []
     for seed in s.seeds:
         for target in s.targets:
             if target == TUNING_SOURCE:
                 continue
             for mode, arm in (("deep", "deep-tuning"), ("fine", "fine-tuning")):
-                trained = tuned(s, target, seed, Start("baseline", (TUNING_SOURCE,)), mode, progress)
+                trained = tuned(s, target, seed, start, mode, progress)
                 rows.append({**_row(seed, TUNING_SOURCE, target, arm, trained), "lr": trained.stored.meta["lr"]})
     return pd.DataFrame(rows)
 
@@ -368,6 +390,8 @@ LR_GRID = {"deep": (3e-4, 1e-3, 3e-3), "fine": (1e-3, 3e-3, 1e-2)}
 def lr_search(s: Settings, target: str = FOCUS, seed: int = 0, progress: bool = True) -> pd.DataFrame:
     """Validation accuracy (%) of each learning rate of :data:`LR_GRID`, tuning ``target`` from ADP (trial ``seed``)."""
     start = Start("baseline", (TUNING_SOURCE,))
+    store.ensure([tuned_recipe(s, target, seed, start, mode, lr, progress)[0] for mode, grid in LR_GRID.items()
+                  for lr in grid])
     rows = []
     for mode, grid in LR_GRID.items():
         for lr in grid:
@@ -441,6 +465,9 @@ def representations(s: Settings, single: pd.DataFrame, progress: bool = True
     rows: list[dict[str, Any]] = []
     found: dict[tuple[str, int], np.ndarray] = {}
     keys: list[str] = []
+    ensure_baselines(s, [FOCUS], s.seeds, progress)
+    ensure_tuned(s, [(FOCUS, seed, start, "deep") for seed in s.seeds for start in arms.values() if start is not None],
+                 progress)
     for seed in s.seeds:
         test = prepare(s, FOCUS, seed).splits["test"]
         for arm, start in arms.items():
@@ -494,6 +521,8 @@ def combo_label(combo: Iterable[str]) -> str:
 def distillation(s: Settings, single: pd.DataFrame, progress: bool = True) -> pd.DataFrame:
     """B-F4: the focus target deep-tuned from each distilled combination, per trial, beside its baseline and
     each constituent deep-tuned alone (from the single-stage matrix)."""
+    ensure_tuned(s, [(FOCUS, seed, Start("distilled", combo), "deep") for seed in s.seeds for combo in s.distilled],
+                 progress)
     rows = []
     for seed in s.seeds:
         for combo in s.distilled:

@@ -21,6 +21,7 @@ multi-label sets a crop counts as correct when its highest-scoring class is one 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from functools import lru_cache, partial
 from pathlib import Path
@@ -220,22 +221,27 @@ def _base_config(s: Settings, name: str) -> dict[str, Any]:
     return {"chapter": "paper_b", "backbone": BACKBONE, "data": describe(s, name), "standardization": standardization(s)}
 
 
-@lru_cache(maxsize=64)
-def baseline(s: Settings, name: str, seed: int, progress: bool = True) -> Trained:
-    """Trial ``seed`` of dataset ``name`` from random initialization (RMSGD); kept for the kernel's lifetime,
-    since every transfer from ``name`` starts from it (callers must not train it further)."""
-    prepared = prepare(s, name, seed)
+def baseline_recipe(s: Settings, name: str, seed: int, progress: bool = True) -> store.Recipe:
+    """How trial ``seed`` of dataset ``name`` from random initialization (RMSGD) is made (declared, not trained)."""
     cfg = TrainConfig(epochs=s.epochs, batch_size=s.batch_size, lr=RMSGD_LR, momentum=RMSGD_MOMENTUM,
                       weight_decay=WEIGHT_DECAY, seed=seed)
     config = {**_base_config(s, name), "stage": "baseline", "seed": seed, "optimizer": "rmsgd", "train": asdict(cfg)}
 
     def initialized() -> nn.Module:
-        return backbones.build(BACKBONE, "none", prepared.n_classes, seed=seed, head_seed=seed).model
+        return backbones.build(BACKBONE, "none", prepare(s, name, seed).n_classes, seed=seed, head_seed=seed).model
 
     def train(model: nn.Module, checkpoints: Path) -> dict[str, Any]:
-        return _fit(model, prepared, cfg, rmsgd, None, f"{name} baseline, trial {seed}", checkpoints, progress)
+        return _fit(model, prepare(s, name, seed), cfg, rmsgd, None, f"{name} baseline, trial {seed}", checkpoints,
+                    progress)
 
-    return _trained(store.get_or_train(config, initialized, train, recipe=__name__))
+    return store.Recipe(config, initialized, train, __name__)
+
+
+@lru_cache(maxsize=64)
+def baseline(s: Settings, name: str, seed: int, progress: bool = True) -> Trained:
+    """Trial ``seed`` of dataset ``name`` from random initialization; kept for the kernel's lifetime, since every
+    transfer from ``name`` starts from it (callers must not train it further)."""
+    return _trained(store.get(baseline_recipe(s, name, seed, progress)))
 
 
 @dataclass(frozen=True)
@@ -252,10 +258,35 @@ class Start:
                 "distilled": "distilled {}"}[self.kind].format(" + ".join(self.sources))
 
 
-def _start(s: Settings, start: Start, seed: int, n_classes: int, progress: bool
-           ) -> tuple[nn.Module, dict[str, Any], tuple[str, ...]]:
-    """The initial weights of a tuned model (with a new head of ``n_classes``), what keys them, and the store
-    keys of the models they came from."""
+#: A two-stage model's first stage: the source deep-tuned from pretraining
+FIRST_STAGE = Start("pretrained")
+
+
+def _origin(s: Settings, start: Start, seed: int, progress: bool
+            ) -> tuple[dict[str, Any], tuple[str, ...], tuple[store.Recipe, ...]]:
+    """What keys a tuned model's start, the store keys of the models it comes from, and their recipes (trained
+    first). A two-stage start is the best of its first stage's learning rates, so it reads (and, if missing, trains)
+    that stage's models: :func:`ensure_tuned` trains every first stage before it declares the second."""
+    from cpath_repro.transfer import pretraining
+
+    if start.kind == "baseline":
+        source = baseline_recipe(s, start.sources[0], seed, progress)
+        return {"kind": "baseline", "source": start.sources[0], "key": source.key}, (source.key,), (source,)
+    if start.kind == "pretrained":
+        origin, needs = pretraining.declared(BACKBONE, "auto", s.profile)
+        return {"kind": "pretrained", **origin}, (), needs
+    if start.kind == "two-stage":
+        first = tuned(s, start.sources[0], seed, FIRST_STAGE, "deep", progress)  # stored once this returns
+        return {"kind": "two-stage", "source": start.sources[0], "key": first.key}, first.keys, ()
+    if start.kind == "distilled":
+        parts = [baseline_recipe(s, n, seed, progress) for n in start.sources]
+        keys = [r.key for r in parts]
+        return {"kind": "distilled", "order": list(start.sources), "keys": keys}, tuple(keys), tuple(parts)
+    raise ValueError(f"Unknown start {start.kind!r}.")
+
+
+def _initial(s: Settings, start: Start, seed: int, n_classes: int, progress: bool) -> nn.Module:
+    """The initial weights of a tuned model from ``start`` (its sources stored), with a new head of ``n_classes``."""
     from cpath_repro.transfer import distill, pretraining
 
     def new_head(state_of: nn.Module) -> nn.Module:
@@ -265,20 +296,15 @@ def _start(s: Settings, start: Start, seed: int, n_classes: int, progress: bool
         return model
 
     if start.kind == "baseline":
-        source = baseline(s, start.sources[0], seed, progress)
-        return new_head(source.model), {"kind": "baseline", "source": start.sources[0], "key": source.key}, source.keys
+        return new_head(baseline(s, start.sources[0], seed, progress).model)
     if start.kind == "pretrained":
-        backbone = pretraining.pretrained(BACKBONE, "auto", n_classes, s.profile, head_seed=seed, progress=progress)
-        return backbone.model, {"kind": "pretrained", "pretraining": backbone.pretraining, "weights": backbone.source}, ()
+        return pretraining.pretrained(BACKBONE, "auto", n_classes, s.profile, head_seed=seed, progress=progress).model
     if start.kind == "two-stage":
-        first = tuned(s, start.sources[0], seed, Start("pretrained"), "deep", progress)
-        return new_head(first.model), {"kind": "two-stage", "source": start.sources[0], "key": first.key}, first.keys
+        return new_head(tuned(s, start.sources[0], seed, FIRST_STAGE, "deep", progress).model)
     if start.kind == "distilled":
         parts = {n: baseline(s, n, seed, progress) for n in start.sources}
         target = backbones.build(BACKBONE, "none", n_classes, seed=seed, head_seed=seed).model
-        done = distill.distill({n: t.model for n, t in parts.items()}, target, head="fc")
-        keys = [t.key for t in parts.values()]
-        return done.model, {"kind": "distilled", "order": list(done.order), "keys": keys}, tuple(keys)
+        return distill.distill({n: t.model for n, t in parts.items()}, target, head="fc").model
     raise ValueError(f"Unknown start {start.kind!r}.")
 
 
@@ -286,26 +312,52 @@ def tuned(s: Settings, target: str, seed: int, start: Start, mode: str, progress
     """Trial ``seed`` of ``target`` tuned (``mode`` "deep" or "fine") from ``start``; with several learning
     rates for the mode, the one whose model has the best validation accuracy (ties: the smaller rate)."""
     lrs = s.lr_deep if mode == "deep" else s.lr_fine
+    ensure_tuned(s, [(target, seed, start, mode)], progress)
     candidates = [tuned_at(s, target, seed, start, mode, lr, progress) for lr in lrs]
     return max(candidates, key=lambda t: t.val)  # max keeps the first of equals: lrs are in the order given
 
 
-def tuned_at(s: Settings, target: str, seed: int, start: Start, mode: str, lr: float, progress: bool) -> Trained:
+def ensure_tuned(s: Settings, cells: Iterable[tuple[str, int, Start, str]], progress: bool = True) -> None:
+    """Every learning rate's model of each cell ``(target, seed, start, mode)`` in the store, the missing ones
+    trained as one batch with the baselines they start from; two-stage cells' first stages as a batch before."""
+    cells = list(cells)
+    firsts = {(st.sources[0], seed, FIRST_STAGE, "deep") for _, seed, st, _ in cells if st.kind == "two-stage"}
+    if firsts:
+        ensure_tuned(s, sorted(firsts, key=str), progress)
+    store.ensure([tuned_recipe(s, target, seed, start, mode, lr, progress)[0] for target, seed, start, mode in cells
+                  for lr in (s.lr_deep if mode == "deep" else s.lr_fine)])
+
+
+def tuned_recipe(s: Settings, target: str, seed: int, start: Start, mode: str, lr: float, progress: bool = True
+                 ) -> tuple[store.Recipe, tuple[str, ...]]:
+    """How trial ``seed`` of ``target`` tuned from ``start`` at ``lr`` is made (declared, not trained), and the
+    store keys of the models it comes from."""
     if mode not in ("deep", "fine"):
         raise ValueError(f"Tuning mode must be 'deep' or 'fine', got {mode!r}.")
-    prepared = prepare(s, target, seed)
     cfg = TrainConfig(epochs=s.epochs, batch_size=s.batch_size, lr=lr, momentum=ADAMP_BETA1,
                       weight_decay=WEIGHT_DECAY, seed=seed)
-    initial, origin, lineage = _start(s, start, seed, prepared.n_classes, progress)
+    origin, lineage, needs = _origin(s, start, seed, progress)
     config = {**_base_config(s, target), "stage": "tune", "mode": mode, "seed": seed, "start": origin,
               "optimizer": "adamp", "lr_halving_epochs": LR_HALVING_EPOCHS, "train": asdict(cfg)}
 
     def initialized() -> nn.Module:
+        initial = _initial(s, start, seed, prepare(s, target, seed).n_classes, progress)
         return FineTuned(initial) if mode == "fine" else initial
 
     def train(model: nn.Module, checkpoints: Path) -> dict[str, Any]:
         scheduler = partial(torch.optim.lr_scheduler.StepLR, step_size=LR_HALVING_EPOCHS, gamma=0.5)
-        return {**_fit(model, prepared, cfg, adamp, scheduler, f"{target} {mode}-tuned {start.label}, trial {seed}",
-                       checkpoints, progress), "lr": lr}
+        return {**_fit(model, prepare(s, target, seed), cfg, adamp, scheduler,
+                       f"{target} {mode}-tuned {start.label}, trial {seed}", checkpoints, progress), "lr": lr}
 
-    return _trained(store.get_or_train(config, initialized, train, recipe=__name__), lineage)
+    return store.Recipe(config, initialized, train, __name__, needs), lineage
+
+
+def tuned_at(s: Settings, target: str, seed: int, start: Start, mode: str, lr: float, progress: bool) -> Trained:
+    """Trial ``seed`` of ``target`` tuned from ``start`` at ``lr``, from the store (trained if missing)."""
+    recipe, lineage = tuned_recipe(s, target, seed, start, mode, lr, progress)
+    return _trained(store.get(recipe), lineage)
+
+
+def ensure_baselines(s: Settings, names: Iterable[str], seeds: Iterable[int], progress: bool = True) -> None:
+    """Every (dataset, trial) baseline in the store, the missing ones trained as one batch."""
+    store.ensure([baseline_recipe(s, name, seed, progress) for seed in seeds for name in names])

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 from torch import nn
 
-from cpath_repro.chapters.paper_c import cleaning, paper
+from cpath_repro.chapters.paper_c import cleaning, paper, training
 from cpath_repro.chapters.paper_c.data import TYPES, Prepared, prepare
 from cpath_repro.chapters.paper_c.models import LAYER_COUNTS
 from cpath_repro.chapters.paper_c.settings import Settings
@@ -105,7 +105,9 @@ def run_arms(s: Settings, arms: Mapping[str, Arm], trials: int | None = None, pr
     """Every arm trained for every seed (the first ``trials`` of them when given): a long table (seed, arm, metric,
     value) of validation loss and accuracy, and the store keys of the models behind it."""
     rows, keys = [], []
-    for seed in s.seeds if trials is None else range(trials):
+    seeds = list(s.seeds if trials is None else range(trials))
+    training.ensure(s, arms.values(), seeds, progress)
+    for seed in seeds:
         levels = chance_levels(s, seed)
         for name, arm in arms.items():
             t = trained(s, arm, seed, progress)
@@ -259,6 +261,7 @@ def ensemble_study(s: Settings, progress: bool = True) -> tuple[pd.DataFrame, pd
 
     members = ensemble_members(s.ensemble_factor)
     rows, weight_rows, keys = [], [], []
+    training.ensure(s, [*members.values(), WITH_ADDITIONAL], s.seeds, progress)
     for seed in s.seeds:
         p = prepare(s, seed)
         holdout = p.splits["holdout"]

@@ -18,6 +18,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from functools import partial
 from pathlib import Path
@@ -127,26 +128,26 @@ class ImageSet(Dataset[tuple[torch.Tensor, torch.Tensor]]):
 
 # -- models ----------------------------------------------------------------------------------------------------------
 
-def _network(s: Settings, arm: Arm, seed: int, train_images: np.ndarray) -> tuple[nn.Module, Any, dict[str, Any]]:
-    """The untrained network of ``arm``, its input normalization and what its pretraining was."""
+def _network(s: Settings, arm: Arm, seed: int) -> tuple[nn.Module, Any]:
+    """The untrained network of ``arm`` and its input normalization."""
     from cpath_repro.transfer import pretraining
 
     torch.manual_seed(seed)
     if not arm.pretrained:
+        train_images = prepare(s, seed).splits["train"].images
         mean = centre_crop(to_tensor(train_images), arm.crop).mean(0, keepdim=True)
         net: nn.Module = (models.VanillaCNN() if arm.extractor == "vanilla"
                           else models.InceptionResidualHead(3, widths=HEAD_WIDTHS))
-        return net, MeanImage(mean), {"pretraining": "none"}
+        return net, MeanImage(mean)
     backbone = pretraining.pretrained(arm.extractor, "auto", 0, s.profile, progress=False)
-    origin = {"pretraining": backbone.pretraining, "weights": backbone.source}
     torch.manual_seed(seed)  # the head's initial weights depend on the seed alone, as in every other arm
     if arm.layers is None:
         naive = nn.Sequential(nn.Linear(backbone.feature_dim, NAIVE_HIDDEN), nn.ReLU(inplace=True),
                               nn.Dropout(models.DROPOUT), nn.Linear(NAIVE_HIDDEN, 3))
-        return models.ExtractorWithHead(backbone.model, naive, frozen=True), backbone.normalization, origin
+        return models.ExtractorWithHead(backbone.model, naive, frozen=True), backbone.normalization
     extractor = models.first_layers(backbone.model, arm.extractor, arm.layers)
     head = models.InceptionResidualHead(models.out_channels(extractor, s.size), widths=HEAD_WIDTHS)
-    return models.ExtractorWithHead(extractor, head, arm.frozen), backbone.normalization, origin
+    return models.ExtractorWithHead(extractor, head, arm.frozen), backbone.normalization
 
 
 def weighted_cross_entropy(weights: tuple[float, float, float] | None):  # type: ignore[no-untyped-def]
@@ -213,19 +214,23 @@ def training_images(prepared: Prepared, arm: Arm) -> Images:
                   train.names + extra.names)
 
 
-def trained(s: Settings, arm: Arm, seed: int, progress: bool = True) -> Trained:
-    """Trial ``seed`` of ``arm``: loaded from the model store, or trained (once) and stored."""
-    prepared = prepare(s, seed)
-    train = training_images(prepared, arm)
-    net, normalize, origin = _network(s, arm, seed, prepared.splits["train"].images)
+def recipe(s: Settings, arm: Arm, seed: int, progress: bool = True) -> store.Recipe:
+    """How trial ``seed`` of ``arm`` is made (declared, not trained)."""
+    from cpath_repro.transfer import pretraining
+
+    origin, needs = (pretraining.declared(arm.extractor, "auto", s.profile) if arm.pretrained
+                     else ({"pretraining": "none"}, ()))
     cfg = TrainConfig(epochs=s.epochs, batch_size=s.batch_size, lr=s.lr, momentum=0.9, weight_decay=2 * L2,
                       seed=seed, optimizer="adam")
     config = {"chapter": "paper_c", "data": describe(s), "arm": asdict(arm), "seed": seed, "start": origin,
               "lr_decay": LR_DECAY, "augmentation": [TRANSLATE, SHEAR_DEG, list(ZOOM)], "head": list(HEAD_WIDTHS),
               "train": asdict(cfg)}
-    val = ImageSet(prepared.splits["val"], arm.crop, normalize, augment=False)
 
     def train_fn(model: nn.Module, checkpoints: Path) -> dict[str, Any]:
+        prepared = prepare(s, seed)
+        train = training_images(prepared, arm)
+        normalize = _network(s, arm, seed)[1]
+        val = ImageSet(prepared.splits["val"], arm.crop, normalize, augment=False)
         learner = model
         images = ImageSet(train, arm.crop, normalize, arm.augment)
         train_set: ImageSet | _FeatureSet = images
@@ -244,7 +249,18 @@ def trained(s: Settings, arm: Arm, seed: int, progress: bool = True) -> Trained:
                                                                                     val.y.numpy()),
                 "train_images": len(train)}
 
-    return Trained(arm, seed, store.get_or_train(config, lambda: net, train_fn, recipe=__name__), normalize)
+    return store.Recipe(config, lambda: _network(s, arm, seed)[0], train_fn, __name__, needs)
+
+
+def trained(s: Settings, arm: Arm, seed: int, progress: bool = True) -> Trained:
+    """Trial ``seed`` of ``arm``: loaded from the model store, or trained (once) and stored."""
+    stored = store.get(recipe(s, arm, seed, progress))
+    return Trained(arm, seed, stored, _network(s, arm, seed)[1])
+
+
+def ensure(s: Settings, arms: Iterable[Arm], seeds: Iterable[int], progress: bool = True) -> None:
+    """Every (arm, seed) model in the store, the missing ones trained as one batch."""
+    store.ensure([recipe(s, arm, seed, progress) for seed in seeds for arm in arms])
 
 
 def features_once(model: models.ExtractorWithHead, arm: Arm) -> bool:

@@ -106,8 +106,9 @@ def run_methods(s: Settings, task_name: str, methods: Sequence[str], progress: b
     out = Results(task_name, pd.DataFrame(), [])
     moved = []
     data.write_slides(s)
-    for seed in s.seeds:
-        t = training.task(s, task_name, seed)
+    tasks = {seed: training.task(s, task_name, seed) for seed in s.seeds}
+    training.ensure(s, tasks, methods, progress)
+    for seed, t in tasks.items():
         if not t.test:
             raise ParameterError(f"The {task_name} set of seed {seed} has no test slides; give it more slides.")
         out.slides[seed] = t.test
@@ -228,9 +229,10 @@ def staging(s: Settings, methods: Sequence[str] = ("classifier-only", "end-to-en
     from cpath_repro.metrics import staging as rules
 
     rows, predictions, keys = [], [], []
-    for seed in s.seeds:
+    tasks = {seed: training.task(s, "camelyon16", seed) for seed in s.seeds}
+    training.ensure(s, tasks, methods, progress)
+    for seed, t in tasks.items():
         cohort = data.camelyon17(s, seed)
-        t = training.task(s, "camelyon16", seed)
         patients = sorted(cohort.patients)
         if len(patients) < FOLDS:
             raise ParameterError(f"Camelyon17 staging needs at least {FOLDS} patients for {FOLDS}-fold cross-validation; "
@@ -398,8 +400,9 @@ def method_costs(s: Settings, task_name: str, memory: pd.DataFrame) -> pd.DataFr
                  "separate": ("classifier-only", "separate"),
                  "end-to-end": ("classifier-only", "separate", "end-to-end")}
     spent: dict[str, list[float]] = {m: [] for m in builds_on}
-    for seed in s.seeds:
-        t = training.task(s, task_name, seed)
+    tasks = {seed: training.task(s, task_name, seed) for seed in s.seeds}
+    training.ensure(s, tasks, builds_on, progress=False)
+    for seed, t in tasks.items():
         own = {"classifier-only": training.extractor(s, t, seed, False).meta,
                "segmentation-only": training.segmentation_only(s, t, seed, False).meta,
                "separate": training.separate(s, t, seed, "trained", False)[0].meta,

@@ -14,8 +14,8 @@ probabilities on a slide's patches.
 
 from __future__ import annotations
 
-import copy
 import time
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -146,10 +146,11 @@ def _set_epoch(sets: list[Any]) -> Any:
 
 # -- the extractor (classifier only) ---------------------------------------------------------------------------------
 
-def extractor(s: Settings, t: Task, seed: int, progress: bool = True) -> store.StoredModel:
-    """The classifier-only model of ``seed``: the patch extractor trained on the training slides' labelled patches."""
+def extractor_recipe(s: Settings, t: Task, seed: int, progress: bool = True) -> store.Recipe:
+    """How the classifier-only model of ``seed`` is made: the patch extractor trained on the training slides'
+    labelled patches (declared, not trained)."""
     from cpath_repro.models.patch_features import BACKBONE, from_backbone
-    from cpath_repro.transfer.pretraining import pretrained
+    from cpath_repro.transfer.pretraining import declared, pretrained
 
     cfg = TrainConfig(epochs=s.extractor_epochs, batch_size=s.extractor_batch, lr=s.lr, seed=seed,
                       optimizer="adam", momentum=0.9)
@@ -173,7 +174,12 @@ def extractor(s: Settings, t: Task, seed: int, progress: bool = True) -> store.S
                 "tumour_patches": int((labels == 1).sum()),
                 "normalization": model.normalization.as_dict()}  # type: ignore[operator, union-attr]
 
-    return store.get_or_train(config, build, train_fn, recipe=__name__)
+    return store.Recipe(config, build, train_fn, __name__, declared(BACKBONE, s.pretraining, s.profile)[1])
+
+
+def extractor(s: Settings, t: Task, seed: int, progress: bool = True) -> store.StoredModel:
+    """The classifier-only model of ``seed``, from the store (trained if missing)."""
+    return store.get(extractor_recipe(s, t, seed, progress))
 
 
 def features(fn: Any, s: Settings, sd: SlideData, seed: int = 0) -> torch.Tensor:
@@ -261,32 +267,42 @@ def _train_segmenter(s: Settings, t: Task, seed: int, model: nn.Module, maps: li
     return {"history": trainer.fit().epochs, "maps": sum(len(m.inputs) for m in maps)}
 
 
-def _frozen_features(s: Settings, t: Task, seed: int, source: str, progress: bool
-                     ) -> tuple[Any, int, dict[str, Any]]:
+def _frozen_features(s: Settings, t: Task, seed: int, source: str, progress: bool) -> Any:
     """The feature function under a segmenter: the trained extractor's 16-d features ("trained"), or the
-    pretrained GoogLeNet's pooled 1,024 ("pretrained"), with its width and what it comes from."""
+    pretrained GoogLeNet's pooled 1,024 ("pretrained")."""
     if source == "trained":
-        stored = extractor(s, t, seed, progress)
-        model: Any = folded(stored.model)
-        return model.features, int(model.feature.out_features), {"extractor": stored.key}
-    from cpath_repro.models.backbones import FEATURE_DIM
+        return folded(extractor(s, t, seed, progress).model).features
     from cpath_repro.transfer.pretraining import pretrained
 
     backbone = pretrained("googlenet", s.pretraining, 0, s.profile, progress=False)
     net, norm = folded(backbone.model), backbone.normalization
-    return (lambda x: net(norm(x))), FEATURE_DIM["googlenet"], {"backbone": backbone.source}
+    return lambda x: net(norm(x))
 
 
-def separate(s: Settings, t: Task, seed: int, source: str = "trained", progress: bool = True
-             ) -> tuple[store.StoredModel, Any]:
-    """Separate learning's segmenter on frozen features (``source`` "trained": the classifier-only extractor;
-    "pretrained": the ImageNet-features baseline), and the feature function it reads."""
-    fn, width, origin = _frozen_features(s, t, seed, source, progress)
+def _feature_source(s: Settings, t: Task, seed: int, source: str, progress: bool
+                    ) -> tuple[int, dict[str, Any], tuple[store.Recipe, ...]]:
+    """The width of :func:`_frozen_features`, what they come from (for a config) and the recipe they need first."""
+    from cpath_repro.models.backbones import FEATURE_DIM
+    from cpath_repro.models.patch_features import FEATURE_DIM as EXTRACTOR_FEATURES
+    from cpath_repro.transfer.pretraining import declared
+
+    if source == "trained":
+        base = extractor_recipe(s, t, seed, progress)
+        return EXTRACTOR_FEATURES, {"extractor": base.key}, (base,)
+    origin, needs = declared("googlenet", s.pretraining, s.profile)
+    return FEATURE_DIM["googlenet"], {"backbone": origin}, needs
+
+
+def separate_recipe(s: Settings, t: Task, seed: int, source: str = "trained", progress: bool = True) -> store.Recipe:
+    """How separate learning's segmenter on frozen features is made (``source`` "trained": the classifier-only
+    extractor's; "pretrained": the ImageNet-features baseline's), declared, not trained."""
+    width, origin, needs = _feature_source(s, t, seed, source, progress)
     method = "separate" if source == "trained" else "imagenet-features"
     config = _config(s, t, seed, method, features=origin, epochs=s.segmenter_epochs, batch=s.segmenter_batch,
                      lr=s.lr, base=SEGMENTER_BASE)
 
     def train_fn(model: nn.Module, checkpoints: Path) -> dict[str, Any]:
+        fn = _frozen_features(s, t, seed, source, progress)
         maps = [slide_maps(sd, features(fn, s, sd), t.map_size) for sd in t.train]
         return _train_segmenter(s, t, seed, model, maps, checkpoints, f"paper D {t.name} {method}, seed {seed}",
                                 s.segmenter_batch, progress)
@@ -295,25 +311,35 @@ def separate(s: Settings, t: Task, seed: int, source: str = "trained", progress:
         torch.manual_seed(seed)
         return segmenter(width, t.map_size)
 
-    return store.get_or_train(config, build, train_fn, recipe=__name__), fn
+    return store.Recipe(config, build, train_fn, __name__, needs)
 
 
-def separate_longer(s: Settings, t: Task, seed: int, progress: bool = True) -> tuple[store.StoredModel, Any]:
-    """D-C2's control: separate learning's segmenter, from its weights, trained ``t.end_to_end_epochs`` more epochs
-    at end-to-end learning's segmenter rate on the same frozen features; and the feature function it reads."""
-    seg, fn = separate(s, t, seed, "trained", progress)
+def separate(s: Settings, t: Task, seed: int, source: str = "trained", progress: bool = True
+             ) -> tuple[store.StoredModel, Any]:
+    """Separate learning's segmenter (:func:`separate_recipe`) from the store, and the feature function it reads."""
+    stored = store.get(separate_recipe(s, t, seed, source, progress))
+    return stored, _frozen_features(s, t, seed, source, progress)
+
+
+def separate_longer_recipe(s: Settings, t: Task, seed: int, progress: bool = True) -> store.Recipe:
+    """How D-C2's control is made: separate learning's segmenter, from its weights, trained ``t.end_to_end_epochs``
+    more epochs at end-to-end learning's segmenter rate on the same frozen features."""
+    seg = separate_recipe(s, t, seed, "trained", progress)
     config = _config(s, t, seed, SEPARATE_LONGER, segmenter=seg.key, epochs=t.end_to_end_epochs,
                      batch=s.segmenter_batch, lr=s.end_to_end_lr_segmenter)
 
     def train_fn(model: nn.Module, checkpoints: Path) -> dict[str, Any]:
+        fn = _frozen_features(s, t, seed, "trained", progress)
         maps = [slide_maps(sd, features(fn, s, sd), t.map_size) for sd in t.train]
         return _train_segmenter(s, t, seed, model, maps, checkpoints, f"paper D {t.name} {SEPARATE_LONGER}, seed {seed}",
                                 s.segmenter_batch, progress, t.end_to_end_epochs, s.end_to_end_lr_segmenter)
 
-    def build() -> nn.Module:
-        return copy.deepcopy(seg.model)
+    return store.Recipe(config, lambda: store.get(seg).model, train_fn, __name__, (seg,))
 
-    return store.get_or_train(config, build, train_fn, recipe=__name__), fn
+
+def separate_longer(s: Settings, t: Task, seed: int, progress: bool = True) -> tuple[store.StoredModel, Any]:
+    """D-C2's control (:func:`separate_longer_recipe`) from the store, and the feature function it reads."""
+    return store.get(separate_longer_recipe(s, t, seed, progress)), _frozen_features(s, t, seed, "trained", progress)
 
 
 def weight_change(before: nn.Module, after: nn.Module) -> float:
@@ -333,22 +359,24 @@ class EndToEnd(nn.Module):
         self.segmenter = segmenter
 
 
-def end_to_end(s: Settings, t: Task, seed: int, progress: bool = True) -> store.StoredModel:
-    """End-to-end learning from the separate weights: for every training slide (each lump a map), steps 1-5."""
+def end_to_end_recipe(s: Settings, t: Task, seed: int, progress: bool = True) -> store.Recipe:
+    """How end-to-end learning is made from the separate weights: for every training slide (each lump a map),
+    steps 1-5 (declared, not trained)."""
     from tqdm.auto import tqdm
 
-    base = extractor(s, t, seed, progress)
-    seg, _ = separate(s, t, seed, "trained", progress)
-    config = _config(s, t, seed, "end-to-end", extractor=base.key, segmenter=seg.key, epochs=t.end_to_end_epochs,
-                     lr_extractor=s.end_to_end_lr_extractor, lr_segmenter=s.end_to_end_lr_segmenter,
-                     batch=s.extractor_batch)
+    base_recipe = extractor_recipe(s, t, seed, progress)
+    seg_recipe = separate_recipe(s, t, seed, "trained", progress)
+    config = _config(s, t, seed, "end-to-end", extractor=base_recipe.key, segmenter=seg_recipe.key,
+                     epochs=t.end_to_end_epochs, lr_extractor=s.end_to_end_lr_extractor,
+                     lr_segmenter=s.end_to_end_lr_segmenter, batch=s.extractor_batch)
 
     def build() -> nn.Module:
-        return EndToEnd(copy.deepcopy(base.model), copy.deepcopy(seg.model))
+        return EndToEnd(store.get(base_recipe).model, store.get(seg_recipe).model)
 
     def train_fn(model: nn.Module, checkpoints: Path) -> dict[str, Any]:
         del checkpoints  # minutes at most: an interrupted run starts again from the separate weights
         assert isinstance(model, EndToEnd)
+        base, seg = store.get(base_recipe), store.get(seg_recipe)
         started = time.perf_counter()
         ext, sgm = model.extractor, model.segmenter
         params = [p for name, p in ext.named_parameters() if not name.startswith("classifier.")]
@@ -384,7 +412,12 @@ def end_to_end(s: Settings, t: Task, seed: int, progress: bool = True) -> store.
                              "lumps": t.name == "stomach", "batch": s.extractor_batch},
                 "moved": {"extractor": weight_change(base.model, ext), "segmenter": weight_change(seg.model, sgm)}}
 
-    return store.get_or_train(config, build, train_fn, recipe=__name__)
+    return store.Recipe(config, build, train_fn, __name__, (base_recipe, seg_recipe))
+
+
+def end_to_end(s: Settings, t: Task, seed: int, progress: bool = True) -> store.StoredModel:
+    """End-to-end learning's model of ``seed`` (:func:`end_to_end_recipe`) from the store."""
+    return store.get(end_to_end_recipe(s, t, seed, progress))
 
 
 def _slide_batch(data: Any, sd: SlideData, lump: np.ndarray, map_size: int, batch: int) -> SlideBatch:
@@ -452,8 +485,8 @@ class PooledUNet(nn.Module):
         return F.avg_pool2d(self.unet(x * 2.0 - 1.0), self.k)
 
 
-def segmentation_only(s: Settings, t: Task, seed: int, progress: bool = True) -> store.StoredModel:
-    """The segmentation-only baseline of ``seed``."""
+def segmentation_only_recipe(s: Settings, t: Task, seed: int, progress: bool = True) -> store.Recipe:
+    """How the segmentation-only baseline of ``seed`` is made (declared, not trained)."""
     k = max(1, round(s.patch_px / SEGMENTATION_ONLY_SCALE))
     config = _config(s, t, seed, "segmentation-only", k=k, epochs=s.segmenter_epochs, lr=s.lr,
                      batch=s.segmenter_batch, base=SEGMENTER_BASE)
@@ -467,7 +500,12 @@ def segmentation_only(s: Settings, t: Task, seed: int, progress: bool = True) ->
         return _train_segmenter(s, t, seed, model, maps, checkpoints, f"paper D {t.name} segmentation only, seed {seed}",
                                 s.segmenter_batch, progress)
 
-    return store.get_or_train(config, build, train_fn, recipe=__name__)
+    return store.Recipe(config, build, train_fn, __name__)
+
+
+def segmentation_only(s: Settings, t: Task, seed: int, progress: bool = True) -> store.StoredModel:
+    """The segmentation-only baseline of ``seed``, from the store."""
+    return store.get(segmentation_only_recipe(s, t, seed, progress))
 
 
 # -- every method's probabilities on a slide --------------------------------------------------------------------------
@@ -482,6 +520,27 @@ class Trained:
 
     def __call__(self, sd: SlideData) -> np.ndarray:
         return np.asarray(self.predict(sd))
+
+
+def recipes(s: Settings, t: Task, seed: int, method: str, progress: bool = True) -> list[store.Recipe]:
+    """The models ``method`` (one of :data:`METHODS`, or :data:`SEPARATE_LONGER`) reads for ``seed``."""
+    if method == "classifier-only":
+        return [extractor_recipe(s, t, seed, progress)]
+    if method in ("separate", "imagenet-features"):
+        return [separate_recipe(s, t, seed, "trained" if method == "separate" else "pretrained", progress)]
+    if method == SEPARATE_LONGER:
+        return [separate_longer_recipe(s, t, seed, progress)]
+    if method == "end-to-end":
+        return [end_to_end_recipe(s, t, seed, progress)]
+    if method == "segmentation-only":
+        return [segmentation_only_recipe(s, t, seed, progress)]
+    raise ValueError(f"Unknown paper D method {method!r}; choose one of {', '.join((*METHODS, SEPARATE_LONGER))}.")
+
+
+def ensure(s: Settings, tasks: Mapping[int, Task], methods: Iterable[str], progress: bool = True) -> None:
+    """Every method's models for each ``{seed: task}``, the missing ones trained as one batch (separate learning
+    before the end-to-end learning that starts from it)."""
+    store.ensure([r for seed, t in tasks.items() for m in methods for r in recipes(s, t, seed, m, progress)])
 
 
 def trained(s: Settings, t: Task, seed: int, method: str, progress: bool = True) -> Trained:

@@ -43,7 +43,7 @@ SCRIPT = textwrap.dedent("""
                           checkpoint_dir=work, progress=False).fit()
         return {"history": history.epochs}
 
-    stored = store.get_or_train({"test": "ddp"}, build, train, recipe="cpath_repro.train.engine")
+    stored = store.get(store.Recipe({"test": "ddp"}, build, train, "cpath_repro.train.engine"))
     run, _ = start("E-F2", {"profile": "ci", "run_dir": sys.argv[1], **dict.fromkeys(catalog.get("E-F2").params)})
     run.save_metrics(rank=ctx.rank)
     run.finish()

@@ -159,8 +159,8 @@ def test_model_store_trains_once_then_loads(tmp_path: Path, monkeypatch: pytest.
             model.weight.fill_(0.5)
         return {"history": []}
 
-    first = store.get_or_train({"a": 1}, lambda: nn.Linear(2, 2), train, recipe=RECIPE)
-    second = store.get_or_train({"a": 1}, lambda: nn.Linear(2, 2), train, recipe=RECIPE)
+    first = store.get(store.Recipe({"a": 1}, lambda: nn.Linear(2, 2), train, RECIPE))
+    second = store.get(store.Recipe({"a": 1}, lambda: nn.Linear(2, 2), train, RECIPE))
     assert len(calls) == 1 and first.key == second.key and store.exists(first.key)
     assert torch.all(second.model.weight == 0.5)
     assert store.model_key({"a": 2}, RECIPE) != first.key

@@ -38,7 +38,7 @@ RACER = textwrap.dedent("""
             model.weight.add_(float(os.getpid()))  # a second training would store different weights
         return {"history": []}
 
-    stored = store.get_or_train({"test": "race"}, build, train, recipe="cpath_repro.train.engine")
+    stored = store.get(store.Recipe({"test": "race"}, build, train, "cpath_repro.train.engine"))
     weights = [float(v) for v in stored.model.weight.flatten()]
     (out / f"report-{os.getpid()}.json").write_text(json.dumps({"key": stored.key, "weights": weights}))
 """)
