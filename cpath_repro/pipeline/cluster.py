@@ -16,6 +16,7 @@ the variables the kernels inherit, a progress bar over the tasks and the count p
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import sys
 import threading
@@ -217,6 +218,7 @@ def for_run(jobs: int, scheduler: str | None, run_dir: Path, echo: Any, progress
 
     threads = store.threads()
     with contextlib.ExitStack() as stack:
+        stack.enter_context(_quiet("distributed"))  # the scheduler's and workers' INFO lines drown the run's own
         if scheduler is None:
             stack.enter_context(dask.config.set({**NON_DAEMONIC, **ONE_AT_A_TIME}))
             workers = local_workers(jobs, threads)
@@ -248,6 +250,17 @@ def for_run(jobs: int, scheduler: str | None, run_dir: Path, echo: Any, progress
             per_chapter = summary(cluster.states())
             if per_chapter:
                 echo("training tasks per chapter: " + describe(per_chapter))
+
+
+@contextlib.contextmanager
+def _quiet(name: str) -> Iterator[None]:
+    logger = logging.getLogger(name)
+    before = logger.level
+    logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        logger.setLevel(before)
 
 
 @contextlib.contextmanager

@@ -18,7 +18,7 @@ import os
 import shutil
 import time
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -272,8 +272,8 @@ def run(names: Sequence[str], profile: str, overrides: Sequence[tuple[str, str]]
         else:
             echo(f"{label}: up to date, not re-executed")
             done[job.spec.name] = (job.spec.name, "cached", 0.0)
+    os.environ.setdefault(store.THREADS_ENV, str(store.threads()))  # one count for every kernel it starts
     with contextlib.ExitStack() as stack:
-        stack.enter_context(_environment({store.THREADS_ENV: str(store.threads())}))  # one count for every kernel
         if stale and (jobs > 1 or scheduler is not None):
             from cpath_repro.pipeline import cluster
 
@@ -292,19 +292,6 @@ def run(names: Sequence[str], profile: str, overrides: Sequence[tuple[str, str]]
                                               jobs, echo).items():
                 done[name] = (name, "ran", seconds)
     return [done[job.spec.name] for job in planned]
-
-
-@contextlib.contextmanager
-def _environment(values: Mapping[str, str]) -> Iterator[None]:
-    """``values`` set in this process's environment (for the kernels it starts) while the block runs, unless the
-    user set them."""
-    added = [name for name in values if name not in os.environ]
-    os.environ.update({name: values[name] for name in added})
-    try:
-        yield
-    finally:
-        for name in added:
-            os.environ.pop(name, None)
 
 
 def _run_at_once(stale: Sequence[tuple[str, Job]], profile: str, overrides: Sequence[tuple[str, str]], target: Path,
