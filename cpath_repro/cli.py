@@ -166,6 +166,29 @@ def _heatmap(args: argparse.Namespace) -> None:
     print(f"{written.patches} patches, {written.tumour_patches} predicted tumour; wrote {written.png} and {written.tiff}")
 
 
+def _cluster(args: argparse.Namespace) -> None:
+    import time
+
+    from cpath_repro.pipeline import cluster
+
+    if args.kind == "gpu-node":
+        started = cluster.gpu_node()
+    else:
+        started = cluster.slurm(gpus_per_job=args.gpus_per_job, cpus_per_job=args.cpus_per_job, memory=args.memory,
+                                walltime=args.walltime, queue=args.queue, account=args.account,
+                                prologue=args.prologue or ())
+        started.scale(jobs=args.jobs)
+    with started:
+        print(f"scheduler: {started.scheduler_address}\ndashboard: {started.dashboard_link}\n"
+              f"in another shell: cpath-repro run all --profile paper --scheduler {started.scheduler_address}\n"
+              "Ctrl-C stops the cluster.", flush=True)
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            print("cluster stopped")
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="cpath-repro", description=__doc__.splitlines()[0] if __doc__ else None)
     sub = p.add_subparsers(dest="command", required=True)
@@ -227,6 +250,22 @@ def parser() -> argparse.ArgumentParser:
     heat.add_argument("--mpp", type=float, help="microns per level-0 pixel, for a slide that does not record them")
     heat.add_argument("--quiet", action="store_true", help="no progress bar")
     heat.set_defaults(func=_heatmap)
+
+    clu = sub.add_parser("cluster", help="start a Dask cluster for the trainings of `run --scheduler` and print its "
+                         "address (Ctrl-C stops it)")
+    clu.add_argument("kind", choices=("gpu-node", "slurm"),
+                     help="gpu-node: one worker per GPU of this machine (dask-cuda); slurm: SLURM jobs (dask-jobqueue)")
+    clu.add_argument("--jobs", type=int, default=1, help="slurm: jobs to start, one worker each (default 1)")
+    clu.add_argument("--gpus-per-job", type=int, default=1, help="slurm: GPUs per job (default 1)")
+    clu.add_argument("--cpus-per-job", type=int, default=8, help="slurm: cores per job (default 8)")
+    clu.add_argument("--memory", default="32GB", help="slurm: memory per job (default 32GB)")
+    clu.add_argument("--walltime", default="24:00:00", help="slurm: time limit per job (default 24:00:00)")
+    clu.add_argument("--queue", help="slurm: partition")
+    clu.add_argument("--account", help="slurm: account")
+    clu.add_argument("--prologue", action="append", metavar="LINE",
+                     help="slurm: a shell line each job runs first, e.g. 'source ~/cpath-repro/.venv/bin/activate' "
+                     "(repeatable)")
+    clu.set_defaults(func=_cluster)
 
     models = sub.add_parser("store", help="the trained-model store: list it, or prune what no run uses")
     models.add_argument("action", choices=("list", "prune"),

@@ -17,6 +17,7 @@ from cpath_repro import catalog
 from cpath_repro.errors import IncompleteRunError
 from cpath_repro.pipeline import book, execute
 from cpath_repro.project import PROJECT_ROOT
+from tests.support import JOBS
 
 pytestmark = pytest.mark.integration
 NOTEBOOKS = list(catalog.NOTEBOOKS)
@@ -84,22 +85,28 @@ def test_a_chapters_declarations_key_only_its_own_pages(ci_run: Path):
 
 def test_notebooks_executed_at_once_commit_the_numbers_of_a_serial_run(ci_run: Path, tmp_path: Path,
                                                                        monkeypatch: pytest.MonkeyPatch):
-    """The shared run executed two notebooks at a time, and A-T2, A-F6 and A-F8 all asked for one model; one
-    after another, into an empty model store, A-F6 and A-F8 train and read it again and commit the same numbers."""
+    """The shared run executed two notebooks at a time, their trainings tasks of a local Dask cluster of two
+    workers; paper A's four notebooks all ask for one model, and share its task. One after another, into an empty
+    model store, the chapter trains in the kernels and commits the same numbers."""
+    from cpath_repro.pipeline import cluster
     from cpath_repro.pipeline.compare import compare
-    from cpath_repro.train.store import STORE_ENV
+    from cpath_repro.train.store import STORE_ENV, threads
 
-    pages = ["A-F6", "A-F8"]
-    shared = [json.loads((ci_run / p / "manifest.json").read_text())["models"] for p in pages]
+    pages = ["A-T1", "A-T2", "A-F6", "A-F8"]
+    assert cluster.local_workers(JOBS, threads()) == 2
+    shared = [json.loads((ci_run / p / "manifest.json").read_text())["models"] for p in ("A-F6", "A-F8")]
     assert shared[0] == shared[1] and shared[0]
+    logged = {p.stem for p in (ci_run / "logs" / "trainings").glob("train-paper_a-*.log")}
+    assert {f"train-paper_a-{key}" for key in shared[0]} <= logged, "each training's log is in the run directory"
     monkeypatch.setenv(STORE_ENV, str(tmp_path / "empty-store"))
     serial, parallel = tmp_path / "serial", tmp_path / "parallel"
     for page in pages:
         shutil.copytree(ci_run / page, parallel / page)
     done = execute.run(pages, "ci", [], serial, progress=False, echo=lambda *_: None, jobs=1)
-    assert [how for _, how, _ in done] == ["ran", "ran"]
+    assert [how for _, how, _ in done] == ["ran"] * len(pages)
+    assert not (serial / "logs").exists(), "serially, nothing went to a cluster"
     result = compare(serial, parallel)
-    assert result.same and not result.other_keys and len(result.identical) >= 4, result
+    assert result.same and not result.other_keys and len(result.identical) >= 8, result
     device = json.loads((ci_run / "A-F6" / "manifest.json").read_text())["provenance"]["device"]
     assert "torch on 1 thread" in device, "the kernel inherited the session's one thread"
 
