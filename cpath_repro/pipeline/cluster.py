@@ -41,8 +41,13 @@ LOGS_ENV = "CPATH_REPRO_TASK_LOGS"
 PREFIX = "train"
 #: Seconds to reach a scheduler before saying it does not answer
 CONNECT_TIMEOUT = 30
-#: A worker must not run tasks as a daemon process: a training's DataLoader starts processes of its own
-NON_DAEMONIC = {"distributed.worker.daemon": False}
+#: What every worker needs (the local cluster's and the recipes'). Not to be a daemon: a training's DataLoader starts
+#: processes of its own. And glibc's own malloc: Dask sets MALLOC_TRIM_THRESHOLD_ for the processes its nannies
+#: spawn, which turns off glibc's dynamic mmap threshold, so every tensor over 128 KiB is mapped and unmapped again;
+#: paper A's UNET trained at half speed on such a worker (5.4 s an epoch against 2.5 s in a kernel, the difference
+#: spent in the kernel's page faults). A value of None unsets it.
+WORKER_CONFIG = {"distributed.worker.daemon": False,
+                 "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}
 #: The local cluster's scheduler gives a worker one task at a time, so that "running" on the bar means running
 ONE_AT_A_TIME = {"distributed.scheduler.worker-saturation": 1.0}
 
@@ -220,7 +225,7 @@ def for_run(jobs: int, scheduler: str | None, run_dir: Path, echo: Any, progress
     with contextlib.ExitStack() as stack:
         stack.enter_context(_quiet("distributed"))  # the scheduler's and workers' INFO lines drown the run's own
         if scheduler is None:
-            stack.enter_context(dask.config.set({**NON_DAEMONIC, **ONE_AT_A_TIME}))
+            stack.enter_context(dask.config.set({**WORKER_CONFIG, **ONE_AT_A_TIME}))
             workers = local_workers(jobs, threads)
             # memory_limit=0: the kernels share this machine's memory with the workers, so Dask's per-worker share
             # is the wrong budget; the operating system arbitrates.
@@ -279,8 +284,15 @@ def _environment(values: dict[str, str]) -> Iterator[None]:
 
 # -- recipes for the clusters people run ---------------------------------------------------------------------------
 
-#: What every worker of a recipe needs: non-daemonic (the DataLoader's processes), one task at a time
-WORKER_PROLOGUE = ("export DASK_DISTRIBUTED__WORKER__DAEMON=False",)
+
+
+def worker_prologue() -> tuple[str, ...]:
+    """The shell line that gives a worker started elsewhere :data:`WORKER_CONFIG` (Dask's own way to pass
+    configuration to the processes it starts: ``DASK_INTERNAL_INHERIT_CONFIG``; environment variables named
+    ``DASK_*`` would lose the case of ``MALLOC_TRIM_THRESHOLD_``)."""
+    import dask.config
+
+    return (f"export DASK_INTERNAL_INHERIT_CONFIG={dask.config.serialize(WORKER_CONFIG)}",)
 
 
 def gpu_node(**kwargs: Any) -> Any:
@@ -293,7 +305,7 @@ def gpu_node(**kwargs: Any) -> Any:
         from dask_cuda import LocalCUDACluster
     except ImportError:
         raise UserError("The GPU-node cluster needs dask-cuda: pip install -e '.[gpu]'.") from None
-    with dask.config.set(NON_DAEMONIC):
+    with dask.config.set(WORKER_CONFIG):
         return LocalCUDACluster(threads_per_worker=1, resources={"GPU": 1}, **kwargs)
 
 
@@ -312,4 +324,4 @@ def slurm(*, gpus_per_job: int = 1, cpus_per_job: int = 8, memory: str = "32GB",
         cores=1, processes=1, job_cpu=cpus_per_job, memory=memory, walltime=walltime, queue=queue, account=account,
         job_extra_directives=[f"--gres=gpu:{gpus_per_job}"] if gpus_per_job else [],
         worker_extra_args=["--resources", f"GPU={gpus_per_job}"] if gpus_per_job else [],
-        job_script_prologue=[*WORKER_PROLOGUE, *prologue], **kwargs)
+        job_script_prologue=[*worker_prologue(), *prologue], **kwargs)

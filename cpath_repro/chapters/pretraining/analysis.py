@@ -12,6 +12,7 @@ from cpath_repro.claims.pretraining import USES
 from cpath_repro.claims.registry import CLAIMS
 from cpath_repro.models import backbones
 from cpath_repro.synth import fractals
+from cpath_repro.train import store
 from cpath_repro.transfer import pretraining, probe
 from cpath_repro.transfer.pretraining import StandIn
 
@@ -39,6 +40,8 @@ def uses(name: str) -> tuple[str, ...]:
 def measure(profile: str, progress: bool = True) -> list[Outcome]:
     """Every backbone of papers B-D: ImageNet when its torchvision file is here, else the stand-in and its probes."""
     out = []
+    store.ensure([pretraining.stand_in_recipe(name, profile, progress) for name in backbones.NAMES
+                  if pretraining.resolve(name) == "fractal"])  # the stand-ins as one batch
     for name in backbones.NAMES:
         if pretraining.resolve(name) == "imagenet":
             found = backbones.imagenet_weights(name)

@@ -52,19 +52,19 @@ def slow_recipe(tag: str, epochs: int = 6, pause: float = 0.0) -> store.Recipe:
 
 @pytest.fixture
 def local(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[distributed.Client]:
-    """Two non-daemonic one-thread workers, as ``run --jobs 2`` starts them, with the store in ``tmp_path``."""
-    import dask
-
+    """The local cluster ``run --jobs 2`` starts (two one-thread workers at one training thread each), with the store
+    in ``tmp_path``; its client."""
     monkeypatch.setenv(store.STORE_ENV, str(tmp_path / "store"))
     monkeypatch.setenv(store.THREADS_ENV, "1")
-    with dask.config.set(cluster.NON_DAEMONIC), distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0", memory_limit=0) as lc:
-        monkeypatch.setenv(store.SCHEDULER_ENV, lc.scheduler_address)
-        monkeypatch.setenv(cluster.LOGS_ENV, str(tmp_path / "logs"))
-        client = cluster.client_of(lc.scheduler_address)
-        yield client
-        client.close()
-        cluster.client_of.cache_clear()
+    said: list[str] = []
+    with cluster.for_run(2, None, tmp_path / "run", said.append, progress=False, dashboard_address=":0") as started:
+        assert os.environ[store.SCHEDULER_ENV] == started.client.scheduler.address
+        assert os.environ[cluster.LOGS_ENV] == str(tmp_path / "run" / "logs" / "trainings")
+        assert said[0] == "trainings: a local Dask cluster of 2 worker(s), 1 torch thread(s) per training"
+        assert "; dashboard: http://" in said[1]
+        yield started.client
+    assert store.SCHEDULER_ENV not in os.environ, "the run's cluster is gone: kernels started later train here"
+    cluster.client_of.cache_clear()
 
 
 def _weights(key: str) -> dict[str, torch.Tensor]:
@@ -78,18 +78,20 @@ def test_missing_models_train_as_tasks_keyed_by_store_key_and_log_to_the_run(loc
     assert store.missing([tuned]) == [source, tuned]  # what it starts from first
     store.ensure([tuned, source])
     assert store.exists(source.key) and store.exists(tuned.key) and not store.missing([tuned])
-    logs = sorted(p.name for p in (tmp_path / "logs").iterdir())
+    logs = sorted(p.name for p in (tmp_path / "run" / "logs" / "trainings").iterdir())
     assert logs == sorted(f"{cluster.task_key(r)}.log" for r in (source, tuned))
     assert cluster.task_key(source) == f"train-engine-{source.key}"
     meta = store.get(tuned).meta
     assert meta["threads"] == 1
 
 
-def test_workers_are_not_daemons_so_a_training_can_start_processes(local: Any):
-    def daemonic() -> bool:
-        return multiprocessing.current_process().daemon
+def test_workers_are_not_daemons_and_keep_glibcs_malloc(local: Any):
+    """A training's DataLoader can start processes; Dask's MALLOC_TRIM_THRESHOLD_ (which made every large tensor a
+    fresh mmap, and the training twice as slow) is not set."""
+    def worker() -> tuple[bool, str | None]:
+        return multiprocessing.current_process().daemon, os.environ.get("MALLOC_TRIM_THRESHOLD_")
 
-    assert local.submit(daemonic, pure=False).result() is False
+    assert set(local.run(worker).values()) == {(False, None)}
 
 
 def test_a_worker_killed_mid_training_leaves_no_complete_entry_and_the_retry_trains_the_same_model(
@@ -120,7 +122,7 @@ def test_a_gpu_cluster_gets_trainings_that_ask_for_one_gpu_each(tmp_path: Path, 
     import dask
 
     monkeypatch.setenv(store.STORE_ENV, str(tmp_path / "store"))
-    with dask.config.set(cluster.NON_DAEMONIC), distributed.LocalCluster(
+    with dask.config.set(cluster.WORKER_CONFIG), distributed.LocalCluster(
             n_workers=1, threads_per_worker=1, resources={"GPU": 1}, dashboard_address=":0", memory_limit=0) as lc:
         monkeypatch.setenv(store.SCHEDULER_ENV, lc.scheduler_address)
         client = cluster.client_of(lc.scheduler_address)
@@ -164,6 +166,8 @@ def test_the_progress_plugin_keeps_each_training_task_last_state():
 
 
 def test_the_slurm_recipe_asks_for_gpus_memory_and_one_task_per_non_daemonic_worker():
+    import dask.config
+
     pytest.importorskip("dask_jobqueue")
     with cluster.slurm(gpus_per_job=2, cpus_per_job=8, memory="32GB", queue="gpu", account="lab",
                        prologue=["source .venv/bin/activate"]) as slurm:
@@ -172,7 +176,8 @@ def test_the_slurm_recipe_asks_for_gpus_memory_and_one_task_per_non_daemonic_wor
     assert "#SBATCH --cpus-per-task=8" in script
     assert "#SBATCH --mem=30G" in script
     assert "#SBATCH -p gpu" in script and "#SBATCH -A lab" in script
-    assert "export DASK_DISTRIBUTED__WORKER__DAEMON=False" in script and "source .venv/bin/activate" in script
+    (inherit,) = [line.split("=", 1)[1] for line in script.splitlines() if "DASK_INTERNAL_INHERIT_CONFIG=" in line]
+    assert dask.config.deserialize(inherit) == cluster.WORKER_CONFIG and "source .venv/bin/activate" in script
     command = script.strip().splitlines()[-1]
     assert "distributed.cli.dask_worker" in command
     assert "--nthreads 1" in command and "--resources GPU=2" in command
