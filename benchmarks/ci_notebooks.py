@@ -7,28 +7,20 @@ mostly a kernel start, says which notebook does more than exercise its code.
 
 from __future__ import annotations
 
-import os
 import tempfile
 from pathlib import Path
 
 from cpath_repro.chapters.paper_d.data import SLIDES_ENV
 from cpath_repro.pipeline import execute
+from cpath_repro.project import environment
 from cpath_repro.train.store import STORE_ENV
 
 
 def main() -> list[tuple[str, float]]:
     """``(notebook, wall seconds)`` of a fresh ``ci`` run (its own model store and slides), in book order."""
     with tempfile.TemporaryDirectory() as tmp:
-        saved = {name: os.environ.get(name) for name in (STORE_ENV, SLIDES_ENV)}
-        os.environ[STORE_ENV], os.environ[SLIDES_ENV] = f"{tmp}/models", f"{tmp}/slides"
-        try:
+        with environment({STORE_ENV: f"{tmp}/models", SLIDES_ENV: f"{tmp}/slides"}):
             done = execute.run(["all"], "ci", [], Path(tmp) / "run", progress=False, echo=lambda *_: None)
-        finally:
-            for name, value in saved.items():
-                if value is None:
-                    os.environ.pop(name, None)
-                else:
-                    os.environ[name] = value
     return [(name, seconds) for name, _, seconds in done]
 
 

@@ -11,7 +11,6 @@ but must not lose more than 10 %::
 from __future__ import annotations
 
 import argparse
-import os
 import tempfile
 import time
 from collections import Counter
@@ -21,24 +20,17 @@ from cpath_repro.chapters.paper_b.data import CROPS_ENV
 from cpath_repro.chapters.paper_d.data import SLIDES_ENV
 from cpath_repro.pipeline import execute
 from cpath_repro.pipeline.compare import compare
+from cpath_repro.project import environment
 from cpath_repro.train.store import STORE_ENV
 
 
 def timed_run(notebooks: list[str], profile: str, jobs: int, work: Path) -> float:
     """Wall seconds of ``run NOTEBOOKS --profile PROFILE --jobs JOBS`` into ``work``, from an empty store."""
-    saved = {name: os.environ.get(name) for name in (STORE_ENV, SLIDES_ENV, CROPS_ENV)}
-    os.environ.update({STORE_ENV: str(work / "models"), SLIDES_ENV: str(work / "slides"), CROPS_ENV: str(work / "crops")})
-    try:
+    with environment({STORE_ENV: str(work / "models"), SLIDES_ENV: str(work / "slides"), CROPS_ENV: str(work / "crops")}):
         t0 = time.perf_counter()
         execute.run(notebooks, profile, [], work / "run", echo=lambda line: print(f"  {line}", flush=True),
                     progress=False, jobs=jobs)
         return time.perf_counter() - t0
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 def tasks_per_chapter(run_dir: Path) -> Counter[str]:

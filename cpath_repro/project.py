@@ -16,7 +16,8 @@ import ast
 import hashlib
 import os
 import subprocess
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 
@@ -30,6 +31,27 @@ def default_run_dir(profile: str) -> Path:
     """The run directory used when none is given: ``$CPATH_REPRO_RUN_DIR`` or ``runs/<profile>``."""
     env = os.environ.get(RUN_DIR_ENV)
     return Path(env) if env else PROJECT_ROOT / "runs" / profile
+
+
+@contextmanager
+def environment(values: Mapping[str, str | None]) -> Iterator[None]:
+    """This process's environment variables set to ``values`` (None: unset) while the block runs, for the processes
+    it starts (a notebook kernel, a cluster's workers), then as they were."""
+    before = {name: os.environ.get(name) for name in values}
+    try:
+        for name, value in values.items():
+            _set(name, value)
+        yield
+    finally:
+        for name, value in before.items():
+            _set(name, value)
+
+
+def _set(name: str, value: str | None) -> None:
+    if value is None:
+        os.environ.pop(name, None)
+    else:
+        os.environ[name] = value
 
 
 PACKAGE = PACKAGE_DIR.name

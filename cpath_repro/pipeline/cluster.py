@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 from distributed.diagnostics.plugin import SchedulerPlugin
 
 from cpath_repro.errors import UserError
+from cpath_repro.project import environment
 from cpath_repro.train import store
 
 if TYPE_CHECKING:
@@ -112,17 +113,18 @@ def train(recipes: Sequence[store.Recipe]) -> None:
 
 
 def _task(recipe: store.Recipe, threads: int, store_root: str, logs: str | None, *after: str) -> str:
-    """One training on a worker (one task at a time per worker process): the store and thread count of the
-    process that asked, its output to ``logs/<task key>.log`` when a run directory was given."""
-    os.environ[store.STORE_ENV] = store_root
-    os.environ[store.THREADS_ENV] = str(threads)
-    os.environ.pop(store.SCHEDULER_ENV, None)  # a task trains what it starts from here, never as a task of its own
-    if logs is None:
-        store.make(recipe)
-        return recipe.key
-    path = Path(logs) / f"{task_key(recipe)}.log"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a", encoding="utf-8") as out, contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
+    """One training on a worker (one task at a time per worker process) with the store and thread count of the
+    process that asked, never sending what it starts from to the cluster again (it trains here if missing); its
+    output to ``logs/<task key>.log`` when a run directory was given."""
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(environment({store.STORE_ENV: store_root, store.THREADS_ENV: str(threads),
+                                         store.SCHEDULER_ENV: None}))
+        if logs is not None:
+            path = Path(logs) / f"{task_key(recipe)}.log"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            out = stack.enter_context(open(path, "a", encoding="utf-8"))
+            stack.enter_context(contextlib.redirect_stdout(out))
+            stack.enter_context(contextlib.redirect_stderr(out))
         print(f"training model {recipe.key} ({recipe.module}) on {threads} torch thread(s)", flush=True)
         store.make(recipe)
         print("stored", flush=True)
@@ -243,7 +245,7 @@ def for_run(jobs: int, scheduler: str | None, run_dir: Path, echo: Any, progress
         link = client.dashboard_link if client.scheduler_info().get("services", {}).get("dashboard") else None
         echo(f"trainings go to the Dask scheduler at {address}" + (f"; dashboard: {link}" if link else ""))
         cluster = RunCluster(client, link)
-        stack.enter_context(_environment({store.SCHEDULER_ENV: address, store.THREADS_ENV: str(threads),
+        stack.enter_context(environment({store.SCHEDULER_ENV: address, store.THREADS_ENV: str(threads),
                                           LOGS_ENV: str(run_dir / "logs" / "trainings")}))
         watcher = cluster.watch() if progress else None
         try:
@@ -266,20 +268,6 @@ def _quiet(name: str) -> Iterator[None]:
         yield
     finally:
         logger.setLevel(before)
-
-
-@contextlib.contextmanager
-def _environment(values: dict[str, str]) -> Iterator[None]:
-    before = {name: os.environ.get(name) for name in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for name, value in before.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 # -- recipes for the clusters people run ---------------------------------------------------------------------------

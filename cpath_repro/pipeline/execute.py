@@ -26,7 +26,15 @@ from typing import Any
 from cpath_repro import atomic, catalog
 from cpath_repro.errors import IncompleteRunError, ParameterError, UserError
 from cpath_repro.profiles import Resolved
-from cpath_repro.project import NOTEBOOK_DIR, RUN_DIR_ENV, changed_modules, data_fingerprint, file_hash, lock_hash
+from cpath_repro.project import (
+    NOTEBOOK_DIR,
+    RUN_DIR_ENV,
+    changed_modules,
+    data_fingerprint,
+    environment,
+    file_hash,
+    lock_hash,
+)
 from cpath_repro.results.run import MANIFEST, STAGING, ensure_writable, read_manifest
 
 EXECUTED = "notebook.ipynb"
@@ -191,19 +199,18 @@ def execute(job: Job, run_dir: Path, progress: bool = True) -> Path:
     private.mkdir(parents=True)
     executed = private / f"{name}.ipynb"
     parameters = {"profile": job.params.profile, **job.overrides}
-    previous = os.environ.get(RUN_DIR_ENV)
-    os.environ[RUN_DIR_ENV] = str(private)  # the kernel inherits it: results go to the private run dir
     t0 = time.perf_counter()
     try:
-        papermill.execute_notebook(
-            str(job.spec.path),
-            str(executed),
-            parameters=parameters,
-            progress_bar=progress,
-            log_output=progress,
-            cwd=str(NOTEBOOK_DIR),
-            kernel_name="python3",
-        )
+        with environment({RUN_DIR_ENV: str(private)}):  # the kernel inherits it: results go to the private run dir
+            papermill.execute_notebook(
+                str(job.spec.path),
+                str(executed),
+                parameters=parameters,
+                progress_bar=progress,
+                log_output=progress,
+                cwd=str(NOTEBOOK_DIR),
+                kernel_name="python3",
+            )
     except PapermillExecutionError as exc:
         failed = run_dir / ".failed" / f"{name}.ipynb"
         failed.parent.mkdir(exist_ok=True)
@@ -216,11 +223,6 @@ def execute(job: Job, run_dir: Path, progress: bool = True) -> Path:
     except Exception as exc:  # a dead kernel, an unreadable notebook: one sentence, not a traceback
         shutil.rmtree(private, ignore_errors=True)
         raise UserError(f"Notebook '{name}' could not be executed: {type(exc).__name__}: {exc}") from None
-    finally:
-        if previous is None:
-            os.environ.pop(RUN_DIR_ENV, None)
-        else:
-            os.environ[RUN_DIR_ENV] = previous
     wall = time.perf_counter() - t0
     result = private / name
     manifest = read_manifest(result)

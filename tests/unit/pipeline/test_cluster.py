@@ -18,6 +18,7 @@ from torch import nn
 
 from cpath_repro.errors import UserError
 from cpath_repro.pipeline import cluster
+from cpath_repro.project import environment
 from cpath_repro.train import store
 from cpath_repro.train.engine import TrainConfig, Trainer
 
@@ -95,7 +96,7 @@ def test_workers_are_not_daemons_and_keep_glibcs_malloc(local: Any):
 
 
 def test_a_worker_killed_mid_training_leaves_no_complete_entry_and_the_retry_trains_the_same_model(
-        local: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+        local: Any, tmp_path: Path):
     recipe = slow_recipe("killed", pause=0.4)
     future = local.submit(cluster._task, recipe, 1, str(store.store_root()), None, key=cluster.task_key(recipe),
                           pure=False)
@@ -110,10 +111,9 @@ def test_a_worker_killed_mid_training_leaves_no_complete_entry_and_the_retry_tra
     assert future.result(timeout=180) == recipe.key  # Dask gave the task to a worker again; it resumed
     resumed = _weights(recipe.key)
 
-    monkeypatch.setenv(store.STORE_ENV, str(tmp_path / "uninterrupted"))
-    monkeypatch.delenv(store.SCHEDULER_ENV)
-    store.ensure([slow_recipe("killed")])  # the same model, trained here without a stop
-    assert all(torch.equal(resumed[k], v) for k, v in _weights(recipe.key).items())
+    with environment({store.STORE_ENV: str(tmp_path / "uninterrupted"), store.SCHEDULER_ENV: None}):
+        store.ensure([slow_recipe("killed")])  # the same model, trained here without a stop
+        assert all(torch.equal(resumed[k], v) for k, v in _weights(recipe.key).items())
 
 
 def test_a_gpu_cluster_gets_trainings_that_ask_for_one_gpu_each(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
@@ -196,3 +196,12 @@ def test_the_gpu_node_recipe_names_its_extra_when_dask_cuda_is_missing():
 def test_local_workers_fit_the_cores_at_the_training_thread_count(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setattr(os, "cpu_count", lambda: 16)
     assert [cluster.local_workers(jobs, threads) for jobs, threads in [(2, 1), (8, 4), (2, 16), (1, 1)]] == [2, 4, 1, 1]
+
+
+def test_environment_sets_and_unsets_for_the_block_then_restores(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("CPATH_REPRO_TEST_A", "before")
+    monkeypatch.delenv("CPATH_REPRO_TEST_B", raising=False)
+    with pytest.raises(RuntimeError), environment({"CPATH_REPRO_TEST_A": None, "CPATH_REPRO_TEST_B": "during"}):
+        assert "CPATH_REPRO_TEST_A" not in os.environ and os.environ["CPATH_REPRO_TEST_B"] == "during"
+        raise RuntimeError("the block fails")
+    assert os.environ["CPATH_REPRO_TEST_A"] == "before" and "CPATH_REPRO_TEST_B" not in os.environ
