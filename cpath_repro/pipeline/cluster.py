@@ -181,7 +181,7 @@ class RunCluster:
 
     client: Client
     dashboard: str | None
-    _stop: threading.Event = field(default_factory=threading.Event)
+    stopping: threading.Event = field(default_factory=threading.Event)
 
     def states(self) -> dict[str, str]:
         try:
@@ -196,12 +196,12 @@ class RunCluster:
         def draw() -> None:
             with tqdm(total=0, desc="trainings", unit="task", file=sys.stderr, dynamic_ncols=True) as bar:
                 while True:
-                    stopping = self._stop.wait(interval)
+                    last = self.stopping.wait(interval)
                     per_chapter = summary(self.states())
                     bar.total = sum(sum(c.values()) for c in per_chapter.values())
                     bar.n = sum(c["done"] for c in per_chapter.values())
                     bar.set_postfix_str(describe(per_chapter), refresh=True)
-                    if stopping:
+                    if last:
                         return
 
         thread = threading.Thread(target=draw, name="cpath-repro-progress", daemon=True)
@@ -241,7 +241,10 @@ def for_run(jobs: int, scheduler: str | None, run_dir: Path, echo: Any, progress
             address = scheduler
         client = client_of(address) if scheduler is not None else stack.enter_context(
             Client(address, set_as_default=False))
-        client.register_plugin(Progress(), name=Progress.name)
+        try:
+            client.register_plugin(Progress(), name=Progress.name)
+        except Exception as exc:  # a scheduler elsewhere that cannot import cpath_repro: the run goes on without a bar
+            echo(f"the scheduler cannot load the progress plugin ({type(exc).__name__}): no bar over the trainings")
         link = client.dashboard_link if client.scheduler_info().get("services", {}).get("dashboard") else None
         echo(f"trainings go to the Dask scheduler at {address}" + (f"; dashboard: {link}" if link else ""))
         cluster = RunCluster(client, link)
@@ -251,7 +254,7 @@ def for_run(jobs: int, scheduler: str | None, run_dir: Path, echo: Any, progress
         try:
             yield cluster
         finally:
-            cluster._stop.set()
+            cluster.stopping.set()
             if watcher is not None:
                 watcher.join(timeout=10)
             per_chapter = summary(cluster.states())
