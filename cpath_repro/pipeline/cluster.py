@@ -177,10 +177,9 @@ def describe(per_chapter: dict[str, Counter[str]]) -> str:
 
 @dataclass
 class RunCluster:
-    """A run's cluster as the driver sees it: the client, the dashboard's address, the tasks seen so far."""
+    """A run's cluster as the driver sees it: its client and the training tasks seen so far."""
 
     client: Client
-    dashboard: str | None
     stopping: threading.Event = field(default_factory=threading.Event)
 
     def states(self) -> dict[str, str]:
@@ -247,7 +246,7 @@ def for_run(jobs: int, scheduler: str | None, run_dir: Path, echo: Any, progress
             echo(f"the scheduler cannot load the progress plugin ({type(exc).__name__}): no bar over the trainings")
         link = client.dashboard_link if client.scheduler_info().get("services", {}).get("dashboard") else None
         echo(f"trainings go to the Dask scheduler at {address}" + (f"; dashboard: {link}" if link else ""))
-        cluster = RunCluster(client, link)
+        cluster = RunCluster(client)
         stack.enter_context(environment({store.SCHEDULER_ENV: address, store.THREADS_ENV: str(threads),
                                           LOGS_ENV: str(run_dir / "logs" / "trainings")}))
         watcher = cluster.watch() if progress else None
