@@ -98,6 +98,7 @@ def apply(slide_path: str | Path, entry: str | Path, out: str | Path, *, mpp: fl
         patches = patch_grid(slide, level, patch_px, tissue, None, None)
         width, height = slide.levels[level].dimensions
         thumb = slide.thumbnail(OVERLAY_SIZE)
+        slide_size, level_down = slide.dimensions, slide.levels[level].downsample
         level_mpp = slide.levels[level].mpp or slide.require_mpp()
     if not patches:
         raise UserError(f"'{path}' has no patch of {patch_px} px with more than 80 % tissue; nothing to map.")
@@ -126,15 +127,29 @@ def apply(slide_path: str | Path, entry: str | Path, out: str | Path, *, mpp: fl
     png, tif = out_dir / f"{path.stem}_heatmap.png", out_dir / f"{path.stem}_heatmap.tif"
     big = np.kron(rgb, np.ones((HEATMAP_PX_PER_PATCH, HEATMAP_PX_PER_PATCH, 1), dtype=np.uint8))
     write_heatmap_tiff(tif, big, float(level_mpp[0]) * patch_px / HEATMAP_PX_PER_PATCH)
-    size = (thumb.shape[1], thumb.shape[0])
-    overlay = np.asarray(Image.fromarray(rgb).resize(size, Image.Resampling.NEAREST), dtype=np.float64)
-    tissue_shown = np.asarray(Image.fromarray(~np.isnan(grid)).resize(size, Image.Resampling.NEAREST))[..., None]
-    alpha = OVERLAY_ALPHA * tissue_shown
-    blended = (thumb * (1 - alpha) + overlay * alpha).round().astype(np.uint8)
+    blended = overlay(thumb, rgb, ~np.isnan(grid), slide_size, patch_px * level_down)
     buffer = io.BytesIO()
     Image.fromarray(blended).save(buffer, format="PNG")
     atomic.write_bytes(png, buffer.getvalue())
     return Written(png, tif, len(patches), int(np.nansum(probability > 0.5)))
+
+
+def overlay(thumb: np.ndarray, rgb: np.ndarray, tissue: np.ndarray, slide_size: tuple[int, int],
+            patch_side: float) -> np.ndarray:
+    """``rgb`` (one colour per patch of the grid) over the slide's thumbnail, registered by level-0 coordinates.
+
+    Each thumbnail pixel takes the colour of the patch its centre falls in (``slide_size`` level-0 width and
+    height, ``patch_side`` a patch's side in level-0 pixels), where ``tissue`` marks a patch; the strip beyond
+    the last whole patch shows the slide alone. (Stretching the grid over the thumbnail would not do: the grid
+    covers whole patches only, so its far edge would drift by up to a patch.)
+    """
+    height, width = thumb.shape[:2]
+    cols = np.floor((np.arange(width) + 0.5) * slide_size[0] / width / patch_side).astype(int)
+    rows = np.floor((np.arange(height) + 0.5) * slide_size[1] / height / patch_side).astype(int)
+    inside = (rows[:, None] < rgb.shape[0]) & (cols[None, :] < rgb.shape[1])
+    r, c = np.minimum(rows, rgb.shape[0] - 1)[:, None], np.minimum(cols, rgb.shape[1] - 1)[None, :]
+    alpha = OVERLAY_ALPHA * (inside & tissue[r, c])[..., None]
+    return (thumb * (1 - alpha) + rgb[r, c] * alpha).round().astype(np.uint8)
 
 
 def _colour(grid: np.ndarray) -> np.ndarray:

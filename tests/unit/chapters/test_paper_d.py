@@ -197,3 +197,33 @@ def test_splits_naming_a_slide_that_is_not_there_is_one_sentence(tmp_path):
     (root / "stomach-biopsies" / "splits.csv").write_text("slide,split\none.tif,train\ntwo.tif,test\n")
     with pytest.raises(UserError, match="names slide 'two.tif', which is not in"):
         data.stomach(_settings(data_root=root), 0)
+
+
+def test_the_heatmap_overlay_lands_on_its_patch_when_the_slide_is_not_whole_patches(tmp_path):
+    """A slide of 1,000 x 700 px cut into 48-px patches (the grid covers 960 x 672): the one tumour patch's colour
+    on the PNG overlay covers the dark square drawn at that patch on the slide, within a thumbnail pixel."""
+    from cpath_repro.chapters.paper_d.apply import overlay
+    from cpath_repro.wsi import open_slide
+
+    side, (row, col) = 48, (12, 18)
+    image = np.full((700, 1000, 3), 230, dtype=np.uint8)
+    image[row * side:(row + 1) * side, col * side:(col + 1) * side] = 20
+    with open_slide(write_pyramid(tmp_path / "slide.tif", image, 1.0, min_size=128)) as slide:
+        thumb = slide.thumbnail(256)
+        size = slide.dimensions
+    grid_rgb = np.zeros((700 // side, 1000 // side, 3), dtype=np.uint8)
+    grid_rgb[row, col] = (0, 255, 0)
+    tumour = np.zeros(grid_rgb.shape[:2], dtype=bool)
+    tumour[row, col] = True
+    shown = overlay(thumb, grid_rgb, tumour, size, float(side))
+
+    def box(mask: np.ndarray) -> np.ndarray:
+        ys, xs = np.nonzero(mask)
+        return np.array([xs.min(), xs.max(), ys.min(), ys.max()])
+
+    coloured = box(shown[..., 1].astype(int) - shown[..., 0] > 40)
+    dark = box(thumb.mean(-1) < 125)
+    assert np.abs(coloured - dark).max() <= 1, (coloured, dark)
+    untouched = ~np.zeros(thumb.shape[:2], dtype=bool)
+    untouched[coloured[2]:coloured[3] + 1, coloured[0]:coloured[1] + 1] = False
+    assert (shown[untouched] == thumb[untouched]).all()  # no other patch is tumour, and the strip beyond is the slide
