@@ -74,7 +74,59 @@ def figure(rows: Sequence[tuple[str, Status, Sequence[Comparison], str]]) -> Fig
 
 def svg(rows: Sequence[tuple[str, Status, Sequence[Comparison], str]]) -> str:
     """:func:`figure` as an SVG document (for a page's verdict box or the front page)."""
+    return as_svg(figure(rows))
+
+
+#: The overview's axis, in standard deviations of the paired difference: an effect beyond it is drawn at the edge.
+OVERVIEW_LIMIT = 6.0
+OVERVIEW_ROW_INCHES = 0.17
+
+
+def weakest(comparisons: Sequence[Comparison]) -> Comparison | None:
+    """The comparison that most limits a claim: the lowest interval over its margin (None: no interval)."""
+    shown = [c for c in comparisons if c.status is not Status.UNDECIDABLE and c.sd > 0]
+    return min(shown, key=lambda c: (c.interval[0] - c.margin) / c.sd) if shown else None
+
+
+def overview(rows: Sequence[tuple[str, Status, Comparison | None]]) -> Figure:
+    """Every claim on one axis, one row each (``(label, verdict, its weakest comparison or None)``): the
+    comparison's mean paired difference over its margin, in standard deviations of the difference across seeds
+    (the standardized effect d_z), with its 95 % interval; right of 0 favours the claim. Claims measure different
+    things on different scales; standardized, their intervals can share one axis."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(WIDTH_INCHES, 0.7 + OVERVIEW_ROW_INCHES * len(rows)), layout="constrained")
+    ax = fig.subplots()
+    limit = OVERVIEW_LIMIT
+    for y, (_, status, c) in enumerate(rows):
+        colour = COLOURS[status]
+        if c is None:
+            ax.text(-limit, y, "  no interval (see its page)", fontsize=8, va="center", color="#555555")
+            continue
+        low, high, mean = ((v - c.margin) / c.sd for v in (*c.interval, c.mean))
+        ax.plot([max(low, -limit), min(high, limit)], [y, y], color=colour, lw=2.5, solid_capstyle="butt")
+        ax.plot([min(max(mean, -limit), limit)], [y], "o", color=colour, ms=4.5)
+    ax.axvline(0, color="#333333", lw=0.8, ls="--")
+    ax.set_xlim(-limit, limit)
+    ax.set_yticks(range(len(rows)), [label for label, _, _ in rows], fontsize=8)
+    for tick, (_, status, _) in zip(ax.get_yticklabels(), rows, strict=True):
+        tick.set_color(COLOURS[status])
+    ax.set_ylim(len(rows) - 0.5, -0.5)
+    ax.tick_params(axis="x", labelsize=8)
+    ax.set_xlabel("each claim's weakest comparison, standardized: mean paired difference over its margin ÷ its\n"
+                  "spread across seeds, with its 95 % interval; right of the dashed line favours the claim; beyond ±6 "
+                  "at the edge", fontsize=8)
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    return fig
+
+
+def as_svg(fig: Figure) -> str:
+    """A figure as an inline SVG element (for a page's HTML)."""
     buffer = io.StringIO()
-    figure(rows).savefig(buffer, format="svg")
+    fig.savefig(buffer, format="svg")
     text = buffer.getvalue()
     return text[text.index("<svg"):]

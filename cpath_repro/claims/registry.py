@@ -60,6 +60,79 @@ PAPERS = {
     "E": "Gupta et al. - deep learning in image cytometry (review)",
 }
 
+
+@dataclass(frozen=True)
+class Citation:
+    """A paper as its own text prints it (title, authors, what it says of where it appeared): nothing here is looked
+    up elsewhere, so a detail the text does not print (a venue, a year) is said to be missing, not filled in."""
+
+    authors: str
+    title: str
+    venue: str
+    year: str
+    identifier: str = ""  # a DOI or arXiv id, or the code address the paper prints
+
+    @property
+    def short(self) -> str:
+        """``Lahiani et al.``: the first author's surname."""
+        first = self.authors.split(",")[0].split()[-1]
+        return f"{first} et al." if "," in self.authors else first
+
+    def __str__(self) -> str:
+        return ". ".join(x for x in (self.authors, f"“{self.title}”", self.venue, self.year, self.identifier) if x) + "."
+
+
+NOT_PRINTED = "Venue and year not printed in the text"
+CITATIONS = {
+    "A": Citation("Amal Lahiani, Jacob Gildenblat, Irina Klaman, Nassir Navab, Eldad Klaiman",
+                  "Generalizing multistain immunohistochemistry tissue segmentation using one-shot color "
+                  "deconvolution deep neural networks", "Preprint (the text says it was submitted to the IEEE)",
+                  "Year not printed in the text"),
+    "B": Citation("Ryan Zhang, Jiadai Zhu, Stephen Yang, Mahdi S. Hosseini, Angelo Genovese, Lina Chen, Corwyn "
+                  "Rowsell, Savvas Damaskinos, Sonal Varma, Konstantinos N. Plataniotis",
+                  "HistoKT: Cross Knowledge Transfer in Computational Pathology", NOT_PRINTED, "",
+                  "Code: github.com/mahdihosseini/HistoKT"),
+    "C": Citation("Chaitanya Asawa, Yushi Homma, Stuart Sy", "Deep Learning Approaches for Determining Optimal "
+                  "Cervical Cancer Treatment", "Stanford University; " + NOT_PRINTED, ""),
+    "D": Citation("Shusuke Takahama, Yusuke Kurose, Yusuke Mukuta, Hiroyuki Abe, Masashi Fukayama, Akihiko "
+                  "Yoshizawa, Masanobu Kitagawa, Tatsuya Harada",
+                  "Multi-Stage Pathological Image Classification using Semantic Segmentation", NOT_PRINTED, ""),
+    "E": Citation("Anindya Gupta, Philip J. Harrison, Håkan Wieslander, Nicolas Pielawski, Kimmo Kartasalo, Gabriele "
+                  "Partel, Leslie Solorzano, Amit Suveer, Anna H. Klemm, Ola Spjuth, Ida-Maria Sintorn, Carolina "
+                  "Wählby", "Deep Learning in Image Cytometry: A Review", "Cytometry Part A", "2018",
+                  "DOI 10.1002/cyto.a.23701"),
+}
+
+#: Arms as a reader names them, where a claim table's key is not already words ("cd-unet" reads "CD-UNET").
+ARMS = {
+    # paper A
+    "unet": "UNET", "cd-unet": "CD-UNET", "he-only": "the H&E-only model", "multistain": "multistain training",
+    "single-stain": "single-stain training", "trained": "the trained network", "untrained": "its initial weights",
+    "tissue": "the tissue class", "tumour": "the tumour class", "necrosis": "the necrosis class",
+    # paper B
+    "deep-tuned": "deep-tuning from the source", "baseline": "the baseline", "distilled": "the weight-distilled model",
+    "single-source": "single-source deep-tuning", "transferred": "the transferred model",
+    "two-stage": "two-stage transfer", "single-stage": "single-stage transfer",
+    # paper C
+    "resnet": "ResNet features", "inception-v3": "Inception-v3 features", "none": "no extractor",
+    "crop-70": "70 % cropping", "crop-100": "no cropping", "initial-only": "the initial data alone",
+    "with-filtered-additional": "adding the filtered data", "unweighted": "no class weighting",
+    "inverse-frequency": "inverse-frequency weighting", "moderate-weights": "moderate weighting",
+    "frozen": "the frozen extractor", "fine-tuned": "the fine-tuned extractor", "ensemble": "the ensemble",
+    "single": "the single model", "saliency": "saliency maps", "grad-cam": "Grad-CAM maps",
+    "uniform-map": "a uniform map",
+    # paper D
+    "separate": "separate learning", "end-to-end": "end-to-end learning", "classifier-only": "the classifier alone",
+    "segmentation-only": "segmentation alone", "imagenet-features": "ImageNet features",
+    "separate-longer": "separate learning trained as long",
+}
+
+
+def arm_words(arm: str) -> str:
+    """An arm of a claim table as a reader names it."""
+    return ARMS.get(arm, arm)
+
+
 CLAIMS: dict[str, Claim] = {
     c.id: c
     for c in (
@@ -84,13 +157,14 @@ CLAIMS: dict[str, Claim] = {
               Dominates("tissue", ("tumour", "necrosis"), ERF_RADIUS_90PCT_PX)),
         # Paper B
         Claim("B-C1", "B", "Large sources (ADP, CRC, OS, BCSS) transfer positively to smaller targets.",
-              MostUnits("deep-tuned", "baseline", TOP1_ACCURACY)),
+              MostUnits("deep-tuned", "baseline", TOP1_ACCURACY, units="source → target transfers")),
         Claim("B-C2", "B", "Small sources (GlaS, AJ-Lymph) lower target accuracy versus the baseline.",
-              MostUnits("baseline", "deep-tuned", TOP1_ACCURACY)),
+              MostUnits("baseline", "deep-tuned", TOP1_ACCURACY, units="source → target transfers")),
         Claim("B-C3", "B", "Deep-tuning beats fine-tuning on most targets (7 of 8 in Table 4; PCam the exception).",
-              MostUnits("deep-tuning", "fine-tuning", TOP1_ACCURACY)),
+              MostUnits("deep-tuning", "fine-tuning", TOP1_ACCURACY, units="target datasets")),
         Claim("B-C4", "B", "Two-stage transfer (ImageNet, then source) improves most targets.",
-              MostUnits("two-stage", "single-stage", TOP1_ACCURACY), pretrained=("resnet18",), pretrained_use="fine-tuned",
+              MostUnits("two-stage", "single-stage", TOP1_ACCURACY, units="target datasets"), pretrained=("resnet18",),
+              pretrained_use="fine-tuned",
               comparison="the paper compares its Table 3 with its Table 2: two-stage against single-stage transfer "
                          "from the same source; against the random-init baseline the source stage alone passes"),
         Claim("B-C5", "B", "Weight-distilled models match or beat single-source deep-tuning.",

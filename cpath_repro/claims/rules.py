@@ -39,6 +39,7 @@ import numpy as np
 import pandas as pd
 from scipy import special, stats
 
+from cpath_repro.claims.metrics import METRICS, amount, words
 from cpath_repro.metrics import chance
 
 COLUMNS = ("seed", "arm", "unit", "metric", "value")
@@ -114,6 +115,12 @@ class Comparison:
     unit: str = ""
     #: the paper's own effect on the same scale and sign (None: the paper gives no value for one of the arms)
     paper_effect: float | None = None
+    #: what is compared, for the reader's words: the arm the claim favours, the other arm, the metric's key and
+    #: whether lower is better on it (a rule's own label says the same for developers)
+    better: str = ""
+    worse: str = ""
+    metric: str = ""
+    lower_is_better: bool = False
     # derived in __post_init__ (plain arithmetic: these are a handful of seeds, decided thousands of times)
     mean: float = field(init=False)
     sd: float = field(init=False)
@@ -154,24 +161,30 @@ class Comparison:
             return f"{self.label}: a value is missing or not a number"
         if self.n < 2:
             return f"{self.label}: {self.n} paired seed(s), no interval"
-        return f"{self.label}: the same difference ({self.mean:+.4g}) in all {self.n} seeds, an interval of zero width"
+        return (f"{self.label}: the same difference ({self.signed(self.mean)}) in all {self.n} seeds, an interval of "
+                "zero width")
 
     @property
     def seeds_needed(self) -> int | None:
         """The paired seeds this comparison's effect and spread would need for :data:`POWER` (None: none would)."""
         return seeds_needed(self.mean - self.margin, self.sd) if self.status is Status.INCONCLUSIVE else None
 
+    def signed(self, value: float) -> str:
+        """A difference on this comparison's scale, signed (``+0.03``, ``−1.2``): the metric's own decimals."""
+        metric = METRICS.get(self.metric)
+        return metric.number(value, sign=True) if metric is not None else f"{value:+.4g}".replace("-", "−")
+
     def describe(self) -> str:
         """``label: +0.031 [−0.010, +0.072] over 5 seeds, inconclusive; resolves ≥ 0.05; ≈ 14 seeds``."""
         if self.status is Status.UNDECIDABLE:
             return self.why_undecidable
         low, high = self.interval
-        margin = f" (margin {self.margin:+.4g})" if self.margin else ""
-        text = (f"{self.label}: {self.mean:+.4g} [{low:+.4g}, {high:+.4g}] over {self.n} seeds{margin}, "
-                f"{self.status.value}")
+        margin = f" (margin {self.signed(self.margin)})" if self.margin else ""
+        text = (f"{self.label}: {self.signed(self.mean)} [{self.signed(low)}, {self.signed(high)}] over {self.n} "
+                f"seeds{margin}, {self.status.value}")
         if self.status is Status.INCONCLUSIVE:
             need = self.seeds_needed
-            text += (f"; {self.n} seeds resolve an effect of {smallest_resolvable(self.n, self.sd):.3g} at "
+            text += (f"; {self.n} seeds resolve an effect of {self.signed(smallest_resolvable(self.n, self.sd))[1:]} at "
                      f"{POWER:.0%} power; this effect would need "
                      + (f"about {need} seeds" if need else "more seeds than are worth stating"
                         if self.mean > self.margin else "no number of seeds (it points the other way)"))
@@ -262,9 +275,10 @@ class Paired:
         if spread.status is Status.SUPPORTED:
             return None
         mean = -spread.mean if lower_is_better else spread.mean
-        where = f"{arm}, {metric}" + (f" [{unit}]" if unit else "")
-        return (f"{where} does not clear its chance level {level:.4g} (mean {mean:.4g} over {spread.n} seeds, "
-                f"{'interval not below it' if lower_is_better else 'interval not above it'}): it learned nothing "
+        where = f"{arm}, {words(metric)}" + (f" [{unit}]" if unit else "")
+        return (f"{where} does not clear its chance level {amount(metric, level)} (mean {amount(metric, mean)} over "
+                f"{spread.n} "
+                f"seeds, {'interval not below it' if lower_is_better else 'interval not above it'}): it learned nothing "
                 "a comparison could use")
 
     def sanity(self, arms: Sequence[str], metrics: Sequence[str], lower_is_better: bool) -> str | None:
@@ -290,7 +304,8 @@ class Paired:
         seeds = sorted(b.keys() & w.keys())
         pb, pw = self.paper.get((better, unit, metric)), self.paper.get((worse, unit, metric))
         paper = sign * (pb - pw) if pb is not None and pw is not None else None
-        return Comparison(label, tuple(sign * (b[s] - w[s]) for s in seeds), margin, unit, paper)
+        return Comparison(label, tuple(sign * (b[s] - w[s]) for s in seeds), margin, unit, paper, better, worse, metric,
+                          lower_is_better)
 
 
 def _per_arm(table: pd.DataFrame, column: str) -> dict[tuple[str, str, str], float]:
@@ -349,7 +364,8 @@ class Dominates:
         rel = "lower" if self.lower_is_better else "higher"
         cmp = f"{rel}" if not self.tolerance else f"{rel}, or worse by less than {self.tolerance:g}"
         return (
-            f"{_arms(_as_tuple(self.better))} vs {_arms(_as_tuple(self.worse))}: {', '.join(_as_tuple(self.metrics))} "
+            f"{_arms(_as_tuple(self.better))} vs {_arms(_as_tuple(self.worse))}: "
+            f"{'; '.join(words(m) for m in _as_tuple(self.metrics))} "
             f"{cmp}, by the 95 % paired interval, in every comparison and unit (Holm-corrected for "
             f"'contradicted'); at least {self.min_seeds} paired seeds."
         )
@@ -366,7 +382,7 @@ class Dominates:
                     if not (paired.has(b, metric) and paired.has(w, metric)):
                         return f"no results for arm {b!r} or {w!r} on {metric}."
                     for unit in paired.units(b, metric):
-                        label = f"{b} vs {w}, {metric}" + (f" [{unit}]" if unit else "")
+                        label = f"{b} vs {w}, {words(metric)}" + (f" [{unit}]" if unit else "")
                         out.append(paired.comparison(b, w, unit, metric, self.lower_is_better, -self.tolerance,
                                                      label))
         return out
@@ -396,13 +412,15 @@ class MostUnits:
     lower_is_better: bool = False
     fraction: float = 0.5
     min_seeds: int = 3
+    #: what a unit is, in the reader's words ("target datasets")
+    units: str = "units"
 
     @property
     def description(self) -> str:
         rel = "lower" if self.lower_is_better else "higher"
         return (
-            f"{self.better} has {rel} {self.metric} than {self.worse} by the 95 % paired interval on more than "
-            f"{self.fraction:.0%} of the units (contradicted when the undecided units could not lift it above "
+            f"{self.better} has {rel} {words(self.metric)} than {self.worse} by the 95 % paired interval on more than "
+            f"{self.fraction:.0%} of the {self.units} (contradicted when the undecided ones could not lift it above "
             f"that share); at least {self.min_seeds} paired seeds per unit."
         )
 
@@ -424,7 +442,8 @@ class MostUnits:
         n = len(found)
         supported = sum(c.status is Status.SUPPORTED for c in found)
         contradicted = sum(c.status is Status.CONTRADICTED for c in found)
-        tally = f"{supported}/{n} units supported, {contradicted} contradicted, {n - supported - contradicted} undecided."
+        tally = (f"{supported} of {n} {self.units} supported, {contradicted} contradicted, "
+                 f"{n - supported - contradicted} undecided.")
         if supported / n > self.fraction:
             return Outcome(Status.SUPPORTED, tally, found)
         if (n - contradicted) / n <= self.fraction:
@@ -447,7 +466,7 @@ class Threshold:
 
     @property
     def description(self) -> str:
-        return (f"{self.metric} of {self.arm} {self.op} {self.value:g} in every seed (in none: contradicted); "
+        return (f"{words(self.metric)} of {self.arm} {self.op} {self.value:g} in every seed (in none: contradicted); "
                 f"at least {self.min_seeds} seeds.")
 
     def evaluate(self, table: pd.DataFrame) -> Outcome:
@@ -466,8 +485,9 @@ class Threshold:
         holds = sum(_OPS[self.op](v, self.value) for v in values)
         status = (Status.SUPPORTED if holds == len(values) else Status.CONTRADICTED if holds == 0
                   else Status.INCONCLUSIVE)
-        return Outcome(status, f"{self.metric} from {min(values):.4g} to {max(values):.4g} over {len(values)} seeds "
-                               f"(mean {np.mean(values):.4g}); {holds}/{len(values)} {self.op} {self.value:g}")
+        return Outcome(status, f"{words(self.metric)}: from {amount(self.metric, min(values))} to "
+                               f"{amount(self.metric, max(values))} over "
+                               f"{len(values)} seeds; {self.op} {self.value:g} in {holds} of {len(values)}")
 
 
 @dataclass(frozen=True)

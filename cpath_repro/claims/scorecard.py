@@ -117,7 +117,8 @@ _GRID_CSS = (
     ".scorecard-grid{border-collapse:collapse;margin:0.5em 0 1.5em}"
     ".scorecard-grid th,.scorecard-grid td{padding:0.3em 0.6em;border:none;text-align:left;vertical-align:middle}"
     ".scorecard-grid tr+tr th,.scorecard-grid tr+tr td{border-top:1px solid rgba(127,127,127,0.25)}"
-    ".scorecard-grid th,.scorecard-grid .counts{white-space:nowrap}.scorecard-grid .counts{font-size:0.85em}"
+    ".scorecard-grid .paper-row th{padding-top:0.8em}.scorecard-grid .counts{font-weight:normal;font-size:0.85em;"
+    "margin-left:0.8em;color:#555}.scorecard-grid td:last-child{white-space:nowrap;font-size:0.9em}"
     ".claim-cell{display:inline-block;min-width:3.4em;margin:2px;padding:0.15em 0.3em;border-radius:3px;"
     "color:#fff!important;text-align:center;font-size:0.85em;font-weight:600;text-decoration:none!important}"
     ".scorecard-legend .claim-cell{min-width:0;padding:0.15em 0.5em}"
@@ -133,30 +134,36 @@ def counts(items: list[Verdict]) -> dict[Status, int]:
 
 
 def as_html(items: list[Verdict]) -> str:
-    """The front page's scorecard (raw HTML in the book's Markdown): every claim of every paper at a glance
-    as one grid, a cell per claim coloured by its verdict, with counts per paper; beneath it, per paper,
-    each claim's statement, its rule and the evidence, folded."""
+    """The front page's scorecard (raw HTML in the book's Markdown): every claim of every paper at a glance, a
+    row per claim with its coloured id, what the paper claims and our verdict, papers' counts in their headers;
+    beneath it, per paper, the forest plot and each claim's rule and evidence, folded."""
     legend = " ".join(_cell(status.value, status, status.value) for status in Status)
     rows, details = [], []
     for paper, title in PAPERS.items():
         claims = [v for v in items if v.claim.paper == paper]
-        author = html.escape(title.split(" - ")[0])
-        if not claims:
-            rows.append(f"<tr><th>Paper {paper}</th><td>{author}</td><td colspan='2'><i>figures and concepts, "
-                        "no claims to score</i></td></tr>")
-            continue
-        cells = "".join(_cell(v.claim.id, v.status, f"{v.claim.statement} ({v.status.value})",
-                              f"#claim-{v.claim.id}") for v in claims)
         tally = " · ".join(f"{n} {status.value}" for status, n in counts(claims).items() if n)
-        rows.append(f"<tr><th>Paper {paper}</th><td>{author}</td><td>{cells}</td><td class='counts'>{tally}</td></tr>")
-        details.append(f"<h3>Paper {paper}: {html.escape(title)}</h3>" + _forest(claims)
-                       + "".join(_detail(v) for v in claims))
+        rows.append(f"<tr class='paper-row'><th colspan='3'>Paper {paper}: {html.escape(title)}"
+                    f"<span class='counts'>{tally or 'figures and concepts, no claims to score'}</span></th></tr>")
+        for v in claims:
+            rows.append(f"<tr><td>{_cell(v.claim.id, v.status, v.status.value, f'#claim-{v.claim.id}')}</td>"
+                        f"<td>{html.escape(v.claim.statement)}</td>"
+                        f"<td style='color:{_BADGE[v.status]};font-weight:600'>{v.status.value}</td></tr>")
+        if claims:
+            details.append(f"<h3>Paper {paper}: {html.escape(title)}</h3>" + _forest(claims)
+                           + "".join(_detail(v) for v in claims))
     total = " · ".join(f"{n} {status.value}" for status, n in counts(items).items() if n)
     return (f"<style>{_GRID_CSS}</style><div class='scorecard'>"
             f"<p class='scorecard-legend'>{legend}</p>"
             f"<table class='scorecard-grid'><tbody>{''.join(rows)}</tbody></table>"
             f"<p><b>{len(items)} claims:</b> {total}. Each claim below opens to its rule and evidence.</p>"
             f"{''.join(details)}</div>")
+
+
+def overview_html(items: list[Verdict]) -> str:
+    """Every claim's weakest comparison on one standardized axis (inline SVG): the front page's first figure."""
+    rows = [(f"{v.claim.id} · {v.status.value}", v.status, forest.weakest(v.comparisons)) for v in items
+            if v.status is not Status.NOT_YET]
+    return f"<div class='claim-overview'>{forest.as_svg(forest.overview(rows))}</div>" if rows else ""
 
 
 def _forest_rows(items: list[Verdict]) -> list[tuple[str, Status, tuple[Comparison, ...], str]]:

@@ -9,17 +9,21 @@ staging tree, never the work tree, so building does not dirty it.
 
 from __future__ import annotations
 
+import html
+import re
 import shutil
 import subprocess
 import sys
 import uuid
+from collections import Counter
 from pathlib import Path
 
 import nbformat
 import yaml
 
 from cpath_repro import atomic, catalog
-from cpath_repro.claims import choices, decides, registry, scorecard
+from cpath_repro.claims import card, choices, decides, registry, scorecard
+from cpath_repro.claims.rules import Status
 from cpath_repro.errors import IncompleteRunError, UserError
 from cpath_repro.pipeline import sweeps
 from cpath_repro.pipeline.execute import EXECUTED, Job, cache_key, describe_reasons, notebook_problem, stale_reasons
@@ -33,6 +37,15 @@ GENERATED = "book/_generated"
 INJECTED = "injected-parameters"
 #: Jupyter Book folds a code cell with this tag: its output shows, its source is one click away
 FOLDED = "hide-input"
+#: ... and with this one, source and output together: the page's setup (the cell that opens its run), whose
+#: output is for developers (parameter counts, models loaded), not readers
+FOLDED_WHOLE = "hide-cell"
+#: ... and shows a cell's output alone with this one: the verdict cards the build inserts
+OUTPUT_ONLY = "remove-input"
+CARDS_SOURCE = "# the verdict cards of this page's claims, drawn when the book is built"
+SETUP = re.compile(r"^\s*run, \w+ = start\(", re.MULTILINE)
+#: From a notebook page, the front page (whose "Papers" section the cards' citations link to)
+FRONT_PAGE = "../book/index.html"
 #: Where, beside the staged notebooks, each page's tables and figures are copied for download
 FILES = "files"
 #: The front page's section under the scorecard: each mapped verdict across its knob
@@ -98,7 +111,8 @@ def stage(run_dir: Path, results: dict[str, Path], stage_dir: Path) -> None:
     found = sweeps.maps(run_dir)
     for name, result in results.items():
         links = _copy_files(result, stage_dir / "notebooks" / FILES / name, f"{FILES}/{name}")
-        page = for_reading(nbformat.read(result / EXECUTED, as_version=4), links, by_claim, found)
+        page = for_reading(nbformat.read(result / EXECUTED, as_version=4), links, by_claim, found,
+                           catalog.get(name).claims)
         atomic.write_text(stage_dir / "notebooks" / f"{name}.ipynb", nbformat.writes(page))
     missing = [spec for spec in catalog.NOTEBOOKS.values() if spec.name not in results]
     for spec in missing:
@@ -108,22 +122,61 @@ def stage(run_dir: Path, results: dict[str, Path], stage_dir: Path) -> None:
     partial = (f"**A partial book:** {len(results)} of {len(catalog.NOTEBOOKS)} notebooks were run for it "
                f"({', '.join(s.name for s in missing)} were not; their pages say so and their claims are "
                "*not yet reproduced*).\n\n" if missing else "")
-    atomic.write_text(generated / "scorecard.md", partial + "```{raw} html\n" + scorecard.as_html(verdicts) + "\n```\n"
+    atomic.write_text(generated / "basis.md", partial + basis(results, verdicts) + "\n\n```{raw} html\n"
+                      + scorecard.overview_html(verdicts) + "\n```\n")
+    atomic.write_text(generated / "scorecard.md", "```{raw} html\n" + scorecard.as_html(verdicts) + "\n```\n"
                       + ROBUSTNESS + "```{raw} html\n" + sweeps.robustness_html(found) + "\n```\n")
+    atomic.write_text(generated / "papers.md", papers())
     atomic.write_text(generated / "chapters.md", chapters_page(book_order(PROJECT_ROOT / "_toc.yml")))
     atomic.write_text(generated / "choices.md", choices.as_markdown())
-    for paper in registry.PAPERS:  # each chapter page shows the entries that concern it
+    for paper in registry.PAPERS:  # each chapter page shows its claims' verdicts and the choices that concern it
         atomic.write_text(generated / f"choices-{paper}.md", choices.as_markdown(paper=paper))
+        mine = [v for v in verdicts if v.claim.paper == paper]
+        if mine:
+            atomic.write_text(generated / f"claims-{paper}.md", "```{raw} html\n" + card.claim_list(mine) + "\n```\n")
+
+
+def basis(results: dict[str, Path], verdicts: list[scorecard.Verdict]) -> str:
+    """The front page's first paragraph after the title: what data and budget the verdicts rest on, from the
+    run's own manifests (never more than they show)."""
+    manifests = [m for m in (read_manifest(r) for r in results.values()) if m]
+    judged = [v for v in verdicts if v.status is not Status.NOT_YET]
+    if not manifests or not judged:
+        return "**What these verdicts rest on.** Nothing yet: no chapter with claims was run for this book."
+    synthetic = sum(v.data.startswith("synthetic") for v in judged)
+    seeds = sorted({c.n for v in judged for c in v.comparisons if c.n})
+    hours = sum(m.get("execution", {}).get("wall_time_s", 0.0) for m in manifests) / 3600
+    profiles = ", ".join(f"`{p}`" for p in sorted({m["profile"] for m in manifests}))
+    devices = Counter(m["provenance"].get("device", "an unrecorded machine").split(", torch")[0].rstrip(")") + ")"
+                      for m in manifests)
+    data = ("all on synthetic data drawn to carry each paper's mechanism" if synthetic == len(judged) else
+            f"{synthetic} on synthetic data drawn to carry each paper's mechanism, {len(judged) - synthetic} on the "
+            "small real samples their pages name")
+    seed_words = (f"{seeds[0]}" if len(seeds) == 1 else f"{seeds[0]} to {seeds[-1]}") if seeds else "no"
+    return (f"**What these verdicts rest on: our own small runs, not the papers' data.** {len(judged)} of "
+            f"{len(verdicts)} claims judged, {data}; the {profiles} profile: {seed_words} paired seeds per "
+            f"comparison, {len(manifests)} notebooks, {hours:.1f} hours on {devices.most_common(1)[0][0]}. "
+            "*Inconclusive at this budget* means these seeds cannot decide; each page says what of its synthetic "
+            "world could decide its verdict.")
+
+
+def papers() -> str:
+    """The front page's "Papers" section: each paper's citation as its own text prints it, with the anchor the
+    verdict cards link to."""
+    items = [f"<p id='{card.PAPERS_ANCHOR.format(paper=paper)}'><b>Paper {paper}.</b> {html.escape(str(citation))}</p>"
+             for paper, citation in registry.CITATIONS.items()]
+    return "```{raw} html\n" + "\n".join(items) + "\n```\n"
 
 
 def for_reading(nb: nbformat.NotebookNode, files: str = "", verdicts: dict[str, scorecard.Verdict] | None = None,
-                maps: dict[str, sweeps.Map] | None = None) -> nbformat.NotebookNode:
-    """An executed notebook as a page that reads narrative, figure, table, verdict.
+                maps: dict[str, sweeps.Map] | None = None, claims: tuple[str, ...] = ()) -> nbformat.NotebookNode:
+    """An executed notebook as a page that reads verdict, narrative, figure, table.
 
-    papermill's injected-parameters cell is dropped (the provenance footer lists every parameter the
-    page ran with); every code cell is folded, its outputs shown and its source one click away; ``files``
-    (Markdown) is appended as a last paragraph; each verdict box shows ``verdicts``' verdict of its claim (the
-    front page's: one verdict everywhere), followed by what decides that verdict and its map from ``maps``.
+    The verdict card of each of ``claims`` (from ``verdicts``, the front page's) goes right under the page's title;
+    papermill's injected-parameters cell is dropped (the provenance footer lists every parameter the page ran
+    with); every code cell is folded, its outputs shown and its source one click away, and the setup cell folded
+    whole; ``files`` (Markdown) is appended as a last paragraph; each verdict box shows ``verdicts``' verdict of its
+    claim (one verdict everywhere), followed by what decides that verdict and its map from ``maps``.
     """
     page = nbformat.from_dict(nb)
     page.cells = [c for c in page.cells if INJECTED not in c.metadata.get("tags", [])]
@@ -133,11 +186,28 @@ def for_reading(nb: nbformat.NotebookNode, files: str = "", verdicts: dict[str, 
                 scorecard.one_verdict(cell.outputs, verdicts)
             cell.outputs = what_decides(cell.outputs, maps or {})
             tags = cell.metadata.setdefault("tags", [])
-            if FOLDED not in tags:
-                tags.append(FOLDED)
+            fold = FOLDED_WHOLE if SETUP.search(cell.source) else FOLDED
+            tags[:] = [t for t in tags if t not in (FOLDED, FOLDED_WHOLE)] + [fold]
+    shown = [verdicts[c] for c in claims if verdicts and c in verdicts]
+    if shown:
+        # a code cell with a source: MyST-NB skips empty ones; remove-input shows only its output
+        _under_title(page, nbformat.v4.new_code_cell(CARDS_SOURCE, metadata={"tags": [OUTPUT_ONLY]}, outputs=[
+            nbformat.v4.new_output("display_data", data={"text/html": card.cards(shown, FRONT_PAGE),
+                                                         "text/plain": "\n".join(card.headline(v) for v in shown)})]))
     if files:
         page.cells.append(nbformat.v4.new_markdown_cell(files))
     return page
+
+
+def _under_title(page: nbformat.NotebookNode, cell: nbformat.NotebookNode) -> None:
+    """Insert ``cell`` right under the page's title (its first Markdown cell's first line, when that is a heading)."""
+    first = next((i for i, c in enumerate(page.cells) if c.cell_type == "markdown"), None)
+    if first is None or not page.cells[first].source.startswith("# "):
+        page.cells.insert(0, cell)
+        return
+    title, _, rest = page.cells[first].source.partition("\n")
+    page.cells[first].source = title
+    page.cells[first + 1:first + 1] = [cell] + ([nbformat.v4.new_markdown_cell(rest.strip())] if rest.strip() else [])
 
 
 def what_decides(outputs: list, maps: dict[str, sweeps.Map]) -> list:

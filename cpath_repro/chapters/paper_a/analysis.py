@@ -54,8 +54,9 @@ def parameter_counts(s: Settings) -> dict[str, int]:
 # -- the test tables (A-T1, A-T2) and the validation curves (A-F2, A-F4) -----------------------------------------------
 
 #: The paper's test F1 per (arm label, class metric), Tables 1 and 2: A-C2's and A-C3's paper effects.
-PAPER_F1 = {(arm, metric): value for table in (paper.PAPER_T1, paper.PAPER_T2) for arm, row in table.items()
-            for metric, value in zip(metrics.F1, row, strict=True)}
+PAPER_F1: dict[tuple[str, str], float] = {
+    (arm, metric): value for table in (paper.PAPER_T1, paper.PAPER_T2) for arm, row in table.items()
+    for metric, value in zip(metrics.F1, row, strict=True)}
 
 
 def test_table(models: Models, s: Settings, test_stains: str, arms: dict[str, str]) -> pd.DataFrame:

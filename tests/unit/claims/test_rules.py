@@ -119,7 +119,7 @@ def test_most_units_counts_units_by_their_intervals():
         values[("a", unit)] = [a, a + 0.1, a - 0.05]
         values[("b", unit)] = [b] * 3
     out = MostUnits("a", "b", "m").evaluate(table(values))
-    assert out.status is Status.SUPPORTED and out.evidence.startswith("2/3 units supported, 1 contradicted")
+    assert out.status is Status.SUPPORTED and out.evidence.startswith("2 of 3 units supported, 1 contradicted")
     assert MostUnits("b", "a", "m").evaluate(table(values)).status is Status.CONTRADICTED
 
 

@@ -36,15 +36,23 @@ def test_one_grid_with_a_cell_per_claim_coloured_by_its_verdict():
 
 def test_counts_per_paper_and_in_all():
     html = scorecard.as_html(_verdicts())
-    rows = dict(re.findall(r"<tr><th>Paper (\w)</th>(.*?)</tr>", html, re.S))
+    rows = dict(re.findall(r"<tr class='paper-row'><th colspan='3'>Paper (\w):(.*?)</th></tr>", html, re.S))
     assert set(rows) == set(PAPERS)
     n_a = sum(c.paper == "A" for c in CLAIMS.values())
     assert (f"1 supported · 1 contradicted · 1 inconclusive at this budget · 1 not testable here · "
             f"{n_a - 4} not yet reproduced") in rows["A"]
     n_b = sum(c.paper == "B" for c in CLAIMS.values())
-    assert f"<td class='counts'>{n_b} not yet reproduced</td>" in rows["B"]
+    assert f"<span class='counts'>{n_b} not yet reproduced</span>" in rows["B"]
     assert "no claims to score" in rows["E"]
     assert f"<b>{len(CLAIMS)} claims:</b> 1 supported · 1 contradicted · 1 inconclusive at this budget" in html
+
+
+def test_each_claims_text_and_verdict_sit_beside_its_badge_not_in_a_tooltip_only():
+    html = scorecard.as_html(_verdicts())
+    grid = re.findall(r"<table class='scorecard-grid'>(.*?)</table>", html, re.S)[0]
+    row = re.search(r"<tr><td><a [^>]*>A-C2</a></td><td>(.*?)</td><td[^>]*>(.*?)</td></tr>", grid, re.S)
+    assert row is not None
+    assert row.group(1) == escaping.escape(CLAIMS["A-C2"].statement) and row.group(2) == "contradicted"
 
 
 def test_each_claims_rule_and_evidence_are_folded_beneath_the_grid():

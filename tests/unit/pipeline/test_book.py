@@ -36,6 +36,30 @@ def test_a_page_drops_the_injected_parameters_and_folds_every_code_cell():
     assert "hide-input" not in executed.cells[3].metadata.get("tags", [])
 
 
+def test_a_page_opens_with_its_claims_verdict_cards_under_the_title_and_folds_its_setup_whole():
+    import pandas as pd
+
+    from cpath_repro.claims import scorecard
+
+    cells = [new_markdown_cell("# A-T1 · title\n\nThe page's story."),
+             new_code_cell('run, s = start("A-T1", vars())\nprint("parameters:", counts)',
+                           outputs=[new_output("stream", name="stdout", text="parameters: {'unet': 1}")]),
+             new_code_cell("box", metadata={})]
+    table = pd.DataFrame([{"seed": s, "arm": arm, "unit": "", "metric": m, "value": v + 0.01 * s * (arm == "he-only")}
+                          for s in range(5) for m in ("f1_background", "f1_tumour", "f1_necrosis")
+                          for arm, v in (("he-only", 0.9), ("multistain", 0.8))])
+    verdict = scorecard.judge(registry.CLAIMS["A-C2"], table, "synthetic data", "A-T1")
+    page = book.for_reading(new_notebook(cells=cells), verdicts={"A-C2": verdict}, claims=("A-C2",))
+    assert page.cells[0].source == "# A-T1 · title"
+    cards = page.cells[1]
+    assert cards.metadata["tags"] == [book.OUTPUT_ONLY] and cards.source == book.CARDS_SOURCE
+    html = cards.outputs[0]["data"]["text/html"]
+    assert "data-claim='A-C2'" in html and "supported" in html and "We measured:" in html
+    assert page.cells[2].source == "The page's story."
+    assert page.cells[3].metadata["tags"] == [book.FOLDED_WHOLE]  # the setup: source and output one click away
+    assert page.cells[4].metadata["tags"] == [book.FOLDED]
+
+
 def test_every_table_claim_table_and_figure_of_a_result_is_linked_for_download(tmp_path):
     result = tmp_path / "A-T2"
     for folder, name in (("tables", "A-T2.csv"), ("claims", "A-C3.csv"), ("figures", "A-F4.png"), ("figures", "A-F4.svg")):
