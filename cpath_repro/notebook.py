@@ -43,6 +43,7 @@ def start(name: str, namespace: Mapping[str, Any]) -> tuple[Run, Any]:
     """
     from cpath_repro import catalog  # a lookup only: the catalog is not part of the result's cache key
 
+    _figures_for_the_book()
     spec = catalog.get(name)
     missing = [p for p in (*COMMON_NAMES, *spec.params) if p not in namespace]
     if missing:
@@ -53,6 +54,17 @@ def start(name: str, namespace: Mapping[str, Any]) -> tuple[Run, Any]:
     run = Run(spec.name, params, Path(os.fspath(run_dir)) if run_dir else default_run_dir(params.profile),
               claim_ids=CLAIMS, ignore_modules=catalog.lookup_modules(spec.name))
     return run, params if isinstance(spec.settings, Mapping) else spec.settings.from_resolved(params)
+
+
+def _figures_for_the_book() -> None:
+    """Inline figures as PNG at twice their shown resolution (IPython's "retina"), shown at their drawn size:
+    sharp when a reader zooms (:data:`cpath_repro.viz.DPI`). Outside IPython, nothing to set."""
+    from IPython import get_ipython
+
+    if get_ipython() is not None:
+        from matplotlib_inline.backend_inline import set_matplotlib_formats
+
+        set_matplotlib_formats("retina")
 
 
 def not_testable(run: Run, claim_id: str, reason: str) -> VerdictBox:

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from cpath_repro.claims.rules import Comparison, Status
+from cpath_repro.viz import COLUMN_INCHES
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -27,7 +28,7 @@ COLOURS = {
     Status.NOT_TESTABLE: "#6d4c41",
     Status.NOT_YET: "#757575",
 }
-ROW_INCHES, HEADER_INCHES, WIDTH_INCHES = 0.28, 0.55, 7.5
+ROW_INCHES, HEADER_INCHES = 0.28, 0.55
 
 
 def _panel(ax: Any, title: str, status: Status, comparisons: Sequence[Comparison], note: str) -> None:
@@ -45,7 +46,7 @@ def _panel(ax: Any, title: str, status: Status, comparisons: Sequence[Comparison
     if papers:
         ax.plot([x for _, x in papers], [y for y, _ in papers], "D", ls="none", mfc="none", mec="#212121", ms=5,
                 mew=1.0, label="the paper's effect")
-        ax.legend(loc="lower right", fontsize=6, frameon=False, handletextpad=0.3)
+        ax.legend(loc="lower right", fontsize=7, frameon=False, handletextpad=0.3)
     ax.axvline(shown[0].margin, color="#333333", lw=0.8, ls="--")
     ax.set_yticks(range(len(shown)), [c.label for c in shown], fontsize=7)
     ax.set_ylim(len(shown) - 0.5, -0.5)
@@ -63,7 +64,7 @@ def figure(rows: Sequence[tuple[str, Status, Sequence[Comparison], str]]) -> Fig
 
     heights = [HEADER_INCHES + ROW_INCHES * max(1, sum(c.status is not Status.UNDECIDABLE for c in comps))
                for _, _, comps, _ in rows]
-    fig = Figure(figsize=(WIDTH_INCHES, sum(heights)), layout="constrained")
+    fig = Figure(figsize=(COLUMN_INCHES, sum(heights)), layout="constrained")
     axes = fig.subplots(len(rows), 1, squeeze=False, gridspec_kw={"height_ratios": heights})[:, 0]
     for ax, (title, status, comps, note) in zip(axes, rows, strict=True):
         _panel(ax, title, status, comps, note)
@@ -98,7 +99,7 @@ def overview(rows: Sequence[tuple[str, Status, Comparison | None]]) -> Figure:
     matplotlib.use("Agg")
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(WIDTH_INCHES, 0.7 + OVERVIEW_ROW_INCHES * len(rows)), layout="constrained")
+    fig = Figure(figsize=(COLUMN_INCHES, 0.7 + OVERVIEW_ROW_INCHES * len(rows)), layout="constrained")
     ax = fig.subplots()
     limit = OVERVIEW_LIMIT
     for y, (_, status, c) in enumerate(rows):

@@ -218,11 +218,12 @@ def figure(m: Map) -> Any:
     from matplotlib.figure import Figure
 
     from cpath_repro.claims.forest import COLOURS
+    from cpath_repro.viz import COLUMN_INCHES
 
     labels = list(dict.fromkeys(c.label for cell in m.cells if cell.verdict for c in cell.verdict.comparisons))
     columns = min(3, max(1, len(labels)))
     rows = max(1, -(-len(labels) // columns))
-    fig = Figure(figsize=(2.6 * columns + 0.8, 2.0 * rows + 0.7), layout="constrained")
+    fig = Figure(figsize=(min(COLUMN_INCHES, 2.6 * columns + 0.8), 2.0 * rows + 0.7), layout="constrained")
     axes = fig.subplots(rows, columns, squeeze=False).ravel()
     xs = range(len(m.cells))
     for ax, label in zip(axes, labels, strict=False):

@@ -83,6 +83,7 @@ class Run:
         self.data_sources: list[dict[str, Any]] = []
         self.tables: list[str] = []
         self.figures: list[str] = []
+        self.figure_sizes: dict[str, dict[str, float]] = {}  # figure -> its width and smallest text (viz.measure)
         self.claims: list[str] = []
         self.claim_data: dict[str, str] = {}  # claim -> the data its numbers rest on ("synthetic data", ...)
         self.not_testable: dict[str, str] = {}  # claim -> why this run cannot test it
@@ -119,18 +120,22 @@ class Run:
         return table
 
     def save_figure(self, name: str, fig: Figure) -> Figure:
-        """Save a figure as PNG and SVG; returns it so the notebook shows it inline, once.
+        """Save a figure as PNG (at :data:`cpath_repro.viz.DPI`) and SVG, and record its width and smallest text;
+        returns it so the notebook shows it inline, once.
 
         The figure is closed in pyplot, so Jupyter's inline backend does not show it a second time.
         """
         import matplotlib.pyplot as plt
 
+        from cpath_repro import viz
+
         for fmt in ("png", "svg"):
             buffer = io.BytesIO()
-            fig.savefig(buffer, format=fmt, dpi=110, bbox_inches="tight")
+            fig.savefig(buffer, format=fmt, dpi=viz.DPI, bbox_inches="tight")
             atomic.write_bytes(self.staging / "figures" / f"{name}.{fmt}", buffer.getvalue())
         plt.close(fig)
         self.figures.append(name)
+        self.figure_sizes[name] = viz.measure(fig)
         return fig
 
     def save_figures(self, figures: Mapping[str, Figure]) -> list[Figure]:
@@ -196,6 +201,7 @@ class Run:
             "params": self.params.values,
             "tables": self.tables,
             "figures": self.figures,
+            "figure_sizes": self.figure_sizes,
             "claims": self.claims,
             "claim_data": self.claim_data,
             "not_testable": self.not_testable,

@@ -3,7 +3,8 @@
 A notebook saves its tables raw (the CSV keeps every digit) and shows them through
 :func:`readable`, so that every page formats numbers the same way. Two naming conventions make
 the shown table compact: a pair of columns ``X_mean`` and ``X_sd`` (what ``mean_sd`` and
-:func:`paper_vs_ours` make) reads as one column ``X``, "mean ± sd"; a column named
+:func:`paper_vs_ours` make) reads as one column ``X``, "mean ± sd" (but a paper's mean and sd keep a column
+each, as the paper printed them); a column named
 ``"group: column"`` goes under a two-level header (``"unet: paper"`` and ``"unet: ours"`` side
 by side under ``unet``).
 """
@@ -31,7 +32,7 @@ DEFAULT_DECIMALS = 3
 #: The one style of every shown table (the same in Jupyter and in the book).
 STYLES: list[dict[str, Any]] = [
     {"selector": "", "props": "border-collapse: collapse; margin: 0.5em 0 1em; font-size: 0.9em;"},
-    {"selector": "th, td", "props": "padding: 0.25em 0.5em; border: none; white-space: nowrap;"},
+    {"selector": "th, td", "props": "padding: 0.25em 0.5em; border: none;"},
     {"selector": "thead tr:last-child th", "props": "border-bottom: 1px solid #888;"},
     {"selector": "thead th", "props": "font-weight: 600; white-space: normal; vertical-align: bottom;"},
     {"selector": "tbody tr:nth-child(even)", "props": "background: rgba(127, 127, 127, 0.08);"},
@@ -56,6 +57,8 @@ def readable(table: pd.DataFrame, decimals: int | Mapping[str, int | str] = DEFA
     underscores. ``index``: show the index (a pivot table's rows) as the first columns. The caption
     defaults to ``table.attrs["caption"]`` (set by the function that made the table).
     """
+    if index:  # an unnamed index shows as an unnamed column, not as pandas' "index"
+        table = table.rename_axis(index=[n if n is not None else "" for n in table.index.names])
     frame = table.reset_index() if index else table.reset_index(drop=True)
     if isinstance(frame.columns, pd.MultiIndex):  # a pivot table: its upper levels become the group
         frame.columns = [_flat(c) for c in frame.columns]
@@ -63,11 +66,11 @@ def readable(table: pd.DataFrame, decimals: int | Mapping[str, int | str] = DEFA
     numeric: set[str] = set()
     for column in frame.columns:
         column = str(column)
-        if column.endswith(SD) and column.removesuffix(SD) + MEAN in frame.columns:
-            continue  # shown with its mean
+        if column.endswith(SD) and column.removesuffix(SD) + MEAN in frame.columns and not is_paper_column(column):
+            continue  # shown with its mean (a paper's sd keeps its own column: the paper printed two numbers)
         base = column.removesuffix(MEAN)
         spec = _spec(decimals, column, base)
-        if column.endswith(MEAN) and base + SD in frame.columns:
+        if column.endswith(MEAN) and base + SD in frame.columns and not is_paper_column(column):
             values = [_pm(m, s, spec) for m, s in zip(frame[column], frame[base + SD], strict=True)]
             shown[base] = pd.Series(values, dtype=object)
             numeric.add(base)
@@ -180,14 +183,16 @@ def _number(v: float, spec: str) -> str:
 
 
 def printed(mean: float, sd: float | None = None) -> str:
-    """A paper's value (and its sd) in text, with the digits the paper printed: "90.44 ± 0.4"."""
-    return _number(float(mean), PRINTED) if sd is None else _pm(mean, sd, PRINTED)
+    """A paper's value (and its sd) in text, with the digits the paper printed: "90.44 (0.4)", a mean and its sd
+    as a paper prints them (not our "±", which marks our own numbers)."""
+    return _number(float(mean), PRINTED) + ("" if sd is None else f" ({_number(float(sd), PRINTED)})")
 
 
 def _pm(mean: Any, sd: Any, spec: str) -> str:
     if _missing(mean):
         return "–"
-    return f"{_number(float(mean), spec)} ± {_number(0.0 if _missing(sd) else float(sd), spec)}"
+    # "± sd" never splits, but may go under its mean when the column is narrow: a wide table fits the page
+    return f"{_number(float(mean), spec)} ±\u00a0{_number(0.0 if _missing(sd) else float(sd), spec)}"
 
 
 def _default_name(column: str) -> str:

@@ -26,6 +26,7 @@ from torch import nn
 from torch.utils.data import TensorDataset
 
 from cpath_repro import seeds
+from cpath_repro.claims.metrics import Metric
 from cpath_repro.claims.pretraining import USES
 from cpath_repro.claims.rules import Dominates, Status
 from cpath_repro.models import backbones
@@ -81,7 +82,8 @@ PROBE_CLASSES = (tissue.TUMOUR, tissue.TISSUE, tissue.NECROSIS)
 MAX_PROBE_SLIDES = 2000
 #: The rule, fixed before any run: the stand-in pretrains a backbone if fine-tuning from it reaches a higher probe
 #: validation accuracy than fine-tuning from random initialization, by the paired interval (at least 3 seeds).
-RULE = Dominates("fractal", "random", "probe_accuracy")
+PROBE_ACCURACY = Metric("probe_accuracy", "probe validation accuracy", "%", 1)
+RULE = Dominates("fractal", "random", PROBE_ACCURACY)
 #: The probe's verdict in words; only "pretrains" lets a claim rest on the stand-in.
 VERDICTS = {Status.SUPPORTED: "pretrains", Status.CONTRADICTED: "does not pretrain (random init is better)",
             Status.INCONCLUSIVE: "is not shown to pretrain (inconclusive at this budget)"}
@@ -153,7 +155,7 @@ def measure(name: str, settings: str | FractalSettings = "default", task: str | 
     (engine seed ``s``); the random arm's backbone is drawn with seed ``s``. Inputs are normalized as the
     weights ask: the stand-in's fractal statistics, and for random initialization the probe's own training
     tiles' statistics. Returns the long table ``seed, arm, metric, value`` (arms "fractal" and "random",
-    metric "probe_accuracy").
+    metric :data:`PROBE_ACCURACY`, in %).
     """
     if use not in USES:
         raise ValueError(f"The probe measures a backbone {' or '.join(USES)}, not {use!r}.")
@@ -180,7 +182,7 @@ def measure(name: str, settings: str | FractalSettings = "default", task: str | 
             else:
                 accuracy = fine_tune(bb, norm, (x_train, y_train), (x_val, y_val), p, seed,
                                      f"probe {name} {arm} seed {seed}", progress)
-            rows.append({"seed": seed, "arm": arm, "metric": "probe_accuracy", "value": accuracy})
+            rows.append({"seed": seed, "arm": arm, "metric": PROBE_ACCURACY, "value": 100.0 * accuracy})
     return pd.DataFrame(rows, columns=["seed", "arm", "metric", "value"])
 
 

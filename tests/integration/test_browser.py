@@ -80,9 +80,10 @@ def _thumbnail(path: Path) -> np.ndarray:
         return np.asarray(image.convert("L").resize((96, 96), Image.Resampling.BOX), dtype=float)
 
 
-def _unshown(saved: dict[str, Path], shown: list[Path]) -> list[str]:
-    """The saved figures no image on the page is a drawing of, each image standing for one figure at most (the
-    closest pairs first; the same figure at another resolution and a different figure differ by far more)."""
+def _matched(saved: dict[str, Path], shown: list[Path]) -> dict[str, Path]:
+    """Each saved figure to the image on the page that is a drawing of it, each image standing for one figure at
+    most (the closest pairs first; the same figure at another resolution and a different figure differ by far
+    more)."""
     aspect, thumbs = {}, {}
     for path in [*saved.values(), *shown]:
         with Image.open(path) as image:
@@ -94,6 +95,12 @@ def _unshown(saved: dict[str, Path], shown: list[Path]) -> list[str]:
     for diff, name, img in pairs:
         if diff < 8.0 and name not in matched and img not in matched.values():
             matched[name] = img
+    return matched
+
+
+def _unshown(saved: dict[str, Path], shown: list[Path]) -> list[str]:
+    """The saved figures no image on the page is a drawing of."""
+    matched = _matched(saved, shown)
     return [name for name in saved if name not in matched]
 
 
@@ -163,3 +170,45 @@ def test_the_front_page_opens_with_every_claim_at_a_glance(built_book: Path):
         cells.nth(list(CLAIMS).index("A-C3")).click()  # a cell opens its claim's rule and evidence
         assert rule in page.inner_text("body")
         browser.close()
+
+
+def test_figures_are_legible_in_the_column_and_verdict_cards_are_on_the_first_screen(built_book: Path, ci_run: Path):
+    """At 1280 x 800: every verdict card's top edge on the first screen; every figure's smallest text at least
+    8 px as shown (its record's smallest font, scaled by its shown width over its drawn width); no table or
+    output wider than its column."""
+    from playwright.sync_api import sync_playwright
+
+    from cpath_repro.viz import MIN_FONT_PX
+
+    problems: list[str] = []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=_chromium(), args=CHROMIUM_FLAGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 800})
+        for name in catalog.NOTEBOOKS:
+            manifest = json.loads((ci_run / name / "manifest.json").read_text())
+            page.goto((built_book / "notebooks" / f"{name}.html").as_uri(), wait_until="load")
+            tops = page.evaluate("[...document.querySelectorAll('.verdict-card')]"
+                                 ".map(c => [c.dataset.claim, c.getBoundingClientRect().top])")
+            expected = set(catalog.get(name).claims)
+            if {claim for claim, _ in tops} != expected:
+                problems.append(f"{name}: verdict cards for {sorted(c for c, _ in tops)}, claims {sorted(expected)}")
+            problems += [f"{name}: {claim}'s card starts {top:.0f} px down" for claim, top in tops if top > 800]
+            shown = {Path(unquote(urlparse(src).path)): width for src, width in page.evaluate(
+                "[...document.querySelectorAll('.cell_output img')].filter(i => i.complete && i.naturalWidth > 0)"
+                ".map(i => [i.src, i.getBoundingClientRect().width])")}
+            saved = {f: ci_run / name / "figures" / f"{f}.png" for f in manifest["figures"]}
+            for figure, image in _matched(saved, list(shown)).items():
+                size = manifest["figure_sizes"][figure]
+                font = size["min_font_pt"] / 72 * shown[image] / size["width_in"]
+                if font < MIN_FONT_PX - 0.05:
+                    problems.append(f"{name}: figure {figure!r} shows text at {font:.1f} px "
+                                    f"({size['min_font_pt']:g} pt in {size['width_in']:.1f} in shown {shown[image]:.0f} px)")
+            wide = page.evaluate(
+                "(() => { const right = document.querySelector('article').getBoundingClientRect().right;"
+                " return [...document.querySelectorAll('.cell_output table, .cell_output pre')]"
+                ".filter(e => e.offsetParent !== null"
+                " && (e.scrollWidth > e.clientWidth + 1 || e.getBoundingClientRect().right > right + 1))"
+                ".map(e => e.tagName + ': ' + e.innerText.slice(0, 60)); })()")
+            problems += [f"{name}: overflows its column: {w}" for w in wide]
+        browser.close()
+    assert not problems, "\n".join(problems)

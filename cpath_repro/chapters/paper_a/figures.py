@@ -19,6 +19,8 @@ from cpath_repro.chapters.paper_a.analysis import TRUE_STAIN_VECTORS
 from cpath_repro.chapters.paper_a.data import split_tiles
 from cpath_repro.chapters.paper_a.training import predict
 from cpath_repro.data.tiles import EXCLUDE
+from cpath_repro.synth import stains
+from cpath_repro.viz import COLUMN_INCHES, panel_grid
 
 if TYPE_CHECKING:
     from torch import nn
@@ -34,7 +36,7 @@ def f1_curves(curves: Mapping[str, object], styles: Sequence[str] = ("--", "-"),
     """Validation F1 per class over epochs, one line style per arm (the paper's colours)."""
     import pandas as pd
 
-    fig, ax = plt.subplots(figsize=(7, 4))
+    fig, ax = plt.subplots(figsize=(COLUMN_INCHES, 4))
     for (label, frame), style in zip(curves.items(), styles, strict=False):
         assert isinstance(frame, pd.DataFrame)
         for cls, colour in CLASS_COLOURS.items():
@@ -49,27 +51,39 @@ def f1_curves(curves: Mapping[str, object], styles: Sequence[str] = ("--", "-"),
     return fig
 
 
-def swatches(colours: Mapping[str, np.ndarray]) -> Figure:
-    """Rows of colour swatches (e.g. the colour maximizing each first-layer filter)."""
-    fig, ax = plt.subplots(figsize=(6, 0.6 * len(colours) + 0.4))
-    rows = list(colours.values())
-    width = max(len(r) for r in rows)
+def swatches(rows: Mapping[str, tuple[np.ndarray, Sequence[str]]]) -> Figure:
+    """Rows of colour swatches, each cell named (e.g. the colour maximizing each first-layer filter, with the stain
+    it is nearest to)."""
+    width = max(len(colours) for colours, _ in rows.values())
+    fig, ax = plt.subplots(figsize=(COLUMN_INCHES, 0.42 * len(rows) + 0.6))
     image = np.ones((len(rows), width, 3))
-    for i, r in enumerate(rows):
-        image[i, : len(r)] = r
-    ax.imshow(image, aspect="equal")
-    ax.set_yticks(range(len(rows)), list(colours))
+    for i, (colours, names) in enumerate(rows.values()):
+        image[i, : len(colours)] = colours
+        for j, (rgb, name) in enumerate(zip(colours, names, strict=True)):
+            dark = float(np.dot(rgb, (0.299, 0.587, 0.114))) < 0.5
+            ax.text(j, i, name, ha="center", va="center", fontsize=7, color="white" if dark else "black")
+    ax.imshow(image, aspect="auto")
+    ax.set_yticks(range(len(rows)), list(rows), fontsize=8)
     ax.set_xticks(range(width), [f"filter {j + 1}" for j in range(width)], fontsize=8)
+    ax.xaxis.tick_top()
     fig.tight_layout()
     return fig
 
 
-def filter_swatches(found: Mapping[tuple[str, int], FilterColours], s: Settings) -> dict[str, np.ndarray]:
+def filter_swatches(found: Mapping[tuple[str, int], FilterColours], s: Settings
+                    ) -> dict[str, tuple[np.ndarray, list[str]]]:
     """A-F6's rows for :func:`swatches`: the generator's true stain colours (synthetic data only), then each
-    segment's filter colours by ``(trained or untrained, seed)``, as :func:`.analysis.stain_colour_table` found them."""
-    rows: dict[str, np.ndarray] = {} if s.data_root is not None else {
-        "true stains (the generator's)": 10 ** -TRUE_STAIN_VECTORS}
-    rows.update({f"{label}, seed {seed}": colours.rgb for (label, seed), colours in found.items()})
+    segment's filter colours by ``(trained or untrained, seed)``, as :func:`.analysis.stain_colour_table` found
+    them, each filter named by the stain nearest its colour and the angle to it (glass: it prefers clear glass)."""
+    names = [name.replace("_", " ") for name in stains.STAINS]
+    rows: dict[str, tuple[np.ndarray, list[str]]] = {} if s.data_root is not None else {
+        "true stains (the generator's)": (10 ** -TRUE_STAIN_VECTORS, names)}
+    for (label, seed), colours in found.items():
+        cells = []
+        for od, glass in zip(colours.od, colours.glass, strict=True):
+            angles = stains.angle_deg(od[None], TRUE_STAIN_VECTORS).ravel()
+            cells.append("glass" if glass else f"{names[int(angles.argmin())]}\n{angles.min():.0f}°")
+        rows[f"{label}, seed {seed}"] = (colours.rgb, cells)
     return rows
 
 
@@ -83,8 +97,9 @@ def gradient_overlays(image: np.ndarray, panels: Mapping[str, tuple[np.ndarray, 
     with the target pixel circled in green."""
     from cpath_repro.explain.attribution import relu_gate_mask
 
-    fig, axes = plt.subplots(1, len(panels), figsize=(3.2 * len(panels), 3.4), squeeze=False)
-    for ax, (title, (grad, row, col)) in zip(axes[0], panels.items(), strict=True):
+    some = next(iter(panels.values()))[0]
+    fig, axes = panel_grid(len(panels), COLUMN_INCHES / min(3, len(panels)) * some.shape[0] / some.shape[1] + 0.4)
+    for ax, (title, (grad, row, col)) in zip(axes, panels.items(), strict=True):
         _, keep = relu_gate_mask(grad)
         shown = image.copy()
         shown[~keep] = (shown[~keep] * 0.15).astype(shown.dtype)
@@ -94,6 +109,30 @@ def gradient_overlays(image: np.ndarray, panels: Mapping[str, tuple[np.ndarray, 
         ax.set_axis_off()
     fig.tight_layout()
     return fig
+
+
+#: A pixel the ascent changed differs from the grey it starts toward (0.5) by more than this in some channel.
+CHANGED = 0.02
+
+
+def maximizing_panels(inputs: Mapping[str, np.ndarray], margin: int = 4) -> dict[str, np.ndarray]:
+    """A-F8's panels for :func:`cpath_repro.viz.image_grid`: each class-maximizing input cropped to where the
+    ascent changed it, its difference from grey stretched to the full range, titled with the share of the input
+    it changed. Only pixels in the centre pixel's receptive field get a gradient; the rest stay at the grey the
+    ascent starts toward, which is why the whole inputs look grey."""
+    changed = {title: np.abs(image - 0.5).max(-1) > CHANGED for title, image in inputs.items()}
+    rows, cols = np.nonzero(np.logical_or.reduce(list(changed.values())))
+    if not len(rows):
+        return {f"{title}: no pixel changed": image for title, image in inputs.items()}
+    size = next(iter(inputs.values())).shape
+    top, bottom = max(0, rows.min() - margin), min(size[0], rows.max() + margin + 1)
+    left, right = max(0, cols.min() - margin), min(size[1], cols.max() + margin + 1)
+    out = {}
+    for title, image in inputs.items():
+        crop = image[top:bottom, left:right] - 0.5
+        spread = float(np.abs(crop).max()) or 1.0
+        out[f"{title}\n({changed[title].mean():.1%} of the input changed)"] = np.clip(0.5 + crop / (2 * spread), 0, 1)
+    return out
 
 
 def pixel_panels(found: Mapping[str, tuple[np.ndarray, int, int]]) -> dict[str, tuple[np.ndarray, int, int]]:

@@ -14,6 +14,7 @@ from skimage.segmentation import find_boundaries
 from cpath_repro.chapters.paper_c import paper
 from cpath_repro.chapters.paper_c.data import TYPES
 from cpath_repro.results import tables
+from cpath_repro.viz import COLUMN_INCHES, MAX_PANELS_PER_ROW, panel_grid
 
 OURS, PAPER = "#1f77b4", "#d62728"
 
@@ -21,7 +22,7 @@ OURS, PAPER = "#1f77b4", "#d62728"
 def sweep(table: pd.DataFrame, xlabel: str, label: str) -> Figure:
     """Loss and accuracy per arm: our mean ± sd over seeds (dot and bar), the paper's value (open diamond); the
     loss panel marks section 4.2's references, a uniform guess (1.099) and the class prior (0.999)."""
-    fig, axes = plt.subplots(1, 2, figsize=(max(7.0, 1.5 * len(table) + 3), 3.4))
+    fig, axes = plt.subplots(2, 1, figsize=(COLUMN_INCHES, 5.8), sharex=True)
     x = np.arange(len(table))
     for ax, metric in zip(axes, tables.arms(table), strict=False):
         column = f"{metric}{tables.GROUP}"
@@ -32,11 +33,11 @@ def sweep(table: pd.DataFrame, xlabel: str, label: str) -> Figure:
         if "loss" in metric:
             ax.axhline(paper.UNIFORM_LOSS, color="grey", ls="--", lw=1, label="uniform guess (1.099)")
             ax.axhline(paper.PRIOR_LOSS, color="grey", ls=":", lw=1, label="class prior (0.999)")
-        ax.set_xticks(x, [str(v) for v in table["model"]], fontsize=8, rotation=15 if len(table) > 3 else 0)
-        ax.set_xlabel(xlabel)
+        ax.set_xticks(x, [str(v) for v in table["model"]], fontsize=8, rotation=15 if len(table) > 4 else 0)
         ax.set_ylabel(metric)
         ax.grid(axis="y", alpha=0.3)
-    axes[0].legend(fontsize=7, loc="best")
+    axes[-1].set_xlabel(xlabel)
+    axes[0].legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     fig.tight_layout()
     return fig
 
@@ -50,14 +51,11 @@ def _show(ax: plt.Axes, image: np.ndarray, zone: np.ndarray | None, title: str) 
     ax.axis("off")
 
 
-def examples(found: tuple[np.ndarray, np.ndarray, list[str]], ncols: int = 6) -> Figure:
+def examples(found: tuple[np.ndarray, np.ndarray, list[str]], ncols: int = MAX_PANELS_PER_ROW) -> Figure:
     """Images with their true transformation zone outlined (green), captioned with their type or defect."""
     images, zones, captions = found
-    nrows = -(-len(images) // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(1.9 * ncols, 1.6 * nrows), squeeze=False)
-    for ax in axes.flat:
-        ax.axis("off")
-    for ax, image, zone, caption in zip(axes.flat, images, zones, captions, strict=False):
+    fig, axes = panel_grid(len(images), COLUMN_INCHES / min(ncols, len(images)) * 0.85 + 0.3, most=ncols)
+    for ax, image, zone, caption in zip(axes, images, zones, captions, strict=False):
         _show(ax, image, zone, caption)
     fig.tight_layout()
     return fig
@@ -66,10 +64,10 @@ def examples(found: tuple[np.ndarray, np.ndarray, list[str]], ncols: int = 6) ->
 def rejected(images: np.ndarray, truth: Sequence[str], title: str) -> Figure:
     """C-F5 / C-F6: rejected additional images, captioned with what they truly are."""
     n = max(len(images), 1)
-    fig, axes = plt.subplots(1, n, figsize=(1.9 * n, 1.9), squeeze=False)
-    for ax in axes.flat:
+    fig, axes = panel_grid(n, COLUMN_INCHES / min(n, MAX_PANELS_PER_ROW) * 0.85 + 0.3)
+    for ax in axes:
         ax.axis("off")
-    for ax, image, what in zip(axes.flat, images, truth, strict=False):
+    for ax, image, what in zip(axes, images, truth, strict=False):
         _show(ax, image, None, what)
     fig.suptitle(title, fontsize=9)
     fig.tight_layout()
@@ -78,7 +76,7 @@ def rejected(images: np.ndarray, truth: Sequence[str], title: str) -> Figure:
 
 def rejection_curves(curves: Mapping[str, pd.DataFrame], keep_fraction: float) -> Figure:
     """Precision and recall of each filter's rejections against the kept share of the additional images."""
-    fig, axes = plt.subplots(1, 2, figsize=(8.0, 3.2), sharey=True)
+    fig, axes = plt.subplots(1, 2, figsize=(COLUMN_INCHES, 3.0), sharey=True)
     if not curves:
         for ax in axes:
             ax.axis("off")
@@ -112,17 +110,30 @@ def confusion(matrix: np.ndarray) -> Figure:
 
 
 def attributions(images: np.ndarray, zones: np.ndarray, maps: Mapping[str, np.ndarray]) -> Figure:
-    """C-F7 / C-F8: images (zone outlined) with their saliency and Grad-CAM maps, in the order given."""
+    """C-F7 / C-F8: images (zone outlined) with their saliency and Grad-CAM maps, in the order given: blocks of
+    three images, each block an image row then a row per map, with the maps' colour bar."""
     shown = [m for m in maps if m != "uniform-map"]
     n = min(len(images), 6)
-    fig, axes = plt.subplots(len(shown) + 1, n, figsize=(1.9 * n, 1.6 * (len(shown) + 1)), squeeze=False)
+    per_row = min(n, MAX_PANELS_PER_ROW)
+    blocks = -(-n // per_row)
+    rows = blocks * (len(shown) + 1)
+    side = (COLUMN_INCHES - 0.8) / per_row
+    fig, axes = plt.subplots(rows, per_row, figsize=(COLUMN_INCHES, (side * 0.8 + 0.25) * rows), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    mappable = None
     for k in range(n):
-        _show(axes[0, k], images[k], zones[k], f"{TYPES[k // 2]}, true zone" if n == 6 else "image, true zone")
+        top, col = (k // per_row) * (len(shown) + 1), k % per_row
+        _show(axes[top, col], images[k], zones[k], f"{TYPES[k // 2]}, true zone" if n == 6 else "image, true zone")
         for r, name in enumerate(shown, start=1):
-            axes[r, k].imshow(images[k])
-            axes[r, k].imshow(maps[name][k], cmap="jet", alpha=0.5)
-            axes[r, k].contour(zones[k], levels=[0.5], colors="white", linewidths=0.6)
-            axes[r, k].set_title(name, fontsize=8)
-            axes[r, k].axis("off")
-    fig.tight_layout()
+            ax = axes[top + r, col]
+            ax.imshow(images[k])
+            mappable = ax.imshow(maps[name][k], cmap="jet", alpha=0.5, vmin=0, vmax=float(np.max(maps[name][k])) or 1)
+            ax.contour(zones[k], levels=[0.5], colors="white", linewidths=0.6)
+            ax.set_title(name, fontsize=8)
+    if mappable is not None:
+        bar = fig.colorbar(mappable, ax=axes.ravel().tolist(), fraction=0.03, pad=0.02)
+        bar.set_ticks([0, mappable.norm.vmax], labels=["0", "the map's\nlargest"])
+        bar.ax.tick_params(labelsize=7)
+        bar.set_label("map value", fontsize=8)
     return fig

@@ -178,7 +178,7 @@ def control_table(long: pd.DataFrame) -> pd.DataFrame:
 #: The paper's value per (method, metric) for the claims' tables: Table 1's stomach-biopsy accuracy and PR-AUC
 #: (D-C1) and Table 3's kappa (D-C5). D-C2's control and D-C4's tumour points have none.
 PAPER_VALUES = {**{(arm, metric): v[i] for arm, v in paper.D_T1.items() for metric, i in ((ACCURACY, 0), (PR_AUC, 2))},
-                **{(arm, QUADRATIC_KAPPA): v for arm, v in paper.D_T3.items()}}
+                **{(arm, QUADRATIC_KAPPA): paper.kappa(arm) for arm in paper.D_T3}}
 
 
 def claim_table(long: pd.DataFrame, arms: Iterable[str], metrics: Iterable[str] = (ACCURACY, PR_AUC)) -> pd.DataFrame:
@@ -223,7 +223,8 @@ def staging(s: Settings, methods: Sequence[str] = ("classifier-only", "end-to-en
     classes from heatmap features by a random forest in 5-fold cross-validation over patients, each patient's
     pN-stage by the challenge's rules, and the quadratic-weighted kappa against the true stages.
 
-    Returns the long kappa table (percent, as Table 3), the per-patient predictions and the model keys."""
+    Returns the long kappa table (on the kappa's own scale, -1 to 1), the per-patient predictions and the model
+    keys."""
     from sklearn.model_selection import KFold
 
     from cpath_repro.metrics import staging as rules
@@ -260,18 +261,17 @@ def staging(s: Settings, methods: Sequence[str] = ("classifier-only", "end-to-en
                                         "predicted slide classes": ", ".join(classes)})
             kappa = rules.kappa([truth[p] for p in patients], [predicted[p] for p in patients])
             # a kappa of 0 is agreement at chance (a constant stage scores 0 too)
-            rows.append({"seed": seed, "arm": method, "metric": QUADRATIC_KAPPA, "value": 100.0 * kappa, CHANCE: 0.0})
+            rows.append({"seed": seed, "arm": method, "metric": QUADRATIC_KAPPA, "value": kappa, CHANCE: 0.0})
     return (pd.DataFrame(rows, columns=["seed", "arm", "metric", "value", CHANCE]), pd.DataFrame(predictions),
             sorted(set(keys)))
 
 
 def kappa_beside_paper(long: pd.DataFrame) -> pd.DataFrame:
     rows = []
-    for method, published in paper.D_T3.items():
+    for method in paper.D_T3:
         values = long[long.arm == method].value
-        rows.append({"method": paper.LABELS[method], "kappa (%): paper": published,
-                     "kappa (%): ours_mean": values.mean(), "kappa (%): ours_sd": values.std(ddof=1)
-                     if len(values) > 1 else 0.0})
+        rows.append({"method": paper.LABELS[method], "kappa: paper": paper.kappa(method),
+                     "kappa: ours_mean": values.mean(), "kappa: ours_sd": values.std(ddof=1) if len(values) > 1 else 0.0})
     return pd.DataFrame(rows)
 
 

@@ -16,6 +16,7 @@ from cpath_repro.chapters.paper_d import paper
 from cpath_repro.chapters.paper_d.analysis import NO_PATCH, Results, examples, heatmap, label_grid, thumbnail
 from cpath_repro.chapters.paper_d.data import SlideData
 from cpath_repro.metrics.heatmaps import isolated_false_tumour_regions
+from cpath_repro.viz import COLUMN_INCHES, panel_grid
 
 OURS, PAPER = "#1f77b4", "#d62728"
 #: Figure 5's colours: red tumour, grey normal, purple nolabel, white background.
@@ -30,7 +31,7 @@ def _label_image(grid: np.ndarray) -> np.ndarray:
 def extraction(thumb: np.ndarray, tissue: np.ndarray, labels: np.ndarray, sd: SlideData) -> Figure:
     """Figure 4: (a) the slide, (b) its Otsu tissue mask, (c) the annotation (tumour red, normal grey, unannotated
     tissue purple), (d) the patch labels."""
-    fig, axes = plt.subplots(1, 4, figsize=(12, 3.0))
+    fig, axes = panel_grid(4, COLUMN_INCHES / 2 * thumb.shape[0] / thumb.shape[1] + 0.4)
     panels: list[tuple[np.ndarray, Any, str]] = [(thumb, None, "(a) slide"), (tissue, "gray", "(b) Otsu tissue mask")]
     annotated = np.where(labels == 2, 3, np.where(labels == 1, 2, np.where(tissue, 1, 0)))
     panels += [(annotated, LABEL_COLOURS, "(c) annotation mask"), (_label_image(label_grid(sd)), LABEL_COLOURS,
@@ -43,13 +44,13 @@ def extraction(thumb: np.ndarray, tissue: np.ndarray, labels: np.ndarray, sd: Sl
     handles = [plt.Rectangle((0, 0), 1, 1, color=LABEL_COLOURS(i)) for i in (3, 2, 1)]
     fig.legend(handles, ["tumour", "normal", "nolabel / unannotated"], loc="lower center", ncol=3, fontsize=8,
                frameon=False)
-    fig.tight_layout(rect=(0, 0.08, 1, 1))
+    fig.tight_layout(rect=(0, 0.05, 1, 1))
     return fig
 
 
 def scores(table: pd.DataFrame, label: str) -> Figure:
     """Accuracy and PR-AUC per method: ours mean ± sd over seeds (dot and bar) beside the paper's (open diamond)."""
-    fig, axes = plt.subplots(1, 2, figsize=(max(7.0, 1.6 * len(table) + 3), 3.4))
+    fig, axes = plt.subplots(2, 1, figsize=(COLUMN_INCHES, 6.0), sharex=True)
     x = np.arange(len(table))
     for ax, metric in zip(axes, ("accuracy (%)", "PR-AUC (%)"), strict=True):
         ax.errorbar(x - 0.08, table[f"{metric}: ours_mean"], yerr=table[f"{metric}: ours_sd"], fmt="o", color=OURS,
@@ -59,7 +60,7 @@ def scores(table: pd.DataFrame, label: str) -> Figure:
         ax.set_xticks(x, [_two_lines(m) for m in table["method"]], fontsize=8)
         ax.set_ylabel(metric)
         ax.grid(axis="y", alpha=0.3)
-    axes[0].legend(fontsize=7, loc="lower left")
+    axes[0].legend(fontsize=8, loc="lower left")
     fig.tight_layout()
     return fig
 
@@ -99,11 +100,10 @@ def heatmaps(sd: SlideData, thumb: np.ndarray, probabilities: Mapping[str, np.nd
     thumb = thumb[round(rows.start * fy):round(rows.stop * fy), round(cols.start * fx):round(cols.stop * fx)]
     n = 2 + len(probabilities)
     aspect = labels.shape[1] / max(labels.shape[0], 1)  # width / height of the tissue's box
-    ncols = min(n, 3 if aspect > 1.5 else 4)
-    nrows = -(-n // ncols)
-    width = 13.0 / ncols
-    fig, grid = plt.subplots(nrows, ncols, figsize=(13.0, nrows * (min(width / aspect, 3.2) + 0.7)), squeeze=False)
-    axes = list(grid.flat)
+    per_row = min(n, 2 if aspect > 1.5 else 3)
+    width = (COLUMN_INCHES - 0.6) / per_row
+    fig, panels = panel_grid(n, min(width / aspect, 3.2) + 0.55, most=per_row)
+    axes = list(panels)
     axes[0].imshow(thumb)
     axes[0].set_title("slide", fontsize=9)
     axes[1].imshow(_label_image(labels), cmap=LABEL_COLOURS, vmin=0, vmax=3, interpolation="nearest")
@@ -120,7 +120,9 @@ def heatmaps(sd: SlideData, thumb: np.ndarray, probabilities: Mapping[str, np.nd
     for ax in axes:
         ax.axis("off")
     if image is not None:
-        fig.colorbar(image, ax=axes, fraction=0.02, pad=0.01, label="tumour probability")
+        bar = fig.colorbar(image, ax=axes, fraction=0.03, pad=0.02)
+        bar.set_label("tumour probability", fontsize=8)
+        bar.ax.tick_params(labelsize=7)
     return fig
 
 
@@ -128,11 +130,11 @@ def kappas(table: pd.DataFrame, label: str) -> Figure:
     """Table 3: the patient-level kappa of each method, ours (mean ± sd) beside the paper's."""
     fig, ax = plt.subplots(figsize=(5.0, 3.0))
     x = np.arange(len(table))
-    ax.errorbar(x - 0.08, table["kappa (%): ours_mean"], yerr=table["kappa (%): ours_sd"], fmt="o", color=OURS,
+    ax.errorbar(x - 0.08, table["kappa: ours_mean"], yerr=table["kappa: ours_sd"], fmt="o", color=OURS,
                 capsize=3, label=label)
-    ax.scatter(x + 0.08, table["kappa (%): paper"], marker="D", facecolors="none", edgecolors=PAPER, label="paper D")
+    ax.scatter(x + 0.08, table["kappa: paper"], marker="D", facecolors="none", edgecolors=PAPER, label="paper D")
     ax.set_xticks(x, list(table["method"]), fontsize=8)
-    ax.set_ylabel("quadratic-weighted kappa (%)")
+    ax.set_ylabel("quadratic-weighted kappa")
     ax.grid(axis="y", alpha=0.3)
     ax.legend(fontsize=7)
     fig.tight_layout()

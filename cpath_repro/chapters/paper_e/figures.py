@@ -35,25 +35,25 @@ def _grid_numbers(ax: plt.Axes, values: np.ndarray, highlight: Sequence[tuple[in
         ax.add_patch(Rectangle((c, r), 1, 1, color=colour))
     for r in range(n_r):
         for c in range(n_c):
-            ax.text(c + 0.5, r + 0.5, str(values[r, c]), ha="center", va="center", fontsize=10)
+            ax.text(c + 0.5, r + 0.5, str(values[r, c]), ha="center", va="center", fontsize=8)
     for i in range(n_r + 1):
         ax.axhline(i, color="grey", lw=0.6)
     for j in range(n_c + 1):
         ax.axvline(j, color="grey", lw=0.6)
     ax.set_xticks([])
     ax.set_yticks([])
-    ax.set_title(title, fontsize=10)
+    ax.set_title(title, fontsize=9)
 
 
 def convolution_figure(demo: ConvolutionDemo) -> Figure:
     """Paper E Fig. 2: input with the receptive field (pink), kernel, output position (green)."""
-    fig, axes = plt.subplots(1, 3, figsize=(10, 3.6), gridspec_kw={"width_ratios": [demo.image.shape[0], 3,
-                                                                                     demo.output.shape[0]]})
+    fig, axes = plt.subplots(1, 3, figsize=(viz.COLUMN_INCHES, 2.9),
+                             gridspec_kw={"width_ratios": [demo.image.shape[0], 3, demo.output.shape[0]]})
     rs, cs = demo.receptive_field
     field = [(r, c) for r in range(rs.start, rs.stop) for c in range(cs.start, cs.stop)]
-    _grid_numbers(axes[0], demo.image, field, PINK, "input I (receptive field in pink)")
+    _grid_numbers(axes[0], demo.image, field, PINK, "input I\n(receptive field in pink)")
     _grid_numbers(axes[1], demo.kernel, title="kernel k")
-    _grid_numbers(axes[2], demo.output, [(demo.row, demo.col)], GREEN, "feature map I * k (output in green)")
+    _grid_numbers(axes[2], demo.output, [(demo.row, demo.col)], GREEN, "feature map I * k\n(output in green)")
     fig.tight_layout()
     return fig
 
@@ -61,12 +61,12 @@ def convolution_figure(demo: ConvolutionDemo) -> Figure:
 def pooling_figure(demo: PoolingDemo) -> Figure:
     """Paper E Fig. 3: each window's kept maximum, and the pooled output."""
     palette = ["#f4a6c8", "#a6cef4", "#c8f4a6", "#f4e0a6", "#d4a6f4", "#a6f4e8", "#f4c0a6", "#b0b0f4"]
-    fig, axes = plt.subplots(1, 2, figsize=(8, 3.6), gridspec_kw={"width_ratios": [demo.image.shape[0],
-                                                                                  demo.output.shape[0]]})
+    fig, axes = plt.subplots(1, 2, figsize=(viz.COLUMN_INCHES, 3.4),
+                             gridspec_kw={"width_ratios": [demo.image.shape[0], demo.output.shape[0]]})
     ax = axes[0]
     w = demo.window
     n_out = demo.output.shape[0]
-    _grid_numbers(ax, demo.image, title=f"input I ({w}x{w} windows, kept maxima outlined)")
+    _grid_numbers(ax, demo.image, title=f"input I ({w}x{w} windows,\nkept maxima outlined)")
     for i in range(n_out):
         for j in range(n_out):
             colour = palette[(i * n_out + j) % len(palette)]
@@ -87,7 +87,7 @@ def descent_figure(path: np.ndarray, surface: tuple[np.ndarray, np.ndarray, np.n
     w, b, loss = surface
     fig, ax = plt.subplots(figsize=(5.5, 4.5))
     contours = ax.contour(w, b, loss, levels=20, cmap="viridis")
-    ax.clabel(contours, fontsize=6)
+    ax.clabel(contours, fontsize=7)
     ax.plot(path[:, 0], path[:, 1], "o-", color="crimson", ms=3, label="gradient descent")
     ax.set_xlabel("weight w")
     ax.set_ylabel("bias b")
@@ -98,7 +98,7 @@ def descent_figure(path: np.ndarray, surface: tuple[np.ndarray, np.ndarray, np.n
 
 def activation_figure(curves: pd.DataFrame) -> Figure:
     """Each activation function and its derivative (E-K1, :func:`~.analysis.activation_curves`)."""
-    fig, axes = plt.subplots(1, 2, figsize=(8, 3.2))
+    fig, axes = plt.subplots(1, 2, figsize=(viz.COLUMN_INCHES, 3.0))
     for name, g in curves.groupby("activation", sort=False):
         axes[0].plot(g.x, g.value, label=str(name))
         axes[1].plot(g.x, g.derivative, label=str(name))
@@ -128,41 +128,46 @@ def reliability_diagram(diagrams: Mapping[str, np.ndarray]) -> Figure:
 def maps_grid(rows: Mapping[str, tuple[np.ndarray | Sequence[np.ndarray], str]], titles: Sequence[str] = (),
               size: float = 1.8) -> Figure:
     """A grid of single-channel images: one row per entry, ``label: (images (n, H, W), colour map)``, one
-    column per example."""
+    column per example, at most the column's width; a row of maps (any colour map but grey) gets a colour bar."""
     n = max(len(images) for images, _ in rows.values())
-    fig, axes = plt.subplots(len(rows), n, figsize=(size * n, size * len(rows)), squeeze=False)
+    side = min(size, (viz.COLUMN_INCHES - 1.3) / n)
+    fig, axes = plt.subplots(len(rows), n, figsize=(side * n + 1.3, (side + 0.1) * len(rows) + 0.4 * bool(titles)),
+                             squeeze=False)
     for r, (label, (images, cmap)) in enumerate(rows.items()):
+        shown = None
         for c in range(n):
             ax = axes[r, c]
             if c < len(images):
-                ax.imshow(images[c], cmap=cmap)
+                shown = ax.imshow(images[c], cmap=cmap)
             ax.set_xticks([])
             ax.set_yticks([])
             if c == 0:
                 ax.set_ylabel(label, fontsize=8)
             if r == 0 and c < len(titles):
                 ax.set_title(titles[c], fontsize=8)
-    fig.tight_layout()
+        if shown is not None and cmap != "gray":
+            bar = fig.colorbar(shown, ax=list(axes[r]), fraction=0.03, pad=0.02)
+            bar.ax.tick_params(labelsize=7)
     return fig
 
 
 def scatter_by_class(frame: pd.DataFrame, panels: Mapping[str, tuple[str, str]]) -> Figure:
     """2-D embeddings coloured by class, one panel per embedding (columns of ``frame``)."""
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.8), squeeze=False)
-    for ax, (title, (cx, cy)) in zip(axes[0], panels.items(), strict=True):
+    fig, axes = viz.panel_grid(len(panels), 3.0, most=2)
+    for ax, (title, (cx, cy)) in zip(axes, panels.items(), strict=True):
         for name, g in frame.groupby("class", sort=False):
             ax.scatter(g[cx], g[cy], s=6, label=str(name))
         ax.set_title(title, fontsize=10)
         ax.set_xticks([])
         ax.set_yticks([])
-    axes[0, 0].legend(fontsize=8, markerscale=2)
+    axes[0].legend(fontsize=8, markerscale=2)
     fig.tight_layout()
     return fig
 
 
 def tracks_figure(frames: np.ndarray, tracks: Mapping[str, np.ndarray]) -> Figure:
     """A time-lapse's first and last frames, and each tracker's path over the mean frame (E-K2's RNN)."""
-    fig, axes = plt.subplots(1, 3, figsize=(10, 3.4))
+    fig, axes = plt.subplots(1, 3, figsize=(viz.COLUMN_INCHES, 2.7))
     axes[0].imshow(frames[0], cmap="gray")
     axes[0].set_title("frame 1", fontsize=9)
     axes[1].imshow(frames[-1], cmap="gray")
@@ -172,7 +177,7 @@ def tracks_figure(frames: np.ndarray, tracks: Mapping[str, np.ndarray]) -> Figur
         style = "w-" if label == "truth" else "-"
         axes[2].plot(path[:, 1], path[:, 0], style, marker="o", ms=2, lw=1.5 if label == "truth" else 1, label=label)
     axes[2].set_title("paths over the mean of all frames", fontsize=9)
-    axes[2].legend(fontsize=6, loc="lower left")
+    axes[2].legend(fontsize=7, loc="lower left")
     for ax in axes:
         ax.set_axis_off()
     fig.tight_layout()

@@ -77,7 +77,7 @@ def settings_table(outcomes: list[Outcome]) -> pd.DataFrame:
         rows.append({"backbone": o.name, "weights": "fractal stand-in", "input (px)": m["input_size"],
                      "fractal classes": m["classes"], "images": m["images"], "epochs": m["epochs"],
                      "images seen": m["images"] * m["epochs"],
-                     "fractal accuracy (chance)": f"{m['fractal_val_accuracy']:.2f} ({1 / m['classes']:.2f})",
+                     "fractal accuracy % (chance %)": f"{100 * m['fractal_val_accuracy']:.1f} ({100 / m['classes']:.1f})",
                      "training (s)": round(float(m["seconds"]), 1)})
     return pd.DataFrame(rows)
 
@@ -100,14 +100,15 @@ def probe_summary(outcomes: list[Outcome]) -> pd.DataFrame:
             wide = table.pivot_table(index="seed", columns="arm", values="value")
             wins = int((wide["fractal"] > wide["random"]).sum())
             status = probe.RULE.evaluate(table).status
-            rows.append({"backbone": o.name, "as the claims use it": use, "from the stand-in": _mean_sd(wide["fractal"]),
-                         "from random init": _mean_sd(wide["random"]), "seeds won": f"{wins}/{len(wide)}",
+            rows.append({"backbone": o.name, "as the claims use it": use,
+                         "accuracy from the stand-in (%)": _mean_sd(wide["fractal"]),
+                         "accuracy from random init (%)": _mean_sd(wide["random"]), "seeds won": f"{wins} of {len(wide)}",
                          "verdict": probe.VERDICTS.get(status, f"cannot be judged ({len(wide)} seed(s))")})
     return pd.DataFrame(rows)
 
 
 def _mean_sd(values: pd.Series) -> str:
-    return f"{values.mean():.3f} ± {values.std():.3f}" if len(values) > 1 else f"{values.mean():.3f}"
+    return f"{values.mean():.1f} ±\u00a0{values.std():.1f}" if len(values) > 1 else f"{values.mean():.1f}"
 
 
 def manifest_metrics(outcomes: list[Outcome]) -> dict[str, object]:
@@ -117,7 +118,7 @@ def manifest_metrics(outcomes: list[Outcome]) -> dict[str, object]:
             "imagenet": [o.name for o in outcomes if o.source == "imagenet"]}
 
 
-def fractal_examples(profile: str, classes: int = 6, per_class: int = 4) -> dict[str, np.ndarray]:
+def fractal_examples(profile: str, classes: int = 4, per_class: int = 3) -> dict[str, np.ndarray]:
     """A few images of the first fractal classes of the profile's stand-in set, for the page's figure."""
     s = pretraining.fractal_settings(profile)
     systems = pretraining.fractal_classes(s.classes, s.seed)[:classes]

@@ -18,5 +18,4 @@ MAX_RELATIVE_GRADIENT_ERROR = Metric("max_relative_gradient_error",
 GRADIENT_ERROR_LIMIT = 1e-4
 ISOLATED_FALSE_TUMOUR_POINTS = Metric("isolated_false_tumour_points",
                                       "isolated false tumour points on the test slides", "points", 1)
-QUADRATIC_KAPPA = Metric("quadratic_kappa",
-                         "patient-level quadratic-weighted kappa of the pN stage (× 100, as paper D prints it)", "", 1)
+QUADRATIC_KAPPA = Metric("quadratic_kappa", "patient-level quadratic-weighted kappa of the pN stage", "", 3)

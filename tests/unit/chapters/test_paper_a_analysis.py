@@ -62,13 +62,25 @@ def test_the_figures_panels_name_what_they_show():
     found = {"tumour": (np.zeros((4, 4)), 1, 2)}
     assert figures.pixel_panels(found) == {"tumour pixel": found["tumour"]}
 
-    class Colours:
-        rgb = np.ones((6, 3))
+    from cpath_repro.explain.actmax import FilterColours
 
-    rows = figures.filter_swatches({("trained", 0): Colours(), ("untrained", 0): Colours()},  # type: ignore[dict-item]
-                                   Settings.of_profile("ci"))
+    # filter 1 points at eosin exactly, filter 2 prefers clear glass
+    od = np.stack([analysis.TRUE_STAIN_VECTORS[1], analysis.TRUE_STAIN_VECTORS[0]])
+    colours = FilterColours(od=od, best_response=np.array([1.0, 0.0]), glass_response=np.array([0.0, 1.0]))
+    rows = figures.filter_swatches({("trained", 0): colours, ("untrained", 0): colours}, Settings.of_profile("ci"))
     assert list(rows) == ["true stains (the generator's)", "trained, seed 0", "untrained, seed 0"]
-    np.testing.assert_allclose(rows["true stains (the generator's)"], 10 ** -analysis.TRUE_STAIN_VECTORS)
+    np.testing.assert_allclose(rows["true stains (the generator's)"][0], 10 ** -analysis.TRUE_STAIN_VECTORS)
+    assert rows["trained, seed 0"][1] == ["eosin\n0°", "glass"]  # each filter says which stain it is nearest
+
+
+def test_the_maximizing_inputs_are_cropped_to_what_the_ascent_changed_and_say_how_much():
+    grey = np.full((32, 32, 3), 0.5)
+    changed = grey.copy()
+    changed[14:18, 15:17] = 0.6  # 8 of 1,024 pixels
+    panels = figures.maximizing_panels({"maximizes tumour": changed, "maximizes tissue": grey}, margin=2)
+    assert list(panels) == ["maximizes tumour\n(0.8% of the input changed)", "maximizes tissue\n(0.0% of the input changed)"]
+    tumour = panels["maximizes tumour\n(0.8% of the input changed)"]
+    assert tumour.shape == (8, 6, 3) and tumour.max() == 1.0  # the crop, its difference from grey stretched
 
 
 def test_convergence_reads_a_level_both_arms_reach_so_an_arm_that_learns_nothing_cannot_win():

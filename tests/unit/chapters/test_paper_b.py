@@ -238,7 +238,7 @@ def test_the_papers_matrices_are_shown_whole_with_the_digits_it_printed():
     from cpath_repro.chapters.paper_b import paper
 
     shown = analysis.paper_matrix(paper.B_T2).set_index("source")
-    assert shown.loc["ADP", "MHIST"] == "78.74 ± 1.39" and shown.loc["ADP", "ADP"] == "93.56 ± 0.4"
+    assert shown.loc["ADP", "MHIST"] == "78.74 (1.39)" and shown.loc["ADP", "ADP"] == "93.56 (0.4)"
     assert shown.notna().all().all() and len(shown) == len({s for s, _ in paper.B_T2})
 
 

@@ -242,7 +242,8 @@ def test_attribution_maps_title_each_crop_with_its_class_and_prediction():
     examples = {"crops": maps, "objects": maps, "saliency": maps, "occlusion": maps,
                 "classes": np.array(["round", "elongated"]), "predicted": np.array(["round", "fragmented"])}
     fig = figures.attribution_maps(examples)
-    assert isinstance(fig, Figure) and len(fig.axes) == 8
+    images = [ax for ax in fig.axes if ax.get_label() != "<colorbar>"]
+    assert isinstance(fig, Figure) and len(images) == 8 and len(fig.axes) == 8 + 2  # a colour bar per row of maps
     assert [ax.get_title() for ax in fig.axes[:2]] == ["round\n(predicted round)", "elongated\n(predicted fragmented)"]
 
 

@@ -95,14 +95,14 @@ def test_the_probe_table_pairs_both_arms_in_every_seed():
     table = probe.measure("resnet18", TINY, TINY_PROBE)
     assert list(table.columns) == ["seed", "arm", "metric", "value"]
     assert len(table) == 6 and set(table.arm) == {"fractal", "random"} and sorted(set(table.seed)) == [0, 1, 2]
-    assert set(table.metric) == {"probe_accuracy"} and table.value.between(0, 1).all()
+    assert set(table.metric) == {"probe_accuracy"} and table.value.between(0, 100).all()  # percent
     assert all(sorted(group.arm) == ["fractal", "random"] for _, group in table.groupby("seed"))
     assert isinstance(probe.pretrains(table), bool) and "fractal" in probe.evidence(table)
 
 
 def test_the_frozen_probe_reads_features_and_pairs_both_arms():
     table = probe.measure("resnet18", TINY, TINY_PROBE, use="frozen")
-    assert len(table) == 6 and set(table.arm) == {"fractal", "random"} and table.value.between(0, 1).all()
+    assert len(table) == 6 and set(table.arm) == {"fractal", "random"} and table.value.between(0, 100).all()
     with pytest.raises(ValueError, match="frozen or fine-tuned"):
         probe.measure("resnet18", TINY, TINY_PROBE, use="linear")
 
