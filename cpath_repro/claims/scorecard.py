@@ -10,7 +10,7 @@ from typing import Any
 
 import pandas as pd
 
-from cpath_repro.claims import forest, pretraining
+from cpath_repro.claims import card, forest, pretraining
 from cpath_repro.claims.registry import CLAIMS, PAPERS, Claim
 from cpath_repro.claims.rules import Comparison, Status
 from cpath_repro.results.provenance import data_kind
@@ -252,8 +252,7 @@ class VerdictBox:
             f"<b>{v.claim.id}</b> — {html.escape(v.claim.statement)}<br>"
             f"<b>Verdict:</b> <span style='color:{colour};font-weight:bold'>{v.status.value}</span> "
             f"(on {html.escape(v.data)})<br><small><b>Rule (fixed before the run):</b> {html.escape(v.rule)}"
-            f"{_comparison(v.claim)}<br>"
-            f"<b>Evidence:</b> {html.escape(v.evidence)}</small>{_forest([v])}</div>"
+            f"{_comparison(v.claim)}</small><small>{card.evidence_table(v)}</small>{_forest([v])}</div>"
         )
 
     def __repr__(self) -> str:

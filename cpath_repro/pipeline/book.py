@@ -44,6 +44,9 @@ FOLDED_WHOLE = "hide-cell"
 OUTPUT_ONLY = "remove-input"
 CARDS_SOURCE = "# the verdict cards of this page's claims, drawn when the book is built"
 SETUP = re.compile(r"^\s*run, \w+ = start\(", re.MULTILINE)
+#: Above a chapter's list of its claims' verdicts
+CLAIM_LIST = ("**What our runs found**, claim by claim (each verdict computed from paired seeds by a rule fixed before "
+              "the run; the pages below give the evidence):")
 #: From a notebook page, the front page (whose "Papers" section the cards' citations link to)
 FRONT_PAGE = "../book/index.html"
 #: Where, beside the staged notebooks, each page's tables and figures are copied for download
@@ -133,7 +136,8 @@ def stage(run_dir: Path, results: dict[str, Path], stage_dir: Path) -> None:
         atomic.write_text(generated / f"choices-{paper}.md", choices.as_markdown(paper=paper))
         mine = [v for v in verdicts if v.claim.paper == paper]
         if mine:
-            atomic.write_text(generated / f"claims-{paper}.md", "```{raw} html\n" + card.claim_list(mine) + "\n```\n")
+            atomic.write_text(generated / f"claims-{paper}.md", f"*The paper:* {registry.CITATIONS[paper]}\n\n"
+                              f"{CLAIM_LIST}\n\n```{{raw}} html\n{card.claim_list(mine)}\n```\n")
 
 
 def basis(results: dict[str, Path], verdicts: list[scorecard.Verdict]) -> str:

@@ -192,7 +192,7 @@ def pretrains(table: pd.DataFrame) -> bool:
 
 
 def evidence(table: pd.DataFrame) -> str:
-    """One sentence: the rule's verdict and the numbers it came from."""
+    """One sentence: the rule's verdict and the numbers it came from (the rule itself is on the pretraining page)."""
     outcome = RULE.evaluate(table)
     verdict = VERDICTS.get(outcome.status, "cannot be judged")
-    return f"The fractal stand-in {verdict} ({RULE.description[:-1]}): {outcome.evidence}."
+    return f"the fractal stand-in {verdict}: {outcome.evidence}"
