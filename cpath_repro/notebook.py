@@ -24,13 +24,22 @@ from cpath_repro.claims.scorecard import Verdict, VerdictBox, verdict_box
 from cpath_repro.errors import ParameterError
 from cpath_repro.profiles import COMMON_NAMES
 from cpath_repro.project import default_run_dir
+from cpath_repro.results import tables
 from cpath_repro.results.run import Run
-from cpath_repro.results.tables import readable
 
 if TYPE_CHECKING:
     import pandas as pd
+    from pandas.io.formats.style import Styler
 
 __all__ = ["Pretraining", "not_testable", "readable", "record_pretraining", "report_claim", "start", "verdict_box"]
+
+
+def readable(table: pd.DataFrame, decimals: int | Mapping[str, int | str] = tables.DEFAULT_DECIMALS,
+             names: Mapping[str, str] | None = None, caption: str | None = None, index: bool = False) -> Styler:
+    """:func:`cpath_repro.results.tables.readable`, with every claim metric's key in its words."""
+    from cpath_repro.claims.metrics import METRICS
+
+    return tables.readable(table, decimals, names, caption, index, terms={k: m.words for k, m in METRICS.items()})
 
 
 def start(name: str, namespace: Mapping[str, Any]) -> tuple[Run, Any]:

@@ -48,15 +48,18 @@ TEXT = "text-align: left;"
 
 
 def readable(table: pd.DataFrame, decimals: int | Mapping[str, int | str] = DEFAULT_DECIMALS,
-             names: Mapping[str, str] | None = None, caption: str | None = None, index: bool = False) -> Styler:
+             names: Mapping[str, str] | None = None, caption: str | None = None, index: bool = False,
+             terms: Mapping[str, str] | None = None) -> Styler:
     """``table`` formatted for reading (the saved table is unchanged).
 
     ``decimals``: one number for every float column, or per column (its name in ``table``, or the
     ``X`` of an ``X_mean``/``X_sd`` pair), where a string is a format spec (``".2e"``); unnamed float
     columns get :data:`DEFAULT_DECIMALS`. ``names`` renames shown columns; other names lose their
-    underscores. ``index``: show the index (a pivot table's rows) as the first columns. The caption
-    defaults to ``table.attrs["caption"]`` (set by the function that made the table).
+    underscores. ``index``: show the index (a pivot table's rows) as the first columns. ``terms``: words for
+    keys that may appear as a cell or a column's name (the claims' metrics: :func:`cpath_repro.notebook.readable`
+    gives them). The caption defaults to ``table.attrs["caption"]`` (set by the function that made the table).
     """
+    terms = dict(terms or {})
     if index:  # an unnamed index shows as an unnamed column, not as pandas' "index"
         table = table.rename_axis(index=[n if n is not None else "" for n in table.index.names])
     frame = table.reset_index() if index else table.reset_index(drop=True)
@@ -75,11 +78,12 @@ def readable(table: pd.DataFrame, decimals: int | Mapping[str, int | str] = DEFA
             shown[base] = pd.Series(values, dtype=object)
             numeric.add(base)
             continue
-        shown[column] = frame[column].map(lambda v, spec=spec: _cell(v, spec)).astype(object)
+        shown[column] = frame[column].map(lambda v, spec=spec: terms.get(v, _cell(v, spec)) if isinstance(v, str)
+                                          else _cell(v, spec)).astype(object)
         if all(_is_number(v) for v in frame[column] if not _missing(v)):
             numeric.add(column)
     names = dict(names or {})
-    label = {c: names.get(c, _default_name(c)) for c in shown}
+    label = {c: names.get(c, terms.get(c) or _default_name(c)) for c in shown}
     out = pd.DataFrame({label[c]: v for c, v in shown.items()})
     numeric_labels = [label[c] for c in shown if c in numeric]
     if any(GROUP in c for c in out.columns):

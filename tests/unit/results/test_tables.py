@@ -65,3 +65,12 @@ def test_the_papers_values_show_as_printed_whatever_the_pages_decimals():
     assert shown[3] == ["ResNet", "1.0963", "1.20 ±\u00a00.02", "88", "1.25"]
     assert tables.is_paper_column("unet: paper") and tables.is_paper_column("paper memory (MiB)")
     assert not tables.is_paper_column("paperless") and not tables.is_paper_column("ours")
+
+
+def test_a_claim_metric_reads_as_its_words_in_a_page_table():
+    from cpath_repro.notebook import readable
+
+    table = pd.DataFrame({"metric": ["f1_tumour"], "stain_od_angle_deg": [12.5]})
+    shown = _cells(readable(table).to_html())
+    assert shown[0] == ["metric", "angle between a filter's optimal colour and the nearest stain's colour"]
+    assert shown[1] == ["test F1 of the tumour class", "12.500"]
