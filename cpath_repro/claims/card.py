@@ -20,6 +20,8 @@ from cpath_repro.claims.rules import Comparison, MostUnits, Status
 if TYPE_CHECKING:
     from cpath_repro.claims.scorecard import Verdict
 
+#: The longest reason a card's face shows whole (a longer one is cut at a word, and given in full in the fold)
+FACE_CHARS = 180
 #: Where a page links a paper's citation: the front page's "Papers" section, one anchor per paper.
 PAPERS_ANCHOR = "paper-{paper}"
 
@@ -59,16 +61,22 @@ def _what(c: Comparison) -> str:
 
 def headline(v: Verdict, short: bool = False) -> str:
     """What we measured, in one sentence: the comparison that decides the verdict, who is ahead and by how much
-    (``short``: without the interval, for a list of claims)."""
+    (``short``: of many comparisons, only how many went which way)."""
     if v.status is Status.NOT_YET:
         return "Not measured yet: its chapter has not been run."
     shown = [c for c in v.comparisons if c.status is not Status.UNDECIDABLE and c.better]
+    if not shown and v.comparisons:
+        seeds = sorted({c.n for c in v.comparisons})
+        if seeds[-1] < 2:
+            return (f"{len(v.comparisons)} comparison{'s' if len(v.comparisons) > 1 else ''} on {seeds[-1]} paired "
+                    "seed each: no interval to decide by.")
+        return f"No comparison has an interval: {v.comparisons[0].why_undecidable}."
     if not shown:
         text = v.evidence.replace(" | ", "; ")
-        return text[:1].upper() + text[1:] + "." if text else "No comparison could be made."
+        return _capital(text) + "." if text else "No comparison could be made."
     if len(shown) == 1:
-        c = shown[0]
-        return f"{_capital(side(c))} in {_what(c)}" + ("." if short else f" — {interval(c)}.")
+        c = shown[0]  # one comparison: its interval is part of the sentence, short or not
+        return f"{_capital(side(c))} in {_what(c)} — {interval(c)}."
     what = v.claim.rule.units if isinstance(v.claim.rule, MostUnits) else "comparisons"
     ahead = sum(c.mean > c.margin for c in shown)
     decided = [f"{n} {way}" for n, way in ((sum(c.status is Status.SUPPORTED for c in shown), "for it"),
@@ -128,29 +136,38 @@ def evidence_table(v: Verdict) -> str:
 
 
 def card(v: Verdict, papers_page: str = "") -> str:
-    """The verdict card (HTML): the claim with its citation, what we measured, the verdict and its flags; the rule
-    and the evidence folded. ``papers_page``: the front page's address from this page, for the citation link."""
+    """The verdict card (HTML): the claim with its citation, what we measured, the verdict and its flags; the
+    weakest comparison, the rule and the evidence folded. ``papers_page``: the front page's address from this
+    page, for the citation link. Short enough that a page's cards open its first screen."""
     citation = CITATIONS[v.claim.paper]
     cite = html.escape(f"{citation.short}, paper {v.claim.paper}")
     if papers_page:
         cite = f"<a href='{papers_page}#{PAPERS_ANCHOR.format(paper=v.claim.paper)}'>{cite}</a>"
     chips = "".join(f"<span class='vc-flag'>{html.escape(f)}</span>" for f in flags(v))
     why = f"<p><b>Why this comparison:</b> {html.escape(v.claim.comparison)}</p>" if v.claim.comparison else ""
+    face, full = headline(v, short=True), headline(v)
+    reason, detail = _why_not(v)
+    folded = (f"<p>{html.escape(full)}</p>" if full != face else "") + (f"<p>{html.escape(detail)}</p>" if detail else "")
     return (f"<div class='verdict-card' data-claim='{html.escape(v.claim.id, quote=True)}' "
             f"data-status='{v.status.value}' style='--vc:{COLOURS[v.status]}'>"
             f"<p><span class='vc-status'>{v.status.value}</span> <b>{v.claim.id}</b> {chips}</p>"
             f"<p><b>The paper claims:</b> {html.escape(v.claim.statement)} ({cite})</p>"
-            f"<p><b>We measured:</b> {html.escape(headline(v))}</p>{_why_not(v)}"
-            f"<details><summary>The rule fixed before the run, and the evidence</summary>"
-            f"<p><b>Rule:</b> {html.escape(v.rule)}</p>{why}{evidence_table(v)}</details></div>")
+            f"<p><b>We measured:</b> {html.escape(face)}</p>{reason}"
+            f"<details><summary>The weakest comparison, the rule fixed before the run, and the evidence</summary>"
+            f"{folded}<p><b>Rule:</b> {html.escape(v.rule)}</p>{why}{evidence_table(v)}</details></div>")
 
 
-def _why_not(v: Verdict) -> str:
-    """For a verdict the numbers could not reach, why (the gate or the chapter's reason), on the card's face."""
+def _why_not(v: Verdict) -> tuple[str, str]:
+    """For a verdict the numbers could not reach: why, in its first clause on the card's face (HTML), and the
+    rest of the reason for the fold."""
     if v.status not in (Status.NOT_TESTABLE, Status.UNDECIDABLE):
-        return ""
+        return "", ""
     why = remark(v).split("; its own numbers")[0].strip(" ;:.")
-    return f"<p><b>Why {v.status.value}:</b> {html.escape(why)}.</p>" if why else ""
+    if not why:
+        return "", ""
+    short = why if len(why) <= FACE_CHARS else why[:why.rfind(" ", 0, FACE_CHARS)] + " …"
+    face = f"<p><b>Why {v.status.value}:</b> {html.escape(short)}{'' if short.endswith('…') else '.'}</p>"
+    return face, (f"Why, in full: {why}." if short != why else "")
 
 
 def cards(verdicts: list[Verdict], papers_page: str = "") -> str:

@@ -10,12 +10,14 @@ staging tree, never the work tree, so building does not dirty it.
 from __future__ import annotations
 
 import html
+import json
 import re
 import shutil
 import subprocess
 import sys
 import uuid
 from collections import Counter
+from html.parser import HTMLParser
 from pathlib import Path
 
 import nbformat
@@ -125,8 +127,9 @@ def stage(run_dir: Path, results: dict[str, Path], stage_dir: Path) -> None:
     partial = (f"**A partial book:** {len(results)} of {len(catalog.NOTEBOOKS)} notebooks were run for it "
                f"({', '.join(s.name for s in missing)} were not; their pages say so and their claims are "
                "*not yet reproduced*).\n\n" if missing else "")
-    atomic.write_text(generated / "basis.md", partial + basis(results, verdicts) + "\n\n```{raw} html\n"
-                      + scorecard.overview_html(verdicts) + "\n```\n")
+    overview = scorecard.overview_html(verdicts)
+    atomic.write_text(generated / "basis.md", partial + basis(results, verdicts) + "\n"
+                      + (f"\n```{{raw}} html\n{overview}\n```\n" if overview else ""))
     atomic.write_text(generated / "scorecard.md", "```{raw} html\n" + scorecard.as_html(verdicts) + "\n```\n"
                       + ROBUSTNESS + "```{raw} html\n" + sweeps.robustness_html(found) + "\n```\n")
     atomic.write_text(generated / "papers.md", papers())
@@ -321,6 +324,53 @@ def build(run_dir: Path, out_dir: Path | None = None, quiet: bool = True) -> Pat
         lines = [ln for ln in (proc.stdout + proc.stderr).splitlines() if "WARNING" in ln or "ERROR" in ln]
         detail = lines[0].strip() if lines else (proc.stderr.strip().splitlines() or ["no output"])[-1]
         raise UserError(f"Jupyter Book failed ({len(lines)} warning(s) or error(s)); the first: {detail}")
+    offline_search(html)
     atomic.replace_dir(html, out_dir / "html")
     shutil.rmtree(scratch, ignore_errors=True)
     return out_dir / "html" / "index.html"
+
+
+class _MainText(HTMLParser):
+    """The text of a page's ``role="main"`` element, as Sphinx's search reads it (no scripts, styles or ¶ links)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.open: list[bool] = []  # the elements open inside the main one (itself first): whether each is skipped
+        self.parts: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        found = dict(attrs)
+        if tag not in VOID_TAGS and (self.open or found.get("role") == "main"):
+            self.open.append(tag in ("script", "style") or "headerlink" in (found.get("class") or ""))
+
+    def handle_endtag(self, tag: str) -> None:
+        if self.open and tag not in VOID_TAGS:
+            self.open.pop()
+
+    def handle_data(self, data: str) -> None:
+        if self.open and not any(self.open):
+            self.parts.append(data)
+
+
+VOID_TAGS = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
+
+
+def offline_search(html_dir: Path) -> None:
+    """Let the book's search show excerpts when it is opened from disk: each page's main text, embedded in
+    ``_static/page-texts.js`` for ``search-offline.js`` to answer the page requests a browser refuses on file://
+    (Sphinx's search has no such mode; served over HTTP, nothing changes)."""
+    texts = {}
+    for page in sorted(html_dir.rglob("*.html")):
+        if "_static" in page.parts or page.name in ("search.html", "genindex.html"):
+            continue
+        reader = _MainText()
+        reader.feed(page.read_text(encoding="utf-8"))
+        text = " ".join(" ".join(reader.parts).split())
+        if text:
+            texts[page.relative_to(html_dir).as_posix()] = f'<div role="main">{html.escape(text)}</div>'
+    atomic.write_text(html_dir / "_static" / "page-texts.js", f"window.CPATH_PAGE_TEXTS = {json.dumps(texts)};\n")
+    search = html_dir / "search.html"
+    if search.is_file():
+        scripts = ('<script src="_static/page-texts.js"></script>'
+                   '<script src="_static/search-offline.js"></script>')
+        atomic.write_text(search, search.read_text(encoding="utf-8").replace("</head>", scripts + "</head>", 1))

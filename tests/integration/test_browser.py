@@ -212,3 +212,18 @@ def test_figures_are_legible_in_the_column_and_verdict_cards_are_on_the_first_sc
             problems += [f"{name}: overflows its column: {w}" for w in wide]
         browser.close()
     assert not problems, "\n".join(problems)
+
+
+def test_search_opened_from_disk_shows_excerpts(built_book: Path):
+    """Sphinx's search fetches each result's page for its excerpt, which a browser refuses on file://; the book
+    embeds the pages' text for it, so results opened from disk come with their excerpts."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=_chromium(), args=CHROMIUM_FLAGS)
+        page = browser.new_page()
+        page.goto((built_book / "search.html").as_uri() + "?q=seeds", wait_until="load")
+        excerpts = page.locator("#search-results li p.context")
+        excerpts.first.wait_for(timeout=20_000)
+        assert excerpts.count() >= 3 and all("seed" in text.lower() for text in excerpts.all_inner_texts()[:3])
+        browser.close()

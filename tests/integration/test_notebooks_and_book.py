@@ -165,10 +165,13 @@ def test_front_page_opens_with_one_grid_of_every_claim(built_book: Path):
 def test_staged_pages_drop_the_injected_cell_and_fold_the_code(built_book: Path):
     for name in NOTEBOOKS:
         page = nbformat.read(built_book.parent / "stage" / "notebooks" / f"{name}.ipynb", as_version=4)
-        tags = [c.metadata.get("tags", []) for c in page.cells if c.cell_type == "code"]
+        cells = [c for c in page.cells if c.cell_type == "code"]
+        cards = [c for c in cells if c.source == book.CARDS_SOURCE]
+        assert len(cards) == bool(catalog.get(name).claims) and all(c.metadata.tags == [book.OUTPUT_ONLY] for c in cards)
+        tags = [c.metadata.get("tags", []) for c in cells if c not in cards]
         assert not any("injected-parameters" in t for t in tags), name
-        assert "parameters" in tags[0] and "hide-input" in tags[0] and "hide-input" in tags[1], name
-        assert all("hide-input" in t for t in tags), name
+        assert "parameters" in tags[0] and "hide-input" in tags[0] and "hide-cell" in tags[1], name  # setup: whole
+        assert all("hide-input" in t for t in tags[:1] + tags[2:]), name
         assert "This page's results as files" in page.cells[-1].source, name
 
 

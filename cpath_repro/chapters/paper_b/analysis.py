@@ -130,6 +130,15 @@ def pipeline_counts(s: Settings, names: Iterable[str], seed: int = 0) -> pd.Data
     return pd.DataFrame([counts_row(prepare(s, n, seed)) for n in names])
 
 
+#: B-T1's pipeline table in two readable halves (column -> its shown name): the source images, then the crops.
+PIPELINE_SOURCES = {"dataset": "dataset", "classes": "classes", "native um/px": "native µm/px",
+                    "images": "source images", "unreadable": "unreadable images"}
+PIPELINE_CROPS = {"dataset": "dataset", "made": "crops: made", "low_contrast_code": "crops: low contrast (code's rule)",
+                  "low_contrast_paper": "crops: low contrast (text's rule)", "kept": "crops: kept",
+                  "unlabelled": "crops: unlabelled", "train crops": "split: train", "val crops": "split: validation",
+                  "test crops": "split: test"}
+
+
 #: The plateau rule, revised before the next run (2026-12-04, the record of choices): a training levelled off when
 #: its last quarter of epochs brought no new best validation accuracy over the best before them by more than one
 #: validation crop (its smallest step; 1 point where a crop is worth less). The kept model is the best epoch, so a
