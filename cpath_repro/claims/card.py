@@ -101,7 +101,8 @@ def flags(v: Verdict) -> list[str]:
         out.append("an arm at chance: it learned nothing to compare")
     seeds = {c.n for c in v.comparisons if c.n}
     if seeds:
-        out.append(f"{min(seeds)} paired seeds" if len(seeds) == 1 else f"{min(seeds)}–{max(seeds)} paired seeds")
+        out.append(f"{min(seeds)}–{max(seeds)} paired seeds" if len(seeds) > 1 else
+                   f"{min(seeds)} paired seed{'s' if min(seeds) > 1 else ''}")
     return out
 
 

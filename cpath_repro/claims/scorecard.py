@@ -163,7 +163,8 @@ def overview_html(items: list[Verdict]) -> str:
     """Every claim's weakest comparison on one standardized axis (inline SVG): the front page's first figure."""
     rows = [(f"{v.claim.id} · {v.status.value}", v.status, forest.weakest(v.comparisons)) for v in items
             if v.status is not Status.NOT_YET]
-    return f"<div class='claim-overview'>{forest.as_svg(forest.overview(rows))}</div>" if rows else ""
+    drawn = any(c is not None for _, _, c in rows)  # with no interval at all (one seed), there is nothing to plot
+    return f"<div class='claim-overview'>{forest.as_svg(forest.overview(rows))}</div>" if drawn else ""
 
 
 def _forest_rows(items: list[Verdict]) -> list[tuple[str, Status, tuple[Comparison, ...], str]]:

@@ -160,9 +160,11 @@ def basis(results: dict[str, Path], verdicts: list[scorecard.Verdict]) -> str:
             f"{synthetic} on synthetic data drawn to carry each paper's mechanism, {len(judged) - synthetic} on the "
             "small real samples their pages name")
     seed_words = (f"{seeds[0]}" if len(seeds) == 1 else f"{seeds[0]} to {seeds[-1]}") if seeds else "no"
+    seed_words += " paired seed" + ("" if seeds == [1] else "s")
+    took = f"{hours:.1f} hours" if hours >= 1 else f"{hours * 60:.0f} minutes"
     return (f"**What these verdicts rest on: our own small runs, not the papers' data.** {len(judged)} of "
-            f"{len(verdicts)} claims judged, {data}; the {profiles} profile: {seed_words} paired seeds per "
-            f"comparison, {len(manifests)} notebooks, {hours:.1f} hours on {devices.most_common(1)[0][0]}. "
+            f"{len(verdicts)} claims judged, {data}; the {profiles} profile: {seed_words} per comparison, "
+            f"{len(manifests)} notebooks, {took} on {devices.most_common(1)[0][0]}. "
             "*Inconclusive at this budget* means these seeds cannot decide; each page says what of its synthetic "
             "world could decide its verdict.")
 
