@@ -122,7 +122,7 @@ def evidence_table(v: Verdict) -> str:
     for c in v.comparisons:
         if c.status is Status.UNDECIDABLE:
             rows.append(f"<tr><td>{html.escape(c.label)}</td><td colspan='3'>{html.escape(c.why_undecidable)}</td>"
-                        "</tr>")
+                        f"<td style='color:{COLOURS[c.status]}'>{c.status.value}</td></tr>")
             continue
         low, high = c.interval
         paper = f"{c.signed(c.paper_effect)}" if c.paper_effect is not None else "not given"
@@ -159,8 +159,8 @@ def card(v: Verdict, papers_page: str = "") -> str:
 
 
 def _why_not(v: Verdict) -> tuple[str, str]:
-    """For a verdict the numbers could not reach: why, in its first clause on the card's face (HTML), and the
-    rest of the reason for the fold."""
+    """For a verdict the numbers could not reach: why, on the card's face (HTML; a long reason cut at a word), and
+    the whole reason for the fold when it was cut."""
     if v.status not in (Status.NOT_TESTABLE, Status.UNDECIDABLE):
         return "", ""
     why = remark(v).split("; its own numbers")[0].strip(" ;:.")

@@ -117,9 +117,9 @@ def overview(rows: Sequence[tuple[str, Status, Comparison | None]]) -> Figure:
         tick.set_color(COLOURS[status])
     ax.set_ylim(len(rows) - 0.5, -0.5)
     ax.tick_params(axis="x", labelsize=8)
-    ax.set_xlabel("each claim's weakest comparison, standardized: mean paired difference over its margin ÷ its\n"
-                  "spread across seeds, with its 95 % interval; right of the dashed line favours the claim; beyond ±6 "
-                  "at the edge", fontsize=8)
+    ax.set_xlabel("each claim's weakest comparison: mean paired difference over its margin ÷ its spread across\n"
+                  "seeds, with its 95 % interval; right of the dashed line favours the claim; beyond ±6 at the edge",
+                  fontsize=7)
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
     return fig
