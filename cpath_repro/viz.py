@@ -67,10 +67,9 @@ def uniform(image: np.ndarray) -> bool:
     return bool(values.size) and float(values.max() - values.min()) <= 1e-6 * max(1.0, float(np.abs(values).max()))
 
 
-def image_grid(images: Mapping[str, np.ndarray], ncols: int = MAX_PANELS_PER_ROW, cmap: str | None = None,
-               colorbar_label: str = "") -> Figure:
-    """Titled images in a column-wide grid (RGB, or single channel with ``cmap`` and a colour bar each, labelled
-    ``colorbar_label``; a mask needs none). An image that shows nothing says so in its title (the page says why)."""
+def image_grid(images: Mapping[str, np.ndarray], ncols: int = MAX_PANELS_PER_ROW, cmap: str | None = None) -> Figure:
+    """Titled images in a column-wide grid (RGB, or single channel with ``cmap`` and a colour bar each; a mask needs
+    none). An image that shows nothing says so in its title (the page says why)."""
     some = next(iter(images.values()))
     aspect = some.shape[0] / some.shape[1]
     n = len(images)
@@ -84,8 +83,6 @@ def image_grid(images: Mapping[str, np.ndarray], ncols: int = MAX_PANELS_PER_ROW
         if cmap is not None and np.ndim(img) == 2 and np.asarray(img).dtype != bool:
             bar = fig.colorbar(shown, ax=ax, fraction=0.046, pad=0.03)
             bar.ax.tick_params(labelsize=7)
-            if colorbar_label:
-                bar.set_label(colorbar_label, fontsize=7)
     fig.tight_layout()
     return fig
 

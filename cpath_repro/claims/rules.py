@@ -276,10 +276,9 @@ class Paired:
             return None
         mean = -spread.mean if lower_is_better else spread.mean
         where = f"{arm}, {words(metric)}" + (f" [{unit}]" if unit else "")
+        side = "interval not below it" if lower_is_better else "interval not above it"
         return (f"{where} does not clear its chance level {amount(metric, level)} (mean {amount(metric, mean)} over "
-                f"{spread.n} "
-                f"seeds, {'interval not below it' if lower_is_better else 'interval not above it'}): it learned nothing "
-                "a comparison could use")
+                f"{spread.n} seeds, {side}): it learned nothing a comparison could use")
 
     def sanity(self, arms: Sequence[str], metrics: Sequence[str], lower_is_better: bool) -> str | None:
         """The first of ``arms`` that does not clear chance on one of ``metrics`` in some unit, in words."""

@@ -332,6 +332,10 @@ def build(run_dir: Path, out_dir: Path | None = None, quiet: bool = True) -> Pat
     return out_dir / "html" / "index.html"
 
 
+#: HTML elements without an end tag
+VOID_TAGS = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
+
+
 class _MainText(HTMLParser):
     """The text of a page's ``role="main"`` element, as Sphinx's search reads it (no scripts, styles or ¶ links)."""
 
@@ -352,9 +356,6 @@ class _MainText(HTMLParser):
     def handle_data(self, data: str) -> None:
         if self.open and not any(self.open):
             self.parts.append(data)
-
-
-VOID_TAGS = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
 
 
 def offline_search(html_dir: Path) -> None:
