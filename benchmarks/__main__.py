@@ -1,27 +1,52 @@
-"""Measure, in one run, what a cache hit costs next to an execution, and stain rendering speed.
+"""``make bench``: every benchmark in one run, printed as a table and recorded for the book's Performance and
+reliability page (:mod:`cpath_repro.pipeline.performance`), with the machine, commit and date.
 
-Prints a small table; results are ratios within this run, which survive a noisy machine.
+Results are ratios within this run, which survive a noisy machine; run it alone on the machine all the same.
 """
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from benchmarks.timing import best_of
-from cpath_repro.pipeline import execute
+from cpath_repro.pipeline import execute, performance
+from cpath_repro.project import PROJECT_ROOT
+from cpath_repro.results import provenance
 from cpath_repro.synth import stains
 from cpath_repro.synth.fields import cell_field
 
 
+def suite() -> dict[str, list[str]]:
+    """The ids of the fault tests and of the bad-input tests, as pytest collects them (nothing is run)."""
+    out = {}
+    for key, paths in (("faults", (performance.FAULT_TESTS,)), ("bad_inputs", performance.BAD_INPUT_TESTS)):
+        proc = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider",
+                               *paths], capture_output=True, text=True, cwd=PROJECT_ROOT)
+        out[key] = [line for line in proc.stdout.splitlines() if "::" in line]
+    return out
+
+
+def commit() -> str:
+    proc = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=PROJECT_ROOT)
+    return proc.stdout.strip() if proc.returncode == 0 else "unknown"
+
+
 def main() -> None:
+    from benchmarks import chapter_speedups, ci_notebooks, end_to_end_memory, engine_overhead, patch_extraction
+
     quiet = {"progress": False, "echo": lambda *_: None}
+    measured: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as tmp:
         run_dir = Path(tmp)
         executed = best_of(lambda: execute.run(["E-F2"], "ci", [], run_dir, force=True, **quiet), repeat=2)
         cached = best_of(lambda: execute.run(["E-F2"], "ci", [], run_dir, **quiet))
+    measured["cache"] = {"executed_s": executed, "cached_s": cached}
     field = cell_field(512, 0)
     assay = stains.ASSAYS["CD8/CD3"]
     truth = field.for_assay(assay)
@@ -37,34 +62,31 @@ def main() -> None:
         ("unmix (skimage.separate_stains), 512x512", f"{mpx / unmix:.1f} Mpx/s"),
         ("unmix / render time", f"{unmix / render:.2f}"),
     ]
-    from benchmarks.engine_overhead import main as engine_overhead
-
-    overhead = engine_overhead()
-    rows += [
-        ("training engine vs bare loop (UNET, 3 epochs)", f"{overhead['engine_s']:.2f} s vs {overhead['bare_s']:.2f} s"),
-        ("engine overhead", f"{overhead['overhead']:+.1%}"),
-    ]
-    from benchmarks.patch_extraction import main as patch_extraction
-    from benchmarks.patch_extraction import rows as patch_rows
-
-    rows += patch_rows(patch_extraction())
-    from benchmarks.end_to_end_memory import main as end_to_end_memory
-
-    memory = end_to_end_memory()
+    measured["engine"] = engine_overhead.main()
+    rows += [("training engine vs bare loop (UNET, 3 epochs)",
+              f"{measured['engine']['engine_s']:.2f} s vs {measured['engine']['bare_s']:.2f} s"),
+             ("engine overhead", f"{measured['engine']['overhead']:+.1%}")]
+    measured["patches"] = patch_extraction.main()
+    rows += patch_extraction.rows(measured["patches"])
+    memory = end_to_end_memory.main()
+    measured["memory"] = {"ratios": [(method, n, ratio) for (method, n), ratio in memory["ratios"].items()]}
     rows += [(f"paper D peak memory growth, {method}, N={4 * n} / N={n}", f"{ratio:.3f}")
-             for (method, n), ratio in memory["ratios"].items()]
-    from benchmarks.chapter_speedups import main as chapter_speedups
-
-    rows += chapter_speedups()
-    from benchmarks.ci_notebooks import main as ci_notebooks
-    from benchmarks.ci_notebooks import rows as ci_rows
-
-    rows += ci_rows(ci_notebooks())
+             for method, n, ratio in measured["memory"]["ratios"]]
+    measured["speedups"] = chapter_speedups.main()
+    rows += measured["speedups"]
+    ci = ci_notebooks.main()
+    measured["ci_notebooks"], measured["rebuild"] = ci["walls"], ci["rebuild"]
+    rows += ci_notebooks.rows(ci)
+    measured["suite"] = suite()
+    rows += [("faults survived (tests)", str(len(measured["suite"]["faults"]))),
+             ("bad inputs refused (tests)", str(len(measured["suite"]["bad_inputs"])))]
     width = max(len(k) for k, _ in rows)
     for key, value in rows:
         print(f"{key.ljust(width)}  {value}")
     assert cached < 0.1 * executed, "an up-to-date notebook must not be executed again"
     assert np.isfinite(unmix) and unmix > 0
+    path = performance.record(measured, provenance.device_description(), commit(), provenance.now_iso())
+    print(f"recorded in {path}; `make book` shows it on the Performance and reliability page")
 
 
 if __name__ == "__main__":

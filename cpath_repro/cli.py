@@ -89,11 +89,13 @@ def _build(args: argparse.Namespace) -> None:
 def _claims(args: argparse.Namespace) -> None:
     from cpath_repro.claims import scorecard
     from cpath_repro.project import default_run_dir
+    from cpath_repro.results.run import check_files
 
     run_dir = args.run_dir or default_run_dir(args.profile)
     if not Path(run_dir).is_dir():
         raise UserError(f"Run directory '{run_dir}' does not exist; create it with "
                         f"`cpath-repro run all --run-dir {run_dir}`.")
+    check_files(Path(run_dir))
     print(scorecard.as_text(scorecard.verdicts(run_dir)))
 
 
@@ -142,6 +144,15 @@ def _store(args: argparse.Namespace) -> None:
     refs = model_references(run_dirs)
     entries = list(store.entries())
     where = f"{store.store_root()} (runs read: {', '.join(map(str, run_dirs)) or 'none'})"
+    if args.action == "prune":  # it removes what no run it reads uses: a run it cannot read would be a guess
+        kept = sum(1 for e in entries if e.key in refs)
+        missing = [str(d) for d in args.run_dir or [] if not Path(d).is_dir()]
+        if missing or not run_dirs:
+            what = (f"run folder '{missing[0]}' does not exist" if missing else
+                    "no run folder was found under runs/ (or $CPATH_REPRO_RUN_DIR)")
+            raise UserError(f"Nothing was pruned: {what}, so the models its results use cannot be told from unused "
+                            f"ones; name every run that keeps models with --run-dir (the runs read now keep {kept} "
+                            f"of {len(entries)} models).")
     if args.action == "list":
         print(f"Model store {where}")
         for e in entries:
@@ -163,7 +174,10 @@ def _heatmap(args: argparse.Namespace) -> None:
 
     written = apply(args.slide, args.model, args.out or Path(args.slide).parent, mpp=args.mpp,
                     progress=not args.quiet)
-    print(f"{written.patches} patches, {written.tumour_patches} predicted tumour; wrote {written.png} and {written.tiff}")
+    resampled = (f" (each read {written.resampled:.2f}x finer and shrunk to the model's resolution)"
+                 if written.resampled != 1 else "")
+    print(f"{written.patches} patches{resampled}, {written.tumour_patches} predicted tumour; wrote {written.png} and "
+          f"{written.tiff}")
 
 
 def _cluster(args: argparse.Namespace) -> None:
@@ -247,7 +261,8 @@ def parser() -> argparse.ArgumentParser:
     heat.add_argument("--model", type=Path, required=True,
                       help="a paper D end-to-end model-store entry, runs/models/<key> (the D-T1 and D-T2 pages list them)")
     heat.add_argument("--out", type=Path, help="folder for <slide>_heatmap.png and .tif (default: beside the slide)")
-    heat.add_argument("--mpp", type=float, help="microns per level-0 pixel, for a slide that does not record them")
+    heat.add_argument("--mpp", type=float, help="microns per level-0 pixel, for a slide that does not record them "
+                      "(a slide at another resolution than the model's is resampled to it)")
     heat.add_argument("--quiet", action="store_true", help="no progress bar")
     heat.set_defaults(func=_heatmap)
 

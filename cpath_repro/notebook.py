@@ -36,10 +36,13 @@ __all__ = ["Pretraining", "not_testable", "readable", "record_pretraining", "rep
 
 def readable(table: pd.DataFrame, decimals: int | Mapping[str, int | str] = tables.DEFAULT_DECIMALS,
              names: Mapping[str, str] | None = None, caption: str | None = None, index: bool = False) -> Styler:
-    """:func:`cpath_repro.results.tables.readable`, with every claim metric's key in its words."""
+    """:func:`cpath_repro.results.tables.readable`, with every declared metric's key in its words and unit
+    (``validation accuracy (%)``; not ``test F1 (F1)``, whose words name its unit already)."""
     from cpath_repro.claims.metrics import METRICS
 
-    return tables.readable(table, decimals, names, caption, index, terms={k: m.words for k, m in METRICS.items()})
+    terms = {k: f"{m.words} ({m.unit})" if m.unit and m.unit not in m.words.split() else m.words
+             for k, m in METRICS.items()}
+    return tables.readable(table, decimals, names, caption, index, terms=terms)
 
 
 def start(name: str, namespace: Mapping[str, Any]) -> tuple[Run, Any]:

@@ -149,12 +149,22 @@ def at_least(low: float) -> Callable[[Any], str | None]:
     return check
 
 
+def each_between(low: int, high: int) -> Callable[[Any], str | None]:
+    """A check for a list of whole numbers, each ``low <= n <= high``."""
+
+    def check(values: Any) -> str | None:
+        return None if all(low <= v <= high for v in values) else f"must hold numbers between {low} and {high}"
+
+    return check
+
+
 def same(value: Any) -> dict[str, Any]:
     """The same default for every profile."""
     return {name: value for name in PROFILES}
 
 
-SEED = Param("seed", int, "seed of the synthetic data and of training", same(0), at_least(0))
+#: NumPy's and torch's generators take seeds below 2**32 everywhere: a larger one failed deep inside a notebook
+SEED = Param("seed", int, "seed of the synthetic data and of training", same(0), between(0, 2**32 - 1))
 DATA_ROOT = Param(
     "data_root", Path, "folder holding the real data (required by the paper profile)", same(None), optional=True
 )

@@ -61,7 +61,8 @@ def _what(c: Comparison) -> str:
 
 def headline(v: Verdict, short: bool = False) -> str:
     """What we measured, in one sentence: the comparison that decides the verdict, who is ahead and by how much
-    (``short``: of many comparisons, only how many went which way)."""
+    (``short``: of many comparisons, how many went which way and the weakest's number, without its metric's unit
+    and direction, which the fold gives)."""
     if v.status is Status.NOT_YET:
         return "Not measured yet: its chapter has not been run."
     shown = [c for c in v.comparisons if c.status is not Status.UNDECIDABLE and c.better]
@@ -84,8 +85,10 @@ def headline(v: Verdict, short: bool = False) -> str:
     weakest = min(shown, key=lambda c: c.interval[0] - c.margin)
     count = (f"The claim's side is ahead in {ahead} of {len(shown)} {what}, "
              f"{' and '.join(decided) + ' by their intervals' if decided else 'none decided by its interval'}.")
-    if short:
-        return count
+    if short:  # the card's face: the count, and the number that decides it in a few words
+        low, high = weakest.interval
+        return (f"{count} Weakest: {side(weakest)} in {words(weakest.metric)} (95 % interval "
+                f"{weakest.signed(low)} to {weakest.signed(high)}, + for the claim).")
     return f"{count} The weakest for the claim: {side(weakest)} in {_what(weakest)} — {interval(weakest)}."
 
 

@@ -27,11 +27,11 @@ from cpath_repro import atomic, catalog
 from cpath_repro.claims import card, choices, decides, registry, scorecard
 from cpath_repro.claims.rules import Status
 from cpath_repro.errors import IncompleteRunError, UserError
-from cpath_repro.pipeline import sweeps
+from cpath_repro.pipeline import performance, sweeps
 from cpath_repro.pipeline.execute import EXECUTED, Job, cache_key, describe_reasons, notebook_problem, stale_reasons
 from cpath_repro.profiles import Resolved
 from cpath_repro.project import PROJECT_ROOT
-from cpath_repro.results.run import STAGING, read_manifest
+from cpath_repro.results.run import STAGING, DamagedResultError, read_manifest
 
 BOOK_FILES = ("_config.yml", "_toc.yml")
 GENERATED = "book/_generated"
@@ -77,8 +77,12 @@ def check_run(run_dir: Path) -> dict[str, Path]:
     results: dict[str, Path] = {}
     for spec in catalog.NOTEBOOKS.values():
         result = run_dir / spec.name
-        manifest = read_manifest(result)
         rerun = f"`cpath-repro run {spec.name} --run-dir {run_dir}`"
+        try:
+            manifest = read_manifest(result)
+        except DamagedResultError as exc:
+            problems.append(f"'{spec.name}' is damaged ({exc.why}); run {rerun}.")
+            continue
         if manifest is None or manifest.get("status") != "complete":
             interrupted = any(n.startswith((f"{spec.name}-", f"cli-{spec.name}-")) for n in staged)
             if interrupted or result.exists():
@@ -133,6 +137,7 @@ def stage(run_dir: Path, results: dict[str, Path], stage_dir: Path) -> None:
     atomic.write_text(generated / "scorecard.md", "```{raw} html\n" + scorecard.as_html(verdicts) + "\n```\n"
                       + ROBUSTNESS + "```{raw} html\n" + sweeps.robustness_html(found) + "\n```\n")
     atomic.write_text(generated / "papers.md", papers())
+    atomic.write_text(generated / "performance.md", performance.page(results, performance.read()))
     atomic.write_text(generated / "chapters.md", chapters_page(book_order(PROJECT_ROOT / "_toc.yml")))
     atomic.write_text(generated / "choices.md", choices.as_markdown())
     for paper in registry.PAPERS:  # each chapter page shows its claims' verdicts and the choices that concern it
@@ -308,13 +313,26 @@ def build(run_dir: Path, out_dir: Path | None = None, quiet: bool = True) -> Pat
     run_dir = Path(run_dir).resolve()
     out_dir = Path(out_dir or PROJECT_ROOT / "_build").resolve()
     results = check_run(run_dir)
-    stage_dir = out_dir / "stage"
-    stage(run_dir, results, stage_dir)
-    scratch = out_dir / f".build-{uuid.uuid4().hex[:8]}"
     jupyter_book = Path(sys.executable).with_name("jupyter-book")
     if not jupyter_book.is_file():
         raise UserError(f"Jupyter Book is not installed beside this Python (expected '{jupyter_book}'); run `make book`, "
                         "which installs the project's environment.")
+    stage_dir, scratch = out_dir / "stage", out_dir / f".build-{uuid.uuid4().hex[:8]}"
+    try:
+        return _build(run_dir, results, stage_dir, scratch, jupyter_book, quiet)
+    except OSError as exc:  # a full disk, an unwritable --out: the previous book stays, no half-written stage
+        shutil.rmtree(stage_dir, ignore_errors=True)
+        raise UserError(f"The book could not be written to {out_dir} ({exc.strerror or type(exc).__name__}); the "
+                        "previous book there, if any, is unchanged.") from None
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _build(run_dir: Path, results: dict[str, Path], stage_dir: Path, scratch: Path, jupyter_book: Path,
+           quiet: bool) -> Path:
+    """Stage the book's sources, build them into ``scratch`` and move the new ``html/`` into place in one rename."""
+    stage(run_dir, results, stage_dir)
+    out_dir = stage_dir.parent
     command = [str(jupyter_book), "build", str(stage_dir),
                "--path-output", str(scratch), "--builder", "html", "--warningiserror", "--keep-going"]
     if quiet:
@@ -322,13 +340,11 @@ def build(run_dir: Path, out_dir: Path | None = None, quiet: bool = True) -> Pat
     proc = subprocess.run(command, capture_output=True, text=True)
     html = scratch / "_build" / "html"
     if proc.returncode != 0 or not (html / "index.html").is_file():
-        shutil.rmtree(scratch, ignore_errors=True)
         lines = [ln for ln in (proc.stdout + proc.stderr).splitlines() if "WARNING" in ln or "ERROR" in ln]
         detail = lines[0].strip() if lines else (proc.stderr.strip().splitlines() or ["no output"])[-1]
         raise UserError(f"Jupyter Book failed ({len(lines)} warning(s) or error(s)); the first: {detail}")
     offline_search(html)
     atomic.replace_dir(html, out_dir / "html")
-    shutil.rmtree(scratch, ignore_errors=True)
     return out_dir / "html" / "index.html"
 
 

@@ -35,7 +35,16 @@ from cpath_repro.project import (
     file_hash,
     lock_hash,
 )
-from cpath_repro.results.run import MANIFEST, STAGING, ensure_writable, read_manifest
+from cpath_repro.results.run import (
+    MANIFEST,
+    STAGING,
+    DamagedResultError,
+    changed_files,
+    checksums,
+    commit,
+    ensure_writable,
+    read_manifest,
+)
 
 EXECUTED = "notebook.ipynb"
 log = logging.getLogger("cpath_repro")
@@ -103,13 +112,21 @@ def stale_reasons(job: Job, run_dir: Path) -> list[str]:
     """Why the committed result of ``job`` in ``run_dir`` cannot be re-used (empty: it is up to date).
 
     Each reason names what changed: the notebook, a parameter, the data, the lock file, a package
-    module it imported, or a model it read that would now be retrained (its recipe's code changed).
+    module it imported, a model it read that would now be retrained (its recipe's code changed), or a file of
+    the result itself, edited or deleted since its run (its manifest records each file's checksum).
     """
-    manifest = read_manifest(run_dir / job.spec.name)
+    result = run_dir / job.spec.name
+    try:
+        manifest = read_manifest(result)
+    except DamagedResultError as exc:
+        return [exc.why]
     if manifest is None:
         return ["never run here"]
-    if not (run_dir / job.spec.name / EXECUTED).is_file():
+    if not (result / EXECUTED).is_file():
         return ["its executed notebook is missing"]
+    changed = changed_files(result, manifest)
+    if changed:
+        return changed
     if manifest.get("execution", {}).get("cache_key") == job.cache_key:
         reasons = []
     else:
@@ -189,14 +206,53 @@ def notebook_problem(path: Path) -> str | None:
     return None
 
 
+#: The kernel's own log is not for readers: a cell's error is in the executed notebook, and at every shutdown the
+#: kernel logged "KeyboardInterrupt caught in kernel" (jupyter_client interrupts before it asks a kernel to stop).
+KERNEL_ARGUMENTS = ("--IPKernelApp.log_level=CRITICAL",)
+#: A file in each private staging folder, locked by the process executing into it (the lock dies with it).
+OWNER = ".owner"
+#: A private staging folder younger than this is never swept (its owner may not have locked it yet).
+SWEEP_AFTER_S = 60.0
+
+
 def execute(job: Job, run_dir: Path, progress: bool = True) -> Path:
-    """Run one notebook with papermill; commit its result whole, or raise with one sentence."""
+    """Run one notebook with papermill; commit its result whole, or raise with one sentence. It executes into a
+    private staging folder that it holds locked, so that a later run can tell an abandoned one (:func:`sweep`)."""
+    from filelock import FileLock
+
+    private = run_dir / STAGING / f"cli-{job.spec.name}-{uuid.uuid4().hex[:12]}"
+    private.mkdir(parents=True)
+    with FileLock(str(private / OWNER)):
+        return _execute_into(private, job, run_dir, progress)
+
+
+def sweep(run_dir: Path) -> list[Path]:
+    """Remove the private staging folders that killed or interrupted runs left in ``run_dir`` (nobody holds their
+    lock); a running one, in this process or another, is left alone. Returns the folders removed."""
+    from filelock import FileLock, Timeout
+
+    removed = []
+    for folder in sorted((run_dir / STAGING).glob("cli-*")):
+        if not folder.is_dir() or time.time() - folder.stat().st_mtime < SWEEP_AFTER_S:
+            continue
+        lock = FileLock(str(folder / OWNER), timeout=0)
+        try:
+            lock.acquire()
+        except Timeout:
+            continue
+        try:
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder)
+        finally:
+            lock.release()
+    return removed
+
+
+def _execute_into(private: Path, job: Job, run_dir: Path, progress: bool) -> Path:
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
     name = job.spec.name
-    private = run_dir / STAGING / f"cli-{name}-{uuid.uuid4().hex[:12]}"
-    private.mkdir(parents=True)
     executed = private / f"{name}.ipynb"
     parameters = {"profile": job.params.profile, **job.overrides}
     t0 = time.perf_counter()
@@ -210,6 +266,7 @@ def execute(job: Job, run_dir: Path, progress: bool = True) -> Path:
                 log_output=progress,
                 cwd=str(NOTEBOOK_DIR),
                 kernel_name="python3",
+                extra_arguments=list(KERNEL_ARGUMENTS),  # a copy: nbclient extends the list it is given
             )
     except PapermillExecutionError as exc:
         failed = run_dir / ".failed" / f"{name}.ipynb"
@@ -225,23 +282,32 @@ def execute(job: Job, run_dir: Path, progress: bool = True) -> Path:
         raise UserError(f"Notebook '{name}' could not be executed: {type(exc).__name__}: {exc}") from None
     wall = time.perf_counter() - t0
     result = private / name
-    manifest = read_manifest(result)
+    try:
+        manifest = read_manifest(result)
+    except DamagedResultError:
+        manifest = None
     problem = notebook_problem(executed)
     if manifest is None or problem:
         shutil.rmtree(private, ignore_errors=True)
         why = problem or "did not commit its results (its last cell must call run.finish())"
         raise IncompleteRunError(f"Notebook '{name}' {why}; nothing was written to {run_dir}.")
-    shutil.move(executed, result / EXECUTED)
-    manifest["execution"] = {
-        "cache_key": job.cache_key,
-        "inputs": key_inputs(job.spec, job.params),
-        "notebook_sha256": file_hash(job.spec.path),
-        "executed_with": "papermill",
-        "wall_time_s": round(wall, 3),
-    }
-    atomic.write_json(result / MANIFEST, manifest)
-    atomic.replace_dir(result, run_dir / name)
-    shutil.rmtree(private, ignore_errors=True)
+    try:
+        shutil.move(executed, result / EXECUTED)
+        manifest["files"] = checksums(result)  # the run's files and now its executed notebook
+        manifest["execution"] = {
+            "cache_key": job.cache_key,
+            "inputs": key_inputs(job.spec, job.params),
+            "notebook_sha256": file_hash(job.spec.path),
+            "executed_with": "papermill",
+            "wall_time_s": round(wall, 3),
+        }
+        atomic.write_json(result / MANIFEST, manifest)
+        commit(result, run_dir / name)
+    except OSError as exc:  # a full disk, a folder made read-only meanwhile: the previous result is untouched
+        raise UserError(f"Notebook '{name}' ran, but its result could not be committed to {run_dir} "
+                        f"({exc.strerror or type(exc).__name__}); the previous result, if any, is unchanged.") from None
+    finally:
+        shutil.rmtree(private, ignore_errors=True)
     return run_dir / name
 
 
@@ -264,6 +330,8 @@ def run(names: Sequence[str], profile: str, overrides: Sequence[tuple[str, str]]
         raise ParameterError(f"--jobs must be at least 1, got {jobs}.")
     planned = plan(names, profile, overrides)
     target = ensure_writable(run_dir if run_dir is not None else default_run_dir(profile))
+    for folder in sweep(target):
+        echo(f"removed {folder.name}, left by a run that was killed or interrupted")
     done: dict[str, tuple[str, str, float]] = {}
     stale: list[tuple[str, Job, list[str]]] = []
     for i, job in enumerate(planned, start=1):

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cpath_repro import atomic
-from cpath_repro.errors import UserError
+from cpath_repro.errors import IncompleteRunError, UserError
 from cpath_repro.profiles import Resolved
 from cpath_repro.project import file_hash, module_fingerprints, package_modules
 from cpath_repro.results import provenance
@@ -38,6 +38,8 @@ if TYPE_CHECKING:
 
 MANIFEST = "manifest.json"
 STAGING = ".staging"
+#: Where a run folder keeps its per-result commit locks (hidden: never read as a result).
+COMMIT_LOCKS = ".commit-locks"
 SCHEMA = 2  # 2: the code block records each module's fingerprint
 #: The pretraining a backbone can start from, as a run records it (``Run.use_pretraining``).
 PRETRAINING_SOURCES = ("imagenet", "fractal", "none")
@@ -54,7 +56,8 @@ def ensure_writable(run_dir: Path) -> Path:
     except OSError as exc:
         reason = exc.strerror or type(exc).__name__
         raise UserError(
-            f"Run directory '{run_dir}' is not writable ({reason}); choose another with --run-dir or -p run_dir."
+            f"Run directory '{run_dir}' is not writable ({reason}); choose another (`cpath-repro run --run-dir DIR`, "
+            "or the notebook's run_dir parameter in Jupyter)."
         ) from None
     return run_dir
 
@@ -211,10 +214,17 @@ class Run:
             "metrics": self.metrics,
             "provenance": record,
             "code": {"modules": modules},
+            "files": checksums(self.staging),  # a file edited or deleted after the run is then found
         }
         if self.is_main:
-            atomic.write_json(self.staging / MANIFEST, manifest)
-            atomic.replace_dir(self.staging, self.run_dir / self.name)
+            try:
+                atomic.write_json(self.staging / MANIFEST, manifest)
+                commit(self.staging, self.run_dir / self.name)
+            except OSError as exc:  # a full disk: nothing half-committed, the previous result intact
+                self.abandon()
+                raise UserError(f"The results of '{self.name}' could not be committed to {self.run_dir} "
+                                f"({exc.strerror or type(exc).__name__}); the previous result, if any, is "
+                                "unchanged.") from None
         else:
             shutil.rmtree(self.staging, ignore_errors=True)
         _wait_for_all_ranks()
@@ -224,6 +234,14 @@ class Run:
     def abandon(self) -> None:
         """Drop the staged files (used by tests and error paths)."""
         shutil.rmtree(self.staging, ignore_errors=True)
+
+
+def commit(staged: Path, final: Path) -> None:
+    """Move a finished result into place (:func:`atomic.replace_dir`), one process at a time per result: two runs
+    of one notebook into one folder each commit whole, one after the other (without the lock, the second's rename
+    could find the first's folder in place, fail, and leave a hidden old copy behind)."""
+    with atomic.exclusive(final.parent / COMMIT_LOCKS / final.name):
+        atomic.replace_dir(staged, final)
 
 
 def _wait_for_all_ranks() -> None:
@@ -241,18 +259,69 @@ def model_references(run_dirs: Iterable[Path]) -> dict[str, list[str]]:
         if not Path(run_dir).is_dir():
             continue
         for result in sorted(p for p in Path(run_dir).iterdir() if p.is_dir() and not p.name.startswith(".")):
-            for key in (read_manifest(result) or {}).get("models", []):
+            models = (read_manifest(result) or {}).get("models", [])
+            if not isinstance(models, list) or not all(isinstance(k, str) for k in models):
+                raise DamagedResultError(result, "its list of models cannot be read")
+            for key in models:
                 refs.setdefault(key, []).append(f"{run_dir}/{result.name}")
     return refs
 
 
 def read_manifest(result_dir: Path) -> dict[str, Any] | None:
-    """The manifest of a committed result, or ``None`` when there is none (never committed)."""
-    path = result_dir / MANIFEST
+    """The manifest of a committed result, or ``None`` when there is none (never committed). A manifest that is
+    there but cannot be read as a JSON object (truncated, edited, not an object) is one sentence
+    (:class:`DamagedResultError`), never taken for "not run": a command that would act on it must not guess."""
+    path = Path(result_dir) / MANIFEST
     if not path.is_file():
         return None
     try:
-        data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
-        return None
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise DamagedResultError(Path(result_dir), f"its {MANIFEST} cannot be read ({type(exc).__name__})") from None
+    if not isinstance(data, dict) or not isinstance(data.get("status"), str):
+        raise DamagedResultError(Path(result_dir), f"its {MANIFEST} is not a result's manifest")
     return data
+
+
+class DamagedResultError(IncompleteRunError):
+    """A committed result whose manifest or listed files are not as its run wrote them."""
+
+    def __init__(self, result_dir: Path, why: str) -> None:
+        self.result_dir, self.why = result_dir, why
+        super().__init__(f"The result '{result_dir}' is damaged: {why}; run `cpath-repro run {result_dir.name} "
+                         f"--run-dir {result_dir.parent}` to execute it again.")
+
+
+#: Files of a result that its manifest does not list by checksum: the manifest itself.
+UNLISTED = frozenset({MANIFEST})
+
+
+def checksums(result_dir: Path) -> dict[str, str]:
+    """SHA-256 of every file of a result (its path inside the result, with ``/``), the manifest aside: recorded
+    when the result is committed, so that a file edited, replaced or deleted afterwards is found."""
+    root = Path(result_dir)
+    return {p.relative_to(root).as_posix(): file_hash(p) for p in sorted(root.rglob("*"))
+            if p.is_file() and p.relative_to(root).as_posix() not in UNLISTED}
+
+
+def check_files(run_dir: Path) -> None:
+    """Refuse, in one sentence naming the file, a run holding a result whose manifest cannot be read or whose files
+    are not as its run wrote them (what ``claims`` checks before it judges; ``build`` checks more). A result from
+    before checksums were recorded has nothing to check against."""
+    for result in sorted(p for p in Path(run_dir).iterdir() if p.is_dir() and not p.name.startswith(".")):
+        manifest = read_manifest(result)
+        changed = changed_files(result, manifest) if manifest is not None and "files" in manifest else []
+        if changed:
+            raise DamagedResultError(result, "; ".join(changed))
+
+
+def changed_files(result_dir: Path, manifest: Mapping[str, Any]) -> list[str]:
+    """The files of a committed result that are not as its run wrote them, each with what happened to it
+    (``claims/A-C1.csv edited since its run``, ``tables/t.csv deleted since its run``); one entry when no
+    checksums were recorded. A file added beside them is not the run's and is left alone."""
+    recorded = manifest.get("files")
+    if not isinstance(recorded, Mapping):
+        return ["no checksums of its files recorded"]
+    now = checksums(result_dir)
+    return [f"{name} {'deleted' if name not in now else 'edited'} since its run" for name, digest in recorded.items()
+            if now.get(name) != digest]

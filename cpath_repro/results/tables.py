@@ -83,7 +83,7 @@ def readable(table: pd.DataFrame, decimals: int | Mapping[str, int | str] = DEFA
         if all(_is_number(v) for v in frame[column] if not _missing(v)):
             numeric.add(column)
     names = dict(names or {})
-    label = {c: names.get(c, terms.get(c) or _default_name(c)) for c in shown}
+    label = {c: names.get(c) or _name(c, terms) for c in shown}
     out = pd.DataFrame({label[c]: v for c, v in shown.items()})
     numeric_labels = [label[c] for c in shown if c in numeric]
     if any(GROUP in c for c in out.columns):
@@ -201,6 +201,18 @@ def _pm(mean: Any, sd: Any, spec: str) -> str:
 
 def _default_name(column: str) -> str:
     return column.replace("_", " ")
+
+
+def _name(column: str, terms: Mapping[str, str]) -> str:
+    """A column's shown name: its words from ``terms``, else without underscores; the group of a ``"group: name"``
+    column (a pivot's upper levels, joined by ", ") is named the same way, part by part."""
+    if column in terms:
+        return terms[column]
+    group, _, name = column.rpartition(GROUP)
+    if not group:
+        return _default_name(column)
+    groups = ", ".join(terms.get(g) or _default_name(g) for g in group.split(", "))
+    return f"{groups}{GROUP}{terms.get(name) or _default_name(name)}"
 
 
 def _flat(column: Sequence[Any]) -> str:

@@ -37,15 +37,31 @@ def _redirect_target(path: Path) -> str | None:
     return match.group(1) if match else None
 
 
-def test_every_page_loads_and_renders(built_book: Path):
-    from playwright.sync_api import sync_playwright
+#: What a page of the book may load: its own files, and what it writes itself.
+LOCAL = ("file:", "data:", "blob:", "about:")
+
+
+def test_every_page_loads_and_renders_with_the_network_blocked(built_book: Path):
+    """The book is read offline: every script, style, font and image comes from its own build; a request that
+    would leave the machine is blocked and named."""
+    from playwright.sync_api import Route, sync_playwright
 
     pages = sorted(p for p in built_book.rglob("*.html") if "_static" not in p.parts)
     assert len(pages) >= 5
     problems = []
+    leaving: list[str] = []
+
+    def local_only(route: Route) -> None:
+        if route.request.url.startswith(LOCAL):
+            route.continue_()
+        else:
+            leaving.append(route.request.url)
+            route.abort()
+
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=_chromium(), args=CHROMIUM_FLAGS)
         page = browser.new_page()
+        page.route("**/*", local_only)
         errors: list[str] = []
         page.on("pageerror", lambda exc: errors.append(str(exc)))
         images = 0
@@ -71,6 +87,7 @@ def test_every_page_loads_and_renders(built_book: Path):
         browser.close()
     assert not problems, problems
     assert not errors, errors
+    assert not leaving, f"requests that would leave the machine: {sorted(set(leaving))}"
     assert images >= 4  # the notebooks' figures
 
 

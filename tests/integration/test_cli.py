@@ -23,13 +23,17 @@ def cli(*args: str, cwd: Path | None = None, **env: str) -> subprocess.Completed
         (["run", "A-T9", "--profile", "ci"], "Unknown notebook 'A-T9'"),
         (["run", "E-F2", "--profile", "ci", "-p", "epochs", "3"], "Notebook 'E-F2' has no parameter 'epochs'"),
         (["run", "E-F2", "--profile", "ci", "-p", "seed", "one"], "must be an integer, got 'one'"),
-        (["run", "E-F2", "--profile", "ci", "-p", "seed", "-4"], "must be at least 0"),
+        (["run", "E-F2", "--profile", "ci", "-p", "seed", "-4"], "must be between 0 and 4294967295"),
         (["run", "E-F3", "--profile", "ci", "-p", "image_size", "5"], "must be a multiple of window"),
         (["run", "stains", "--profile", "paper"], "pass -p data_root DIR"),
         (["run", "A-T2", "--profile", "paper"], "reads real data: pass -p data_root DIR, a folder holding paper A's"),
         (["run", "A-T2", "--profile", "ci", "-p", "data_root", "/"],
          "Expected paper A's tile folder in '/multistain-tiles'"),
         (["run", "E-F1", "--profile", "ci", "-p", "sizes", "20,x"], "must be whole numbers separated by commas"),
+        (["run", "E-F1", "--profile", "ci", "-p", "sizes", "20,100000000"], "must hold numbers between 10 and 100000"),
+        (["run", "E-F5", "--profile", "ci", "-p", "seed", "99999999999999999999999"],
+         "must be between 0 and 4294967295"),
+        (["run", "D-M1", "--profile", "ci", "-p", "memory_patches", "-16"], "must hold numbers between 1 and 16384"),
         (["run", "E-F2", "E-F3", "--profile", "ci", "--jobs", "0"], "--jobs must be at least 1, got 0"),
         (["claims"], "does not exist; create it with `cpath-repro run all"),
         (["run", "A-T1", "--profile", "ci", "-p", "tile", "512"], "would need about 184 GiB each while generated"),
@@ -98,3 +102,22 @@ def test_store_list_shows_each_model_its_size_and_users_and_prune_removes_only_u
     assert pruned.returncode == 0 and "1 model(s) removed" in pruned.stdout
     assert not orphan.exists() and not (models / ".work" / "0123456789abcdef01234567").exists()
     assert used <= {p.name for p in models.iterdir()}, "models a run uses stay"
+
+
+def test_heatmap_of_the_projects_real_slide_at_another_resolution_resamples_it(ci_run: Path, tmp_path: Path):
+    """CMU-1-Small-Region is 0.499 µm/px with one level; paper D's model was trained coarser. heatmap used to refuse
+    it (advising a `-p mpp` it does not have); it now reads level 0 and shrinks each patch to the model's scale."""
+    import json
+
+    from cpath_repro.train import store
+    from cpath_repro.wsi import cmu_small_region
+
+    keys = json.loads((ci_run / "D-T1" / "manifest.json").read_text())["models"]
+    entry = next(store.store_root() / k for k in keys
+                 if json.loads((store.store_root() / k / store.META).read_text())["config"].get("method") == "end-to-end")
+    proc = cli("heatmap", str(cmu_small_region()), "--model", str(entry), "--out", str(tmp_path), "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    assert "finer and shrunk to the model's resolution" in proc.stdout
+    assert (tmp_path / "cmu_small_region_heatmap.png").is_file() and (tmp_path / "cmu_small_region_heatmap.tif").is_file()
+    contradicted = cli("heatmap", str(cmu_small_region()), "--model", str(entry), "--out", str(tmp_path), "--mpp", "2")
+    assert contradicted.returncode == 2 and "contradicts it" in contradicted.stderr

@@ -152,6 +152,13 @@ def test_front_page_is_the_scorecard(built_book: Path):
     assert "not yet reproduced" in index
 
 
+def test_the_performance_page_shows_this_books_time_per_chapter(built_book: Path):
+    page = (built_book / "book" / "performance.html").read_text()
+    assert "This book’s time" in page or "This book's time" in page
+    assert "<td>Paper A</td>" in page and "<svg" in page
+    assert "Not measured on this machine yet" in page or "Measured by" in page  # `make bench`'s, or none
+
+
 def test_front_page_opens_with_one_grid_of_every_claim(built_book: Path):
     from cpath_repro.claims.registry import CLAIMS
 

@@ -102,3 +102,22 @@ def test_a_missing_jupyter_book_is_one_sentence(tmp_path: Path, monkeypatch: pyt
     with pytest.raises(UserError, match="Jupyter Book is not installed beside this Python"):
         book.build(tmp_path / "run", tmp_path / "out")
     assert not (tmp_path / "out" / "html").exists()
+
+
+def test_heatmap_with_a_damaged_model_entry_or_a_file_for_its_folder_is_one_sentence(tmp_path: Path):
+    from cpath_repro.chapters.paper_d.apply import apply, load
+    from cpath_repro.train.store import META, WEIGHTS
+
+    entry = tmp_path / "entry"
+    entry.mkdir()
+    (entry / WEIGHTS).write_bytes(b"")
+    (entry / META).write_text("{not json")
+    with pytest.raises(UserError, match=r"cannot be read \(JSONDecodeError\); the model-store entry is damaged"):
+        load(entry)
+    (entry / META).write_text("[1]")
+    with pytest.raises(UserError, match="is not a model-store entry's record"):
+        load(entry)
+    out = tmp_path / "heatmap.png"
+    out.write_text("")
+    with pytest.raises(UserError, match="is a file; name a folder for the heatmap"):
+        apply(tmp_path / "slide.svs", entry, out)

@@ -127,8 +127,8 @@ def run_methods(s: Settings, task_name: str, methods: Sequence[str], progress: b
             stored = training.end_to_end(s, t, seed, progress=False)
             out.end_to_end_models[seed] = stored.key
             meta = stored.meta
-            moved.append({"seed": seed, **meta["moved"], "loss first epoch": meta["losses"][0],
-                          "loss last epoch": meta["losses"][-1]})
+            moved.append({"seed": seed, **meta["moved"], "training loss, first epoch": meta["losses"][0],
+                          "training loss, last epoch": meta["losses"][-1]})
     out.long = pd.DataFrame(rows, columns=["seed", "arm", "metric", "value", CHANCE])
     out.keys = sorted(set(keys))
     out.moved = pd.DataFrame(moved) if moved else None

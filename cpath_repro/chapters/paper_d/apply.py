@@ -2,7 +2,8 @@
 as a PNG overlay and as a small pyramidal TIFF that OpenSlide and QuPath open (``cpath-repro heatmap``).
 
 The model is a model-store entry of paper D's end-to-end learning (``runs/models/<key>/``, its
-``meta.json`` says the patch geometry it was trained at). The slide is read at that resolution, its
+``meta.json`` says the patch geometry it was trained at). The slide is read at that resolution (a slide with no
+level at it is read at the coarsest finer level and each patch shrunk to it, the factor stated), its
 tissue found by Otsu's threshold, cut into the same patches, and each tissue lump (or, for a lump larger
 than the map, each map-sized block of it) is mapped through the extractor and the segmenter.
 """
@@ -32,6 +33,8 @@ class Written:
     tiff: Path
     patches: int
     tumour_patches: int
+    #: how many times each patch was shrunk to the model's resolution (1: a level of the slide has it)
+    resampled: float = 1.0
 
 
 def load(entry: str | Path) -> tuple[Any, dict[str, Any]]:
@@ -48,7 +51,14 @@ def load(entry: str | Path) -> tuple[Any, dict[str, Any]]:
     if not meta_path.is_file() or not weights.is_file():
         raise DataNotFoundError(f"Expected a paper D end-to-end model in '{folder}' ({META} and {WEIGHTS}, as the "
                                 "model store writes them under runs/models/<key>/); found none.")
-    meta = json.loads(meta_path.read_text())
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise UserError(f"'{meta_path}' cannot be read ({type(exc).__name__}); the model-store entry is damaged: "
+                        "train it again (`cpath-repro run D-T1`) or pass another entry.") from None
+    if not isinstance(meta, dict) or not isinstance(meta.get("config"), dict):
+        raise UserError(f"'{meta_path}' is not a model-store entry's record; pass an end-to-end entry (the D-T1 or "
+                        "D-T2 page lists their keys).")
     if meta.get("config", {}).get("method") != "end-to-end" or "settings" not in meta:
         raise UserError(f"'{folder}' holds a {meta.get('config', {}).get('method', 'different')} model, not paper D's "
                         "end-to-end learning; pass an end-to-end entry (the D-T1 or D-T2 page lists their keys).")
@@ -82,36 +92,45 @@ def apply(slide_path: str | Path, entry: str | Path, out: str | Path, *, mpp: fl
     from tqdm.auto import tqdm
 
     from cpath_repro import atomic
-    from cpath_repro.chapters.paper_d.data import level_for, lumps_of
+    from cpath_repro.chapters.paper_d.data import lumps_of
     from cpath_repro.train.end_to_end import feature_map
     from cpath_repro.wsi import open_slide
     from cpath_repro.wsi.patches import PatchDataset, mask_downsample, patch_grid
     from cpath_repro.wsi.tissue import require_tissue, tissue_mask
     from cpath_repro.wsi.writer import write_heatmap_tiff
 
+    out_dir = Path(out)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise UserError(f"--out '{out_dir}' is a file; name a folder for the heatmap's PNG and TIFF.")
     model, settings = load(entry)
     path = Path(slide_path)
     patch_px, crop, map_size = int(settings["patch_px"]), int(settings["crop_px"]), int(settings["map_size"])
     with open_slide(path, mpp=mpp) as slide:
-        level = level_for(slide, float(settings["mpp"]))
-        tissue = require_tissue(tissue_mask(slide, mask_downsample(slide, level, patch_px)), path)
-        patches = patch_grid(slide, level, patch_px, tissue, None, None)
+        level, factor = resolution(slide, float(settings["mpp"]), mpp)
+        side = round(patch_px * factor)  # a patch's side in the level's pixels: the model's patch, before resampling
+        tissue = require_tissue(tissue_mask(slide, mask_downsample(slide, level, side)), path)
+        patches = patch_grid(slide, level, side, tissue, None, None)
         width, height = slide.levels[level].dimensions
         thumb = slide.thumbnail(OVERLAY_SIZE)
         slide_size, level_down = slide.dimensions, slide.levels[level].downsample
         level_mpp = slide.levels[level].mpp or slide.require_mpp()
     if not patches:
-        raise UserError(f"'{path}' has no patch of {patch_px} px with more than 80 % tissue; nothing to map.")
+        raise UserError(f"'{path}' has no patch of {side} px with more than 80 % tissue; nothing to map.")
     positions = np.array([(p.row, p.col) for p in patches])
-    lumps = lumps_of(positions, (height // patch_px, width // patch_px)) if settings.get("lumps") else [
+    lumps = lumps_of(positions, (height // side, width // side)) if settings.get("lumps") else [
         np.arange(len(patches))]
-    data = PatchDataset(path, patches, crop=crop, augment=False)
+    data = PatchDataset(path, patches, crop=crop if side == patch_px else None, augment=False)
+
+    def image(i: int) -> torch.Tensor:  # the model's view of patch i: resampled to its resolution, centre crop
+        x = data[i][0]
+        return x if side == patch_px else shrink(x, patch_px, crop)
+
     probability = np.full(len(patches), np.nan)
     bar = tqdm(total=len(patches), desc=f"heatmap of {path.name}", unit="patch", disable=not progress)
     with torch.no_grad():
         for lump in lumps:
             for block in blocks(positions, lump, map_size):
-                feats = torch.cat([model.extractor.features(torch.stack([data[int(i)][0] for i in block[j:j + 128]]))
+                feats = torch.cat([model.extractor.features(torch.stack([image(int(i)) for i in block[j:j + 128]]))
                                    for j in range(0, len(block), 128)])
                 fmap, offset = feature_map(feats, torch.from_numpy(positions[block]), map_size)
                 p = torch.softmax(model.segmenter(fmap[None]), 1)[0, 1].numpy()
@@ -120,18 +139,49 @@ def apply(slide_path: str | Path, entry: str | Path, out: str | Path, *, mpp: fl
                 bar.update(len(block))
     bar.close()
     data.close()
-    grid = np.full((height // patch_px, width // patch_px), np.nan)
+    grid = np.full((height // side, width // side), np.nan)
     grid[positions[:, 0], positions[:, 1]] = probability
     rgb = _colour(grid)
-    out_dir = Path(out)
     png, tif = out_dir / f"{path.stem}_heatmap.png", out_dir / f"{path.stem}_heatmap.tif"
     big = np.kron(rgb, np.ones((HEATMAP_PX_PER_PATCH, HEATMAP_PX_PER_PATCH, 1), dtype=np.uint8))
-    write_heatmap_tiff(tif, big, float(level_mpp[0]) * patch_px / HEATMAP_PX_PER_PATCH)
-    blended = overlay(thumb, rgb, ~np.isnan(grid), slide_size, patch_px * level_down)
+    write_heatmap_tiff(tif, big, float(level_mpp[0]) * side / HEATMAP_PX_PER_PATCH)
+    blended = overlay(thumb, rgb, ~np.isnan(grid), slide_size, side * level_down)
     buffer = io.BytesIO()
     Image.fromarray(blended).save(buffer, format="PNG")
     atomic.write_bytes(png, buffer.getvalue())
-    return Written(png, tif, len(patches), int(np.nansum(probability > 0.5)))
+    return Written(png, tif, len(patches), int(np.nansum(probability > 0.5)), factor)
+
+
+def resolution(slide: Any, model_mpp: float, given_mpp: float | None) -> tuple[int, float]:
+    """The level to read and how many times its patches are shrunk to reach the model's ``model_mpp``: a level at
+    that resolution (1), else the coarsest level finer than it, resampled. One sentence when every level is coarser
+    than the model's, or when ``given_mpp`` (``--mpp``, for a slide that records none) contradicts the slide."""
+    from cpath_repro.wsi.reader import MPP_TOLERANCE
+
+    if slide.mpp is None:
+        raise UserError(f"'{slide.path}' records no microns per pixel; pass --mpp, its µm per level-0 pixel.")
+    recorded = slide.mpp
+    if given_mpp is not None and abs(recorded[0] / given_mpp - 1) > MPP_TOLERANCE:
+        raise UserError(f"'{slide.path}' records {recorded[0]:.3g} µm/px at level 0, and --mpp {given_mpp:g} "
+                        "contradicts it (--mpp is for a slide that records none); leave it out: heatmap reads a slide "
+                        f"at the model's {model_mpp:g} µm/px itself, resampling when no level has it.")
+    level = slide.level_for_mpp(model_mpp)
+    here = (slide.levels[level].mpp or recorded)[0]
+    factor = model_mpp / here
+    if factor < 1 - MPP_TOLERANCE:
+        raise UserError(f"'{slide.path}' is {here:.3g} µm/px at its finest, "
+                        f"coarser than the {model_mpp:g} µm/px the model was trained at: its heatmap would need "
+                        "detail the slide does not have.")
+    return level, 1.0 if abs(factor - 1) <= MPP_TOLERANCE else factor
+
+
+def shrink(image: torch.Tensor, patch_px: int, crop: int) -> torch.Tensor:
+    """A ``(3, s, s)`` patch read at a finer resolution, averaged down to ``patch_px`` (area interpolation) and
+    centre-cropped to ``crop``: what the model saw of a patch at its own resolution."""
+    import torchvision.transforms.v2.functional as F
+
+    small = torch.nn.functional.interpolate(image[None], size=(patch_px, patch_px), mode="area")[0]
+    return F.center_crop(small, [crop, crop])
 
 
 def overlay(thumb: np.ndarray, rgb: np.ndarray, tissue: np.ndarray, slide_size: tuple[int, int],

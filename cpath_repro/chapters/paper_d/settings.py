@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cpath_repro import profiles
-from cpath_repro.profiles import between, data_root_param, param, same
+from cpath_repro.profiles import between, data_root_param, each_between, param, same
 
 PRETRAININGS = ("auto", "imagenet", "fractal", "none")
 
@@ -104,6 +104,7 @@ class Settings(profiles.Settings):
         "D-M1: numbers of patches N the memory is measured at, each also at 4N (end-to-end at the largest N and 4N "
         "in every trial, both methods at every N in the first)",
         {"ci": [16], "default": [256], "paper": [256, 1024, 4096]},
+        each_between(1, 16_384),
     )
     difficulty: float = param(
         "synthetic slides: how alike tumour and normal tissue look (0-1)", same(0.3), between(0.0, 1.0)

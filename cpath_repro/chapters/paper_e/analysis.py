@@ -36,6 +36,16 @@ from cpath_repro.explain.attribution import mass_inside
 from cpath_repro.metrics.segmentation import epochs_to_fraction_of_final
 from cpath_repro.synth.nuclei import CROP_CLASSES
 
+#: The columns of E's tables as a reader reads them (accuracies are fractions of 1 throughout this chapter)
+COLUMNS = {"n_train": "training crops", "fit_seconds": "fitting time (s)",
+           "accuracy_lost": "accuracy lost, most to fewest crops", "train_accuracy": "training accuracy",
+           "val_accuracy": "validation accuracy", "source_accuracy": "accuracy on the source task",
+           "gap": "training minus validation accuracy",
+           "epochs_to_90pct": "epochs to 90 % of the final validation accuracy",
+           "linear_probe_accuracy": "linear-probe accuracy", "silhouette_2d": "silhouette in 2-D",
+           "alpha": "α (the miss rate allowed)", "target": "coverage aimed at", "coverage_mean": "coverage measured",
+           "coverage_std": "coverage sd", "mean_set_size": "mean set size", "ECE": "expected calibration error"}
+
 # -- summaries over seeds -------------------------------------------------------------------------------------------
 
 def mean_sd(frame: pd.DataFrame, by: str | list[str], columns: Sequence[str]) -> pd.DataFrame:
@@ -62,8 +72,8 @@ def degradation(results: pd.DataFrame) -> pd.DataFrame:
     smallest, largest = mean.columns.min(), mean.columns.max()
     return pd.DataFrame({
         "workflow": mean.index,
-        f"accuracy_{largest}_crops": mean[largest].to_numpy(),
-        f"accuracy_{smallest}_crops": mean[smallest].to_numpy(),
+        f"accuracy, {largest} crops": mean[largest].to_numpy(),
+        f"accuracy, {smallest} crops": mean[smallest].to_numpy(),
         "accuracy_lost": (mean[largest] - mean[smallest]).to_numpy(),
     })
 

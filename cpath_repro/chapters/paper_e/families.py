@@ -35,11 +35,12 @@ from cpath_repro.train.engine import TrainConfig, Trainer
 
 #: Predicted objects smaller than this (pixels) are noise, not nuclei.
 MIN_OBJECT_AREA = 30
-#: The U-Net's table as a reader reads it: each score's name and decimals
-UNET_COLUMNS = {"real_dice": "Dice on the real image", "real_iou": "IoU on the real image",
-                "synthetic_val_dice": "Dice on synthetic validation images",
-                "real_median_nucleus_area_px": "median nucleus area, real image (px)",
-                "synthetic_median_nucleus_area_px": "median nucleus area, generator (px)"}
+#: The page's tables as a reader reads them: each column's name (and the U-Net's scores' decimals)
+COLUMNS = {"real_dice": "Dice on the real image", "real_iou": "IoU on the real image",
+           "synthetic_val_dice": "Dice on synthetic validation images",
+           "real_median_nucleus_area_px": "median nucleus area, real image (px)",
+           "synthetic_median_nucleus_area_px": "median nucleus area, generator (px)",
+           "mean_error_px": "mean position error (px)", "last_frame_error_px": "position error in the last frame (px)"}
 UNET_DECIMALS = {"real_dice": 3, "real_iou": 3, "synthetic_val_dice": 3, "real_median_nucleus_area_px": 0,
                  "synthetic_median_nucleus_area_px": 0}
 

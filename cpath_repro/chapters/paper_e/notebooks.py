@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from cpath_repro.profiles import SEED, NotebookSpec, Param, at_least, between, params, same
+from cpath_repro.profiles import SEED, NotebookSpec, Param, at_least, between, each_between, params, same
 
 PART = "Paper E - Deep learning in image cytometry"
 
@@ -49,7 +49,7 @@ NOTEBOOKS: tuple[NotebookSpec, ...] = (
             _n_seeds(3),
             Param("sizes", list, "training-set sizes (each set is part of the next)",
                   {"ci": [20, 60], "default": [20, 60, 200], "paper": [20, 60, 200, 600, 2000]},
-                  lambda sizes: None if min(sizes) >= 10 else "must hold numbers of at least 10"),
+                  each_between(10, 100_000)),
             Param("n_test", int, "test crops per seed", {"ci": 100, "default": 300, "paper": 2000},
                   between(30, 10**6)),
             Param("steps", int, "CNN optimizer steps at every training-set size",

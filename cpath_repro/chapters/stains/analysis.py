@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 from skimage import color, data, filters
 
+from cpath_repro.claims.metrics import Metric
 from cpath_repro.data.images import TileSet, read_rgb_tiles
 from cpath_repro.data.layout import locate
 from cpath_repro.synth import stains
@@ -17,6 +18,13 @@ from cpath_repro.synth.fields import Field
 
 #: Deconvolution is judged where quantisation to 8 bits leaves enough light (total OD < 1.5).
 OD_LIMIT = 1.5
+
+#: What the tables measure, each named once for every table that shows it; errors are in optical density (OD).
+MEAN_ERROR = Metric("mean_abs_error_od", "mean absolute error", "OD", 4)
+MAX_ERROR = Metric("max_abs_error_od", "largest absolute error", "OD", 4)
+VECTOR_ANGLE = Metric("max_vector_angle_deg", "largest turn of a stain vector", "°", 1)
+TRUE_VECTORS_ERROR = Metric("mean_abs_error_true_vectors", "mean absolute error, the slide's own vectors", "OD", 4)
+NOMINAL_VECTORS_ERROR = Metric("mean_abs_error_nominal_vectors", "mean absolute error, textbook vectors", "OD", 4)
 
 
 def gallery(field: Field) -> dict[str, np.ndarray]:
@@ -37,8 +45,7 @@ def recovery_table(field: Field) -> pd.DataFrame:
         truth = field.for_assay(assay)
         rgb = stains.to_uint8(stains.render(truth, assay.vectors))
         mean, worst = _errors(truth, stains.unmix(rgb, assay.vectors))
-        rows.append({"assay": name, "stains": " + ".join(assay.stains), "mean_abs_error_od": mean,
-                     "max_abs_error_od": worst})
+        rows.append({"assay": name, "stains": " + ".join(assay.stains), MEAN_ERROR: mean, MAX_ERROR: worst})
     return pd.DataFrame(rows)
 
 
@@ -59,13 +66,13 @@ def jitter_table(field: Field, n_slides: int, max_angle_deg: float, seed: int) -
             true_err, _ = _errors(scaled, stains.unmix(rgb, s.vectors, s.i0))
             nominal_err, _ = _errors(scaled, stains.unmix(rgb, assay.vectors))
             rows.append({"assay": name, "slide": slide,
-                         "max_vector_angle_deg": float(stains.angle_deg(s.vectors, assay.vectors).max()),
-                         "mean_abs_error_true_vectors": true_err, "mean_abs_error_nominal_vectors": nominal_err})
+                         VECTOR_ANGLE: float(stains.angle_deg(s.vectors, assay.vectors).max()),
+                         TRUE_VECTORS_ERROR: true_err, NOMINAL_VECTORS_ERROR: nominal_err})
     return pd.DataFrame(rows)
 
 
 #: The columns of :func:`jitter_table` summarized per assay.
-JITTER_COLUMNS = ("max_vector_angle_deg", "mean_abs_error_true_vectors", "mean_abs_error_nominal_vectors")
+JITTER_COLUMNS = (VECTOR_ANGLE, TRUE_VECTORS_ERROR, NOMINAL_VECTORS_ERROR)
 
 
 def jitter_summary(jitter: pd.DataFrame) -> pd.DataFrame:
@@ -76,7 +83,7 @@ def jitter_summary(jitter: pd.DataFrame) -> pd.DataFrame:
 def nominal_over_true_error(summary: pd.DataFrame) -> float:
     """How many times the mean error over assays of :func:`jitter_summary` grows when deconvolving with the
     nominal vectors rather than each slide's own (above 1: the fixed matrix costs accuracy)."""
-    return float(summary.mean_abs_error_nominal_vectors.mean() / summary.mean_abs_error_true_vectors.mean())
+    return float(summary[NOMINAL_VECTORS_ERROR].mean() / summary[TRUE_VECTORS_ERROR].mean())
 
 
 def jittered_examples(field: Field, assay: str, n: int, max_angle_deg: float, seed: int) -> dict[str, np.ndarray]:

@@ -1,5 +1,7 @@
 """The metrics the claims are judged on, one module per paper: one declaration each, imported by the registry
 and by the chapter that measures it, so that a rename cannot silently turn a verdict into "not testable".
+A quantity a page shows but no claim judges is a :class:`Metric` too, declared beside the code that measures it
+(e.g. the stain library's deconvolution errors), so that its table column is named in words like any other.
 
 A :class:`Metric` is its key (the ``metric`` column of a claim table: a plain string everywhere a string is
 expected) declared together with what a reader reads: its name in words, its unit and how many decimals it is

@@ -227,3 +227,26 @@ def test_the_heatmap_overlay_lands_on_its_patch_when_the_slide_is_not_whole_patc
     untouched = ~np.zeros(thumb.shape[:2], dtype=bool)
     untouched[coloured[2]:coloured[3] + 1, coloured[0]:coloured[1] + 1] = False
     assert (shown[untouched] == thumb[untouched]).all()  # no other patch is tumour, and the strip beyond is the slide
+
+
+def test_a_slide_finer_than_the_model_is_read_at_its_finest_and_each_patch_shrunk_to_the_models_resolution(tmp_path):
+    """The project's own real slide is 0.499 µm/px with one level; a model trained at 2 µm/px reads level 0 and
+    shrinks each patch 4x (it was refused before); a --mpp that contradicts the slide, or a slide coarser than the
+    model, is one sentence."""
+    from cpath_repro.chapters.paper_d.apply import resolution, shrink
+    from cpath_repro.wsi import open_slide
+
+    image = np.full((256, 256, 3), 230, dtype=np.uint8)
+    with open_slide(write_pyramid(tmp_path / "fine.tif", image, 0.499, min_size=10_000)) as slide:
+        level, factor = resolution(slide, 2.0, None)
+        assert (level, round(factor, 3)) == (0, round(2.0 / 0.499, 3))
+        with pytest.raises(UserError, match=r"records 0\.499 µm/px at level 0, and --mpp 2 contradicts it"):
+            resolution(slide, 2.0, 2.0)
+    with open_slide(write_pyramid(tmp_path / "at.tif", image, 0.5, min_size=32)) as slide:
+        assert resolution(slide, 2.0, None)[1] == 1.0  # its level at 2 µm/px is read as it is
+    with open_slide(write_pyramid(tmp_path / "coarse.tif", image, 4.0, min_size=10_000)) as slide:
+        with pytest.raises(UserError, match="coarser than the 2 µm/px the model was trained at"):
+            resolution(slide, 2.0, None)
+    blocks4 = torch.arange(16.0).reshape(1, 4, 4).repeat_interleave(2, 1).repeat_interleave(2, 2).repeat(3, 1, 1)
+    small = shrink(blocks4, 4, 2)  # 8 px of 2 x 2 blocks -> 4 px, then the centre 2 px
+    assert small.shape == (3, 2, 2) and torch.equal(small[0], torch.tensor([[5.0, 6.0], [9.0, 10.0]]))

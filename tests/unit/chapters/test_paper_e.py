@@ -110,7 +110,7 @@ def test_degradation_is_the_drop_from_most_to_fewest_crops():
                             "seed": [0, 1] * 4, "accuracy": [0.5, 0.7, 0.9, 0.9, 0.8, 0.8, 0.85, 0.85]})
     table = analysis.degradation(results).set_index("workflow")
     assert table.accuracy_lost.to_dict() == pytest.approx({"a": 0.3, "b": 0.05})
-    assert table["accuracy_100_crops"]["a"] == pytest.approx(0.9)
+    assert table["accuracy, 100 crops"]["a"] == pytest.approx(0.9)
 
 
 def test_mean_sd_over_seeds():

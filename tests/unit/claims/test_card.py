@@ -49,6 +49,10 @@ def test_many_comparisons_are_counted_and_the_weakest_named():
     text = card.headline(scorecard.judge(claim, table, "synthetic data", "A-T1"))
     assert text.startswith("The claim's side is ahead in 3 of 3 comparisons, 3 for it by their intervals. "
                            "The weakest for the claim: the H&E-only model ahead of multistain training by")
+    face = card.headline(scorecard.judge(claim, table, "synthetic data", "A-T1"), short=True)
+    assert face.startswith("The claim's side is ahead in 3 of 3 comparisons, 3 for it by their intervals. Weakest: "
+                           "the H&E-only model ahead of multistain training by")  # the card's face has a number too
+    assert "(95 % interval +" in face and face.endswith(", + for the claim).")
 
 
 def test_the_card_cites_the_paper_links_its_papers_entry_and_folds_the_rule():

@@ -143,12 +143,14 @@ def test_notebook_problem_finds_errors_and_incomplete_runs(tmp_path):
 def test_status_names_what_made_a_result_stale_and_the_models_it_would_train(tmp_path, capsys):
     from cpath_repro.cli import main
     from cpath_repro.project import module_fingerprints
+    from cpath_repro.results.run import checksums
 
     job = execute.plan(["E-F2"], "ci", [])[0]
     result = tmp_path / "E-F2"
     result.mkdir()
     (result / execute.EXECUTED).write_text("{}")
-    manifest = {"execution": {"cache_key": job.cache_key, "inputs": execute.key_inputs(job.spec, job.params)},
+    manifest = {"status": "complete", "files": checksums(result),
+                "execution": {"cache_key": job.cache_key, "inputs": execute.key_inputs(job.spec, job.params)},
                 "code": {"modules": module_fingerprints(["cpath_repro.viz"])}, "models": []}
     (result / "manifest.json").write_text(json.dumps(manifest))
     assert execute.stale_reasons(job, tmp_path) == []

@@ -72,5 +72,17 @@ def test_a_claim_metric_reads_as_its_words_in_a_page_table():
 
     table = pd.DataFrame({"metric": ["f1_tumour"], "stain_od_angle_deg": [12.5]})
     shown = _cells(readable(table).to_html())
-    assert shown[0] == ["metric", "angle between a filter's optimal colour and the nearest stain's colour"]
-    assert shown[1] == ["test F1 of the tumour class", "12.500"]
+    assert shown[0] == ["metric", "angle between a filter's optimal colour and the nearest stain's colour (°)"]
+    assert shown[1] == ["test F1 of the tumour class", "12.500"]  # F1, its unit, is in its words already
+
+
+def test_a_pivot_by_metric_names_each_metric_in_words_over_its_arms():
+    from cpath_repro.notebook import readable
+
+    long = pd.DataFrame({"seed": [0, 0, 0, 0], "metric": ["f1_tumour"] * 2 + ["stain_od_angle_deg"] * 2,
+                         "arm": ["trained", "untrained"] * 2, "value": [0.5, 0.4, 10.0, 20.0]})
+    shown = _cells(readable(long.pivot_table(index="seed", columns=["metric", "arm"], values="value"),
+                            index=True).to_html())
+    assert shown[0][1:] == ["test F1 of the tumour class",
+                            "angle between a filter's optimal colour and the nearest stain's colour (°)"]
+    assert shown[1][-4:] == ["trained", "untrained", "trained", "untrained"]

@@ -1,0 +1,53 @@
+"""The Performance and reliability page: the book's time per chapter from its manifests, each benchmark's ratio with
+the machine it ran on, the suite's fault and bad-input counts; and no number before `make bench` measured one."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from cpath_repro.pipeline import performance
+
+
+def _result(run_dir: Path, name: str, wall: float, profile: str = "default") -> Path:
+    result = run_dir / name
+    result.mkdir(parents=True)
+    (result / "manifest.json").write_text(json.dumps({"status": "complete", "profile": profile,
+                                                      "execution": {"wall_time_s": wall}}))
+    return result
+
+
+def test_the_books_time_per_chapter_comes_from_its_manifests_beside_the_budget(tmp_path: Path):
+    results = {name: _result(tmp_path, name, wall) for name, wall in (("A-T1", 600), ("A-T2", 300), ("stains", 60))}
+    assert performance.chapter_minutes(results) == {"Paper A": 15.0, "Foundations": 1.0}
+    text = performance.page(results, None)
+    assert "took 16.0 minutes in all against a budget of 60 minutes" in text
+    assert "<td>Paper A</td><td>15.0</td><td>14</td>" in text
+    assert "Not measured on this machine yet: `make bench`" in text and "**" not in text.split("benchmarks")[-1]
+
+
+def test_a_book_of_another_profile_has_no_budget(tmp_path: Path):
+    text = performance.page({"E-F2": _result(tmp_path, "E-F2", 6, profile="ci")}, None)
+    assert "<td>Paper E</td><td>0.1</td></tr>" in text and "budget" not in text
+
+
+def test_each_benchmark_shows_its_ratio_with_the_machine_and_commit_it_ran_on(tmp_path: Path):
+    measured = {"cache": {"executed_s": 8.0, "cached_s": 0.08},
+                "engine": {"engine_s": 1.03, "bare_s": 1.0, "overhead": 0.03},
+                "rebuild": {"full_s": 600.0, "nothing_s": 3.0, "one_s": 12.0, "notebook": "E-F2"},
+                "suite": {"faults": ["tests/integration/test_faults.py::test_a_full_disk_at_commit[x]"],
+                          "bad_inputs": ["a::b", "c::d"]}}
+    path = performance.record(measured, "CPU: X (2 cores)", "abcdef123", "2026-12-07T05:00:00+00:00",
+                              tmp_path / "benchmarks.json")
+    text = performance.page({}, performance.read(path))
+    assert "CPU: X (2 cores), 2026-12-07, at commit `abcdef1`" in text
+    assert "**0.010** of the time" in text and "**+3.0%**" in text and "**0.020** of the full run" in text
+    assert "Faults survived: **1**" in text and "nothing written: **2**" in text
+    assert "<li>a full disk at commit (x)</li>" in text
+    assert text.count("<svg") == 3, "one figure per benchmark measured, none for one that was not"
+
+
+def test_an_unreadable_measurement_file_is_no_measurement(tmp_path: Path):
+    (tmp_path / "benchmarks.json").write_text('{"machine": ')
+    assert performance.read(tmp_path / "benchmarks.json") is None
+    assert performance.read(tmp_path / "none.json") is None
