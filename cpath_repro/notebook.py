@@ -56,6 +56,7 @@ def start(name: str, namespace: Mapping[str, Any]) -> tuple[Run, Any]:
     from cpath_repro import catalog  # a lookup only: the catalog is not part of the result's cache key
 
     _figures_for_the_book()
+    _training_threads()
     spec = catalog.get(name)
     missing = [p for p in (*COMMON_NAMES, *spec.params) if p not in namespace]
     if missing:
@@ -66,6 +67,17 @@ def start(name: str, namespace: Mapping[str, Any]) -> tuple[Run, Any]:
     run = Run(spec.name, params, Path(os.fspath(run_dir)) if run_dir else default_run_dir(params.profile),
               claim_ids=CLAIMS, ignore_modules=catalog.lookup_modules(spec.name))
     return run, params if isinstance(spec.settings, Mapping) else spec.settings.from_resolved(params)
+
+
+def _training_threads() -> None:
+    """Run the kernel's torch work on the trainings' thread count (:func:`cpath_repro.train.store.threads`), not on
+    the share of the cores ``run --jobs N`` gave the kernel: its own trainings and optimisations (paper E's tables,
+    the pretraining probe, A-F6's filter colours) then give the same numbers serially and with ``--jobs 2``."""
+    import torch
+
+    from cpath_repro.train.store import threads
+
+    torch.set_num_threads(threads())
 
 
 def _figures_for_the_book() -> None:

@@ -400,9 +400,9 @@ THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
 
 def share_cores(processes: int) -> None:
-    """Give each of ``processes`` kernels its share of the cores (kernels inherit the variables; torch reads them
-    when imported), unless the user set them. Two kernels each running torch on every core made a 2-core `ci`
-    run twice as slow as one kernel at a time: their threads waited on each other."""
+    """Give each of ``processes`` kernels its share of the cores for OpenMP and BLAS (kernels inherit the variables),
+    unless the user set them. Torch in a kernel runs on the trainings' count instead (:func:`cpath_repro.notebook.start`):
+    a page's numbers must not depend on ``--jobs``; numpy's and scikit-learn's threads do not change them."""
     threads = str(max(1, (os.cpu_count() or 1) // processes))
     for variable in THREAD_VARIABLES:
         os.environ.setdefault(variable, threads)

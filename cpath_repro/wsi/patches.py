@@ -270,7 +270,7 @@ def read_patches(slide: Slide, patches: Sequence[Patch]) -> np.ndarray:
             while (stop < len(members) and stop - start < per_run
                    and patches[members[stop]].col == first.col + (stop - start)):
                 stop += 1
-            band = slide.read_region(first.location, level, (size * (stop - start), size))
+            band = slide.read_region(first.location, level, (size * (stop - start), size), copy=False)
             for k, i in enumerate(members[start:stop]):
                 out[i] = band[:, k * size:(k + 1) * size]
             start = stop

@@ -189,3 +189,16 @@ def test_slide_without_mpp_and_closed_slide_explain_themselves(tmp_path):
     slide.close()
     with pytest.raises(UserError, match="is closed"):
         slide.read_region((0, 0), 0, (8, 8))
+
+
+def test_read_region_is_writable_unless_asked_for_a_view(pyramid):
+    """``read_patches`` reads its bands with ``copy=False`` (one copy fewer); everyone else gets an array of
+    their own, and both hold the same pixels, an edge outside the slide included."""
+    path, base, _ = pyramid
+    with open_slide(path, cache_bytes=2**20) as slide:
+        for location in ((100, 60), (740, 500)):  # inside; partly outside (composited on white)
+            own = slide.read_region(location, 0, (40, 20))
+            view = slide.read_region(location, 0, (40, 20), copy=False)
+            np.testing.assert_array_equal(own, view)
+            assert own.flags.writeable and own.shape == (20, 40, 3) and own.dtype == np.uint8
+        own[0, 0] = 0  # does not raise
