@@ -1,17 +1,17 @@
 """Labelled-patch extraction throughput: the project's readers vs a bare OpenSlide loop, in one run.
 
 A synthetic deflate pyramidal TIFF of 32 x 32 patches (8192 x 8192 px at 256 px; 256 px tiles, a tissue disc
-with a tumour square on glass) is cut by paper D's rules (:func:`cpath_repro.wsi.patch_grid`, the user path); its tumour and
-normal patches, in grid order, are read as many rounds as make at least :data:`PATCHES` (the disc holds about
-650, more than OpenSlide's cache holds: each round reads them again) by (a) a bare ``openslide.OpenSlide(path).read_region`` loop, (b)
-:func:`cpath_repro.wsi.read_patches`, and (c) :class:`cpath_repro.wsi.PatchDataset` through a
-DataLoader (no augmentation, whole patches, batch 64) with 0, 1 and 2 workers. Every pass opens
-a fresh handle, so each starts with a cold OpenSlide cache (32 MiB, OpenSlide's default, for (a) and
-(b)); the worker passes include starting the workers, as an epoch does. Results are patches/s and
-ratios to (a); the targets are >= 0.95 for (b), and 2 workers faster than none. The loader's images are float32
-(4x the bytes of the uint8 pixels) and the DataLoader stacks them into batches, a copy the bare loop
-does not make; (a') adds exactly that work to the bare loop, so the loader / (a') ratio is the
-dataset's own overhead. One torch thread, as in DataLoader workers.
+with a tumour square on glass) is cut by paper D's rules (:func:`cpath_repro.wsi.patch_grid`, the user path);
+its tumour and normal patches, in grid order, are read as many rounds as make at least :data:`PATCHES` (the
+disc holds about 650, more than OpenSlide's cache holds: each round reads them again) by (a) a bare
+``openslide.OpenSlide(path).read_region`` loop, (b) :func:`cpath_repro.wsi.read_patches`, and (c)
+:class:`cpath_repro.wsi.PatchDataset` through a DataLoader (no augmentation, whole patches, batch 64) with
+0, 1 and 2 workers. Every pass opens a fresh handle, so each starts with a cold OpenSlide cache (32 MiB,
+OpenSlide's default, for (a) and (b)); the worker passes include starting the workers, as an epoch does.
+Results are patches/s and ratios to (a); the targets are >= 0.95 for (b), and 2 workers faster than none.
+The loader's images are float32 (4x the bytes of the uint8 pixels) and the DataLoader stacks them into
+batches, a copy the bare loop does not make; (a') adds exactly that work to the bare loop, so the loader /
+(a') ratio is the dataset's own overhead. One torch thread, as in DataLoader workers.
 ``python -m benchmarks.patch_extraction`` prints it; paper D's D-M1 page shows it at the chapter's patch size.
 """
 
