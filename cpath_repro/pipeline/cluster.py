@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import signal
 import sys
 import threading
 from collections import Counter
@@ -230,10 +231,11 @@ def for_run(jobs: int, scheduler: str | None, run_dir: Path, echo: Any, progress
             workers = local_workers(jobs, threads)
             # memory_limit=0: the kernels share this machine's memory with the workers, so Dask's per-worker share
             # is the wrong budget; the operating system arbitrates.
-            local = stack.enter_context(LocalCluster(
-                n_workers=workers, threads_per_worker=1, processes=True, memory_limit=0,
-                dashboard_address=dashboard_address, env={v: str(threads) for v in ("OMP_NUM_THREADS",
-                                                                                     "MKL_NUM_THREADS")}))
+            with _ctrl_c_here_only():
+                local = stack.enter_context(LocalCluster(
+                    n_workers=workers, threads_per_worker=1, processes=True, memory_limit=0,
+                    dashboard_address=dashboard_address, env={v: str(threads) for v in ("OMP_NUM_THREADS",
+                                                                                         "MKL_NUM_THREADS")}))
             address = local.scheduler_address
             echo(f"trainings: a local Dask cluster of {workers} worker(s), {threads} torch thread(s) per training")
         else:
@@ -259,6 +261,20 @@ def for_run(jobs: int, scheduler: str | None, run_dir: Path, echo: Any, progress
             per_chapter = summary(cluster.states())
             if per_chapter:
                 echo("training tasks per chapter: " + describe(per_chapter))
+
+
+@contextlib.contextmanager
+def _ctrl_c_here_only() -> Iterator[None]:
+    """Start processes that ignore SIGINT (they inherit it): Ctrl-C reaches the whole foreground process group, and
+    only ``run`` should answer it, by closing the cluster; each Dask worker printed its own traceback."""
+    if threading.current_thread() is not threading.main_thread():  # only the main thread may set a handler
+        yield
+        return
+    before = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, before)
 
 
 @contextlib.contextmanager

@@ -112,6 +112,39 @@ def test_sigkill_of_a_notebooks_kernel_is_one_sentence_and_the_next_run_executes
     assert [how for _, how, _ in done] == ["ran"]
 
 
+def test_ctrl_c_of_run_with_a_cluster_is_one_sentence_from_run_and_no_worker_traceback(tmp_path: Path):
+    """Ctrl-C in a terminal reaches the whole foreground process group: the Dask workers ignore it (``run`` closes
+    the cluster), so the user reads run's one sentence, not a worker's traceback."""
+    import pty
+    import select
+
+    run_dir = tmp_path / "run"
+    pid, terminal = pty.fork()
+    if pid == 0:  # the child: cpath-repro on a terminal of its own, as a user starts it
+        os.execv(sys.executable, [sys.executable, "-m", "cpath_repro.cli", "run", "E-F2", "E-F3", "--jobs", "2",
+                                  "--profile", "ci", "--run-dir", str(run_dir)])
+    shown, pressed, deadline = b"", False, time.monotonic() + 180
+    while time.monotonic() < deadline:
+        if not pressed and list((run_dir / results.STAGING).glob("cli-*")):
+            time.sleep(1.5)  # the notebooks have begun
+            os.write(terminal, b"\x03")
+            pressed = True
+        if select.select([terminal], [], [], 0.1)[0]:
+            try:
+                chunk = os.read(terminal, 65536)
+            except OSError:  # the terminal closed: cpath-repro has exited
+                break
+            if not chunk:
+                break
+            shown += chunk
+    _, status = os.waitpid(pid, 0)
+    text = shown.decode(errors="replace")
+    assert pressed and os.waitstatus_to_exitcode(status) == 130, text
+    assert "Traceback" not in text and "KeyboardInterrupt" not in text, text
+    assert text.count("cpath-repro: interrupted") == 1
+    assert not [n for n in ("E-F2", "E-F3") if (run_dir / n).exists() and not (run_dir / n / results.MANIFEST).is_file()]
+
+
 # -- a result changed after its run ----------------------------------------------------------------------------------
 
 def test_a_claim_table_edited_after_its_run_is_refused_by_build_and_claims(ci_run: Path, tmp_path: Path, capsys):
