@@ -191,16 +191,51 @@ def _disk_full(*_args: object, **_kwargs: object) -> None:
     raise OSError(errno.ENOSPC, "No space left on device")
 
 
-def test_a_full_disk_at_commit_is_one_sentence_and_keeps_the_previous_result(ci_run: Path, tmp_path: Path,
-                                                                             monkeypatch: pytest.MonkeyPatch):
+def _read_only(*_args: object, **_kwargs: object) -> None:
+    """What a read-only run folder or store gives a writer. Simulated: the tests run as root here, and root writes
+    through a folder's permission bits."""
+    raise OSError(errno.EROFS, "Read-only file system")
+
+
+@pytest.mark.parametrize("fault", [_disk_full, _read_only], ids=["full disk", "read-only run folder"])
+def test_a_failed_write_at_commit_is_one_sentence_and_keeps_the_previous_result(ci_run: Path, tmp_path: Path,
+                                                                                monkeypatch: pytest.MonkeyPatch,
+                                                                                fault: Callable[..., None]):
     run_dir = _copy(ci_run, tmp_path, "E-F2")
     before = results.checksums(run_dir / "E-F2")
-    monkeypatch.setattr(execute.atomic, "write_json", _disk_full)  # this process commits; the kernel is another
-    with pytest.raises(UserError, match=r"ran, but its result could not be committed .*\(No space left on device\); "
-                                        "the previous result, if any, is unchanged"):
+    monkeypatch.setattr(execute.atomic, "write_json", fault)  # this process commits; the kernel is another
+    with pytest.raises(UserError, match=r"ran, but its result could not be committed .*\((No space left on device|"
+                                        r"Read-only file system)\); the previous result, if any, is unchanged"):
         execute.run(["E-F2"], "ci", [], run_dir, force=True, **QUIET)
     assert results.checksums(run_dir / "E-F2") == before
     assert not list((run_dir / results.STAGING).glob("*")), "nothing half-committed is left behind"
+
+
+@pytest.mark.parametrize("fault", [_disk_full, _read_only], ids=["full disk", "read-only store"])
+def test_a_failed_model_store_write_leaves_no_entry_and_the_next_request_trains_it(tmp_path: Path,
+                                                                                   monkeypatch: pytest.MonkeyPatch,
+                                                                                   fault: Callable[..., None]):
+    """The write of a trained model fails: no entry reads as complete (the store trains it again on the next
+    request, which then succeeds); the failure reaches the notebook as its cell's error, one sentence from run."""
+    import torch
+    from torch import nn
+
+    monkeypatch.setenv(store.STORE_ENV, str(tmp_path / "store"))
+    trainings = []
+
+    def train(model: nn.Module, work: Path) -> dict:
+        trainings.append(1)
+        return {"history": []}
+
+    recipe = store.Recipe({"test": "full disk"}, lambda: nn.Linear(2, 1), train, "cpath_repro.train.engine")
+    with monkeypatch.context() as broken:
+        broken.setattr(store.atomic, "write_bytes", fault)
+        with pytest.raises(OSError):
+            store.get(recipe)
+    assert not (tmp_path / "store" / recipe.key).exists() and store.outdated([recipe.key])
+    stored = store.get(recipe)
+    assert len(trainings) == 2 and isinstance(stored.model, nn.Linear)
+    assert torch.equal(stored.model.weight, store.get(recipe).model.weight) and len(trainings) == 2
 
 
 def test_a_full_disk_while_the_book_is_staged_leaves_the_previous_book_and_no_stage(ci_run: Path, tmp_path: Path,

@@ -172,10 +172,11 @@ def test_status_names_what_made_a_result_stale_and_the_models_it_would_train(tmp
 
 def test_kernels_run_at_once_share_the_cores_unless_the_user_chose(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setattr(execute.os, "cpu_count", lambda: 16)
-    for variable in execute.THREAD_VARIABLES:
+    for variable in (*execute.THREAD_VARIABLES, "OMP_WAIT_POLICY"):
         monkeypatch.delenv(variable, raising=False)
     execute.share_cores(4)
     assert [execute.os.environ[v] for v in execute.THREAD_VARIABLES] == ["4", "4"]
+    assert execute.os.environ["OMP_WAIT_POLICY"] == "PASSIVE"
     monkeypatch.setenv("OMP_NUM_THREADS", "3")
     monkeypatch.delenv("MKL_NUM_THREADS")
     execute.share_cores(32)
