@@ -36,15 +36,33 @@ from cpath_repro.explain.attribution import mass_inside
 from cpath_repro.metrics.segmentation import epochs_to_fraction_of_final
 from cpath_repro.synth.nuclei import CROP_CLASSES
 
-#: The columns of E's tables as a reader reads them (accuracies are fractions of 1 throughout this chapter)
+#: The columns of E's tables as a reader reads them (accuracies in percent: :func:`in_percent`)
 COLUMNS = {"n_train": "training crops", "fit_seconds": "fitting time (s)",
-           "accuracy_lost": "accuracy lost, most to fewest crops", "train_accuracy": "training accuracy",
-           "val_accuracy": "validation accuracy", "source_accuracy": "accuracy on the source task",
-           "gap": "training minus validation accuracy",
+           "accuracy_lost": "accuracy lost, most to fewest crops (points)", "train_accuracy": "training accuracy (%)",
+           "val_accuracy": "validation accuracy (%)", "source_accuracy": "accuracy on the source task (%)",
+           "gap": "training minus validation accuracy (points)",
            "epochs_to_90pct": "epochs to 90 % of the final validation accuracy",
-           "linear_probe_accuracy": "linear-probe accuracy", "silhouette_2d": "silhouette in 2-D",
+           "linear_probe_accuracy": "linear-probe accuracy (%)", "silhouette_2d": "silhouette in 2-D",
+           "balanced_accuracy": "balanced accuracy (%)", **{f"recall_{c}": f"recall, {c} crops (%)" for c in CROP_CLASSES},
            "alpha": "α (the miss rate allowed)", "target": "coverage aimed at", "coverage_mean": "coverage measured",
            "coverage_std": "coverage sd", "mean_set_size": "mean set size", "ECE": "expected calibration error"}
+#: The scores this chapter computes as fractions of 1 and shows as percentages (their differences in points).
+PERCENT = ("accuracy", "train_accuracy", "val_accuracy", "gap", "accuracy_lost", "source_accuracy",
+           "linear_probe_accuracy", "balanced_accuracy")
+PER_SIZE = "accuracy, "  # the prefix of :func:`degradation_summary`'s columns, one per training-set size
+
+
+def in_percent(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``frame`` to show: its accuracies and recalls (:data:`PERCENT`, ``recall_*``, and their ``_mean`` and
+    ``_sd``) times 100, the per-size accuracy columns named with their unit. Saved tables keep fractions of 1."""
+    out = frame.copy()
+    for column in frame.columns:
+        base = str(column).removesuffix("_mean").removesuffix("_sd")
+        if base in PERCENT or base.startswith("recall_") or str(column).startswith(PER_SIZE):
+            out[column] = frame[column] * 100
+    return out.rename(columns=lambda c: f"accuracy (%), {c.removeprefix(PER_SIZE)}" if str(c).startswith(PER_SIZE)
+                      else c)
+
 
 # -- summaries over seeds -------------------------------------------------------------------------------------------
 
@@ -72,8 +90,8 @@ def degradation(results: pd.DataFrame) -> pd.DataFrame:
     smallest, largest = mean.columns.min(), mean.columns.max()
     return pd.DataFrame({
         "workflow": mean.index,
-        f"accuracy, {largest} crops": mean[largest].to_numpy(),
-        f"accuracy, {smallest} crops": mean[smallest].to_numpy(),
+        f"{PER_SIZE}{largest} crops": mean[largest].to_numpy(),
+        f"{PER_SIZE}{smallest} crops": mean[smallest].to_numpy(),
         "accuracy_lost": (mean[largest] - mean[smallest]).to_numpy(),
     })
 

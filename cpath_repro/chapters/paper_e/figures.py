@@ -192,7 +192,7 @@ def fitting_curves(fit: pd.DataFrame, title: str = "") -> Figure:
     of :func:`~.training.fitting`'s table."""
     long = fit.melt(id_vars=["width", "seed"], value_vars=["train_accuracy", "val_accuracy"], var_name="measured on",
                     value_name="accuracy")
-    return viz.mean_lines(long, "width", "accuracy", "measured on", logx=True, ylabel="accuracy (synthetic data)",
+    return viz.mean_lines(long, "width", "accuracy", "measured on", logx=True, ylabel="accuracy (%, synthetic data)",
                           title=title)
 
 

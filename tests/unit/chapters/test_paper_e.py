@@ -286,3 +286,14 @@ def test_e_f1_quotes_each_workflow_with_the_most_and_the_fewest_crops():
     assert quoted["cnn_accuracy_least_data"] == pytest.approx(0.505)
     assert quoted["features_accuracy_most_data"] == pytest.approx(0.905)
     assert quoted["features_accuracy_least_data"] == pytest.approx(0.705)
+
+
+def test_accuracies_are_shown_in_percent_and_saved_as_fractions():
+    table = pd.DataFrame({"arm": ["a"], "val_accuracy_mean": [0.875], "val_accuracy_sd": [0.05], "gap_mean": [0.1],
+                          "recall_round_mean": [0.5], "accuracy, 100 crops": [0.9], "epochs_to_90pct_mean": [3.0]})
+    shown = analysis.in_percent(table)
+    assert shown.val_accuracy_mean[0] == pytest.approx(87.5) and shown.val_accuracy_sd[0] == pytest.approx(5.0)
+    assert shown.gap_mean[0] == pytest.approx(10.0) and shown.recall_round_mean[0] == pytest.approx(50.0)
+    assert shown["accuracy (%), 100 crops"][0] == pytest.approx(90.0) and shown.epochs_to_90pct_mean[0] == 3.0
+    assert table.val_accuracy_mean[0] == 0.875, "the table to save is unchanged"
+    assert analysis.COLUMNS["val_accuracy"].endswith("(%)") and analysis.COLUMNS["gap"].endswith("(points)")
