@@ -243,16 +243,17 @@ def _one_size(patches: Sequence[Patch]) -> int | None:
     return sizes.pop() if sizes else None
 
 
-#: Widest run of patches :func:`read_patches` reads with one ``read_region`` (level pixels): a 16 MiB RGBA band
-#: at 256 px patches.
-BAND_PX = 16384
+#: Most level pixels :func:`read_patches` reads with one ``read_region``: a 1 MiB RGBA band, which stays in the CPU's
+#: cache while it is converted (64 patches of 64 px read 1.09x as fast as a bare loop, 4 of 256 px 0.91x; bands of
+#: 16,384 px read 256 px patches at 0.89x, each patch alone at 0.92x).
+BAND_PIXELS = 2**18
 
 
 def read_patches(slide: Slide, patches: Sequence[Patch]) -> np.ndarray:
     """``(N, size, size, 3)`` RGB ``uint8`` pixels of ``patches``; ``(0, 0, 0, 3)`` if none.
 
     Patches of one grid row that lie side by side are read together, one ``read_region`` per run of at
-    most :data:`BAND_PX` level pixels, because OpenSlide's cost is per call (tile lookup, RGBA
+    most :data:`BAND_PIXELS` level pixels, because OpenSlide's cost is per call (tile lookup, RGBA
     conversion, the Python boundary) far more than per pixel at small patch sizes.
     """
     size = _one_size(patches) or 0
@@ -260,7 +261,7 @@ def read_patches(slide: Slide, patches: Sequence[Patch]) -> np.ndarray:
     runs: dict[tuple[int, int], list[int]] = {}
     for i, p in enumerate(patches):
         runs.setdefault((p.level, p.row), []).append(i)
-    per_run = max(1, BAND_PX // max(size, 1))
+    per_run = max(1, BAND_PIXELS // max(size * size, 1))
     for (level, _), members in runs.items():
         members.sort(key=lambda i: patches[i].col)
         start = 0
