@@ -120,7 +120,8 @@ def test_ctrl_c_of_run_with_a_cluster_is_one_sentence_from_run_and_no_worker_tra
 
     run_dir = tmp_path / "run"
     pid, terminal = pty.fork()
-    if pid == 0:  # the child: cpath-repro on a terminal of its own, as a user starts it
+    if pid == 0:  # the child: cpath-repro on a terminal of its own, as a user's shell starts it
+        signal.signal(signal.SIGINT, signal.SIG_DFL)  # a pytest-xdist worker ignores SIGINT, and a child inherits that
         os.execv(sys.executable, [sys.executable, "-m", "cpath_repro.cli", "run", "E-F2", "E-F3", "--jobs", "2",
                                   "--profile", "ci", "--run-dir", str(run_dir)])
     shown, pressed, deadline = b"", False, time.monotonic() + 180
