@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import html
 import json
+import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -106,7 +107,7 @@ def _cache(m: Mapping[str, Any]) -> str:
     c = m["cache"]
     return _section("An up-to-date notebook is not executed again",
                     f"`cpath-repro run E-F2` with its result up to date took {c['cached_s'] * 1000:.0f} ms against "
-                    f"{c['executed_s']:.1f} s to execute it: **{c['cached_s'] / c['executed_s']:.3f}** of the time.",
+                    f"{c['executed_s']:.1f} s to execute it: **{_share(c['cached_s'] / c['executed_s'])}** of the time.",
                     [("executed (ci)", c["executed_s"]), ("up to date", c["cached_s"])], "seconds")
 
 
@@ -116,7 +117,7 @@ def _rebuild(m: Mapping[str, Any]) -> str:
                     f"After a full `ci` run of every notebook ({r['full_s']:.0f} s), the record of one module's code "
                     f"in {r['notebook']}'s result was changed, as an edit of a module only it uses would change it: "
                     f"`run all` then executed {r['notebook']} alone in {r['one_s']:.1f} s, "
-                    f"**{r['one_s'] / r['full_s']:.3f}** of the full run; with nothing changed it took "
+                    f"**{_share(r['one_s'] / r['full_s'])}** of the full run; with nothing changed it took "
                     f"{r['nothing_s']:.1f} s.",
                     [("every notebook", r["full_s"]), (f"{r['notebook']} changed", r["one_s"]),
                      ("nothing changed", r["nothing_s"])], "seconds")
@@ -195,6 +196,11 @@ def _words(test_id: str) -> str:
     name = test_id.split("::")[-1].removeprefix("test_")
     name, _, case = name.partition("[")
     return name.replace("_", " ") + (f" ({case.rstrip(']')})" if case else "")
+
+
+def _share(x: float) -> str:
+    """A small fraction with three decimals, or as many as its first two digits need (0.0002 read "0.000")."""
+    return f"{x:.{max(3, 1 - math.floor(math.log10(x))) if x > 0 else 3}f}"
 
 
 # -- drawing --------------------------------------------------------------------------------------------------------------

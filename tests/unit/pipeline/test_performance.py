@@ -61,3 +61,10 @@ def test_patch_reading_says_what_floats_cost_and_what_two_workers_gain(tmp_path:
                                                                      tmp_path / "b.json")))
     assert "4,368 patches of 256 px" in text and "read_patches 0.97×" in text
     assert "costs 50% of the read's own time" in text and "Two DataLoader workers read 1.80× as fast as none" in text
+
+
+def test_a_cache_hit_thousands_of_times_quicker_is_not_shown_as_zero(tmp_path: Path):
+    measured = {"cache": {"executed_s": 7.0, "cached_s": 0.0012}}
+    text = performance.page({}, performance.read(performance.record(measured, "CPU", "abc", "2026-12-07T05:00",
+                                                                     tmp_path / "b.json")))
+    assert "**0.00017** of the time" in text
