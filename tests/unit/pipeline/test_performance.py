@@ -54,12 +54,14 @@ def test_an_unreadable_measurement_file_is_no_measurement(tmp_path: Path):
 
 
 def test_patch_reading_says_what_floats_cost_and_what_two_workers_gain(tmp_path: Path):
-    per_s = {"bare": 600.0, "bare_batches": 400.0, "read_patches": 580.0, "loader_0": 350.0, "loader_2": 630.0}
+    per_s = {"bare": 600.0, "bare_batches": 400.0, "read_patches": 588.0, "read_patches_whole": 540.0,
+             "loader_0": 350.0, "loader_2": 630.0}
     measured = {"patches": {"patches": 4368.0, "patch_px": 256.0, **{f"{k}_per_s": v for k, v in per_s.items()},
                             **{f"{k}_ratio": v / per_s["bare"] for k, v in per_s.items()}}}
     text = performance.page({}, performance.read(performance.record(measured, "CPU", "abc", "2026-12-07T05:00",
                                                                      tmp_path / "b.json")))
-    assert "4,368 patches of 256 px" in text and "read_patches 0.97×" in text
+    assert "4,368 patches of 256 px" in text and "read_patches, batches of 64 0.98×" in text
+    assert "read_patches, one call a round 0.90×" in text and "new memory" in text
     assert "costs 50% of the read's own time" in text and "Two DataLoader workers read 1.80× as fast as none" in text
 
 

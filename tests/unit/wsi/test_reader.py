@@ -7,7 +7,7 @@ import pytest
 
 from cpath_repro.errors import DataNotFoundError, ParameterError, UserError
 from cpath_repro.wsi import CMU_SMALL_REGION, UnsupportedSlideError, cmu_small_region, open_slide, tile_grid
-from cpath_repro.wsi.reader import composite_on_white
+from cpath_repro.wsi.reader import ARGB_BYTES, argb_to_rgb
 
 PYRAMID_MPP = 0.5
 
@@ -170,8 +170,13 @@ def test_tile_grid_partitions_exactly():
 
 
 def test_transparent_pixels_are_composited_onto_white():
-    rgba = np.array([[[0, 0, 0, 0], [10, 20, 30, 255], [0, 0, 0, 128], [200, 100, 0, 51]]], np.uint8)
-    assert composite_on_white(rgba).tolist() == [[[255, 255, 255], [10, 20, 30], [127, 127, 127], [244, 224, 204]]]
+    argb = np.array([[0x00000000, 0xFF0A141E, 0x80000000, 0x33281400]], np.uint32)  # premultiplied, as OpenSlide's
+    expected = [[[255, 255, 255], [10, 20, 30], [127, 127, 127], [244, 224, 204]]]
+    assert argb_to_rgb(argb).tolist() == expected
+    out = np.zeros((2, 1, 4, 3), np.uint8)
+    second = out[1]
+    assert argb_to_rgb(argb, second) is second and out[1].tolist() == expected and not out[0].any()
+    assert ARGB_BYTES[3] == (3 if sys.byteorder == "little" else 0)
 
 
 def test_slide_without_mpp_and_closed_slide_explain_themselves(tmp_path):
@@ -191,14 +196,21 @@ def test_slide_without_mpp_and_closed_slide_explain_themselves(tmp_path):
         slide.read_region((0, 0), 0, (8, 8))
 
 
-def test_read_region_is_writable_unless_asked_for_a_view(pyramid):
-    """``read_patches`` reads its bands with ``copy=False`` (one copy fewer); everyone else gets an array of
-    their own, and both hold the same pixels, an edge outside the slide included."""
-    path, base, _ = pyramid
-    with open_slide(path, cache_bytes=2**20) as slide:
-        for location in ((100, 60), (740, 500)):  # inside; partly outside (composited on white)
+def test_read_region_holds_openslide_pythons_pixels_composited_on_white(pyramid):
+    """``read_region`` reads through OpenSlide's C call into its own array (``read_argb``); its pixels are
+    those of openslide-python's public ``read_region``, an edge outside the slide included, on the
+    generic TIFF and the real Aperio slide."""
+    import openslide
+
+    for path, location in ((pyramid[0], (100, 60)), (pyramid[0], (740, 500)), (CMU_SMALL_REGION, (2200, 2950))):
+        if not path.is_file():
+            pytest.skip("the real Aperio slide is missing; run `make data`")
+        with open_slide(path, cache_bytes=2**20) as slide, openslide.OpenSlide(str(path)) as reference:
             own = slide.read_region(location, 0, (40, 20))
-            view = slide.read_region(location, 0, (40, 20), copy=False)
-            np.testing.assert_array_equal(own, view)
+            rgba = np.asarray(reference.read_region(location, 0, (40, 20))).astype(int)
+            white = (rgba[..., :3] * rgba[..., 3:] + 255 * (255 - rgba[..., 3:]) + 127) // 255
             assert own.flags.writeable and own.shape == (20, 40, 3) and own.dtype == np.uint8
-        own[0, 0] = 0  # does not raise
+            assert np.abs(own.astype(int) - white).max() <= 1  # straight alpha rounds; opaque pixels are equal
+            opaque = rgba[..., 3] == 255
+            np.testing.assert_array_equal(own[opaque], rgba[..., :3][opaque])
+            assert (~opaque).any() == (location != (100, 60))
