@@ -133,10 +133,9 @@ def _engine(m: Mapping[str, Any]) -> str:
 
 
 def _patches(m: Mapping[str, Any]) -> str:
+    from cpath_repro.wsi.throughput import READERS as labels  # here, not at the top: it imports torch
+
     p = m["patches"]
-    labels = {"bare": "bare OpenSlide loop", "bare_batches": "bare loop + float32 batches",
-              "read_patches": "read_patches, batches of 64", "read_patches_whole": "read_patches, one call a round",
-              } | {f"loader_{w}": f"DataLoader, {w} worker(s)" for w in (0, 1, 2)}
     bars = [(label, p[f"{key}_per_s"]) for key, label in labels.items() if f"{key}_per_s" in p]
     ratios = ", ".join(f"{labels[k]} {p[f'{k}_ratio']:.2f}×" for k in labels if f"{k}_ratio" in p)
     # the float32 batches' extra time over the bare read's, and what two loader workers gain over none
@@ -144,8 +143,9 @@ def _patches(m: Mapping[str, Any]) -> str:
     workers = p["loader_2_per_s"] / p["loader_0_per_s"] if {"loader_0_per_s", "loader_2_per_s"} <= p.keys() else None
     also = (f" Converting to float32 batches costs {conversion:.0%} of the read's own time." if conversion else "") + (
         f" Two DataLoader workers read {workers:.2f}× as fast as none." if workers else "") + (
-        " Called once for a whole round, read_patches writes every patch into new memory, which the kernel maps and "
-        "zeroes as it is first written; the bare loop keeps no pixels." if "read_patches_whole_ratio" in p else "")
+        " Given all the slide's patches in one call, read_patches writes them into new memory, which the kernel maps "
+        "and zeroes as it is first written; in batches it reuses its memory, as the bare loop reuses OpenSlide's "
+        "buffer." if "read_patches_whole_ratio" in p else "")
     return _section("Patch reading next to a bare OpenSlide loop",
                     f"{int(p['patches']):,} patches of {int(p['patch_px'])} px read from a pyramidal TIFF, each pass "
                     f"with a cold OpenSlide cache; patches/s, and as a ratio to the bare loop: {ratios}.{also}",

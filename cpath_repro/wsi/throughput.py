@@ -5,7 +5,7 @@ with a tumour square on glass) is cut by paper D's rules (:func:`cpath_repro.wsi
 its tumour and normal patches, in grid order, are read as many rounds as make at least :data:`PATCHES` (at 256
 px the disc's 650 are more than OpenSlide's cache holds: each round reads them again) by (a) a bare
 ``openslide.OpenSlide(path).read_region`` loop, (b) :func:`cpath_repro.wsi.read_patches` called for batches of
-64 patches, as a training or inference loop reads them, and (b') called once per round, as
+64 patches, as a training or inference loop reads them, and (b') called once for all the slide's patches, as
 ``PatchDataset(preload=True)`` does: its result, 650 x 192 KiB at 256 px, is new memory that the kernel must
 map and zero as it is first written, a cost the bare loop, reusing one buffer, never pays; and (c)
 :class:`cpath_repro.wsi.PatchDataset` through a DataLoader (no augmentation, whole patches, batch 64) with
@@ -37,6 +37,11 @@ from cpath_repro.wsi.writer import write_pyramid
 #: The slide is SIDE_PATCHES patches a side (8192 px at 256 px patches); PATCHES are read per pass.
 SIDE_PATCHES, PATCHES, MPP, BATCH, CACHE_BYTES = 32, 4096, 0.5, 64, 32 * 2**20
 WORKERS = (0, 1, 2)
+#: What each reader measured by :func:`main` is, by its key there; every table and page of this benchmark says it so.
+READERS = {"bare": "bare OpenSlide loop", "bare_batches": "bare loop + float32 batches of 64",
+           "read_patches": "read_patches, batches of 64",
+           "read_patches_whole": "read_patches, the slide's patches in one call"} | {
+           f"loader_{w}": f"PatchDataset, DataLoader with {w} worker{'s' * (w != 1)}" for w in WORKERS}
 
 
 def _slide(path: Path, side: int) -> Path:
@@ -122,14 +127,10 @@ def _measure(repeat: int, patch_px: int) -> tuple[dict[str, float], int]:
 
 
 def rows(result: dict[str, float]) -> list[tuple[str, str]]:
-    n = int(result["patches"])
-    out = [(f"patches: bare OpenSlide loop ({n} x {int(result['patch_px'])} px)", f"{result['bare_per_s']:.0f} patches/s")]
-    labels = {"bare_batches": "patches: bare loop + float32 batches of 64",
-              "read_patches": "patches: read_patches, batches of 64",
-              "read_patches_whole": "patches: read_patches, one call a round"}
-    labels |= {f"loader_{w}": f"patches: DataLoader, {w} workers" for w in WORKERS}
-    for key, label in labels.items():
-        out.append((label, f"{result[f'{key}_per_s']:.0f} patches/s ({result[f'{key}_ratio']:.2f}x bare)"))
+    out = [(f"patches: {READERS['bare']} ({int(result['patches'])} x {int(result['patch_px'])} px)",
+            f"{result['bare_per_s']:.0f} patches/s")]
+    for key, label in list(READERS.items())[1:]:
+        out.append((f"patches: {label}", f"{result[f'{key}_per_s']:.0f} patches/s ({result[f'{key}_ratio']:.2f}x bare)"))
     out.append(("patches: DataLoader 0 workers / bare float32 batches",
                 f"{result['loader_0_per_s'] / result['bare_batches_per_s']:.2f}"))
     return out

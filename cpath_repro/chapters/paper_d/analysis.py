@@ -450,8 +450,5 @@ def throughput(s: Settings) -> pd.DataFrame:
     from cpath_repro.wsi import throughput as bench
 
     result = bench.main(repeat=3, patch_px=s.patch_px)
-    names = {"bare": "bare OpenSlide loop", "bare_batches": "bare loop + float32 batches of 64",
-             "read_patches": "read_patches (bands of a grid row)"}
-    names |= {f"loader_{w}": f"PatchDataset, DataLoader with {w} workers" for w in bench.WORKERS}
     return pd.DataFrame([{"reader": label, "patches/s": result[f"{key}_per_s"],
-                          "ratio to the bare loop": result[f"{key}_ratio"]} for key, label in names.items()])
+                          "ratio to the bare loop": result[f"{key}_ratio"]} for key, label in bench.READERS.items()])
