@@ -144,8 +144,8 @@ def _patches(m: Mapping[str, Any]) -> str:
     also = (f" Converting to float32 batches costs {conversion:.0%} of the read's own time." if conversion else "") + (
         f" Two DataLoader workers read {workers:.2f}× as fast as none." if workers else "") + (
         " Given all the slide's patches in one call, read_patches writes them into new memory, which the kernel maps "
-        "and zeroes as it is first written; in batches it reuses its memory, as the bare loop reuses OpenSlide's "
-        "buffer." if "read_patches_whole_ratio" in p else "")
+        "and zeroes as it is first written; in batches it writes into one array, as the bare loop reuses "
+        "OpenSlide's buffer." if "read_patches_whole_ratio" in p else "")
     return _section("Patch reading next to a bare OpenSlide loop",
                     f"{int(p['patches']):,} patches of {int(p['patch_px'])} px read from a pyramidal TIFF, each pass "
                     f"with a cold OpenSlide cache; patches/s, and as a ratio to the bare loop: {ratios}.{also}",

@@ -5,7 +5,7 @@ with a tumour square on glass) is cut by paper D's rules (:func:`cpath_repro.wsi
 its tumour and normal patches, in grid order, are read as many rounds as make at least :data:`PATCHES` (at 256
 px the disc's 650 are more than OpenSlide's cache holds: each round reads them again) by (a) a bare
 ``openslide.OpenSlide(path).read_region`` loop, (b) :func:`cpath_repro.wsi.read_patches` called for batches of
-64 patches, as a training or inference loop reads them, and (b') called once for all the slide's patches, as
+64 patches into one array, as a training or inference loop reads them, and (b') called once for all the slide's patches, as
 ``PatchDataset(preload=True)`` does: its result, 650 x 192 KiB at 256 px, is new memory that the kernel must
 map and zero as it is first written, a cost the bare loop, reusing one buffer, never pays; and (c)
 :class:`cpath_repro.wsi.PatchDataset` through a DataLoader (no augmentation, whole patches, batch 64) with
@@ -39,7 +39,7 @@ SIDE_PATCHES, PATCHES, MPP, BATCH, CACHE_BYTES = 32, 4096, 0.5, 64, 32 * 2**20
 WORKERS = (0, 1, 2)
 #: What each reader measured by :func:`main` is, by its key there; every table and page of this benchmark says it so.
 READERS = {"bare": "bare OpenSlide loop", "bare_batches": "bare loop + float32 batches of 64",
-           "read_patches": "read_patches, batches of 64",
+           "read_patches": "read_patches, batches of 64 into one array",
            "read_patches_whole": "read_patches, the slide's patches in one call"} | {
            f"loader_{w}": f"PatchDataset, DataLoader with {w} worker{'s' * (w != 1)}" for w in WORKERS}
 
@@ -103,9 +103,11 @@ def _measure(repeat: int, patch_px: int) -> tuple[dict[str, float], int]:
             handle.close()
 
         def project() -> None:
+            batch = np.empty((BATCH, patch_px, patch_px, 3), np.uint8)
             with open_slide(path, cache_bytes=CACHE_BYTES) as s:
                 for start in range(0, n, BATCH):
-                    read_patches(s, patches[start : start + BATCH])
+                    chunk = patches[start : start + BATCH]
+                    read_patches(s, chunk, out=batch[: len(chunk)])
 
         def project_whole() -> None:
             with open_slide(path, cache_bytes=CACHE_BYTES) as s:

@@ -205,6 +205,19 @@ def test_read_patches_returns_exactly_the_written_pixels(slide_file, slide):
     assert read_patches(slide, []).shape == (0, 0, 0, 3)
 
 
+def test_read_patches_writes_into_the_array_it_is_given_and_refuses_a_wrong_one(slide_file, slide):
+    tissue, labels, _ = _layout()
+    patches = patch_grid(slide, 0, 256, tissue, labels, D)
+    batch = np.zeros((4, 256, 256, 3), np.uint8)
+    first = batch[:3]
+    assert read_patches(slide, patches[2:5], out=first) is first
+    np.testing.assert_array_equal(batch[:3], read_patches(slide, patches[2:5]))
+    assert not batch[3].any()
+    for wrong in (batch, batch.astype(np.float32)[:3]):
+        with pytest.raises(ParameterError, match="out must be a uint8 array of shape"):
+            read_patches(slide, patches[2:5], out=wrong)
+
+
 def _dataset(slide_file, slide, **kwargs) -> PatchDataset:
     tissue, labels, _ = _layout()
     return PatchDataset(slide_file[0], patch_grid(slide, 0, 256, tissue, labels, D), **kwargs)
