@@ -132,7 +132,7 @@ def rows(result: dict[str, float]) -> list[tuple[str, str]]:
     out = [(f"patches: {READERS['bare']} ({int(result['patches'])} x {int(result['patch_px'])} px)",
             f"{result['bare_per_s']:.0f} patches/s")]
     for key, label in list(READERS.items())[1:]:
-        out.append((f"patches: {label}", f"{result[f'{key}_per_s']:.0f} patches/s ({result[f'{key}_ratio']:.2f}x bare)"))
+        out.append((f"patches: {label}", f"{result[f'{key}_per_s']:.0f} patches/s ({result[f'{key}_ratio']:.3f}x bare)"))
     out.append(("patches: DataLoader 0 workers / bare float32 batches",
                 f"{result['loader_0_per_s'] / result['bare_batches_per_s']:.2f}"))
     return out

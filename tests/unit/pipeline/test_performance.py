@@ -60,8 +60,8 @@ def test_patch_reading_says_what_floats_cost_and_what_two_workers_gain(tmp_path:
                             **{f"{k}_ratio": v / per_s["bare"] for k, v in per_s.items()}}}
     text = performance.page({}, performance.read(performance.record(measured, "CPU", "abc", "2026-12-07T05:00",
                                                                      tmp_path / "b.json")))
-    assert "4,368 patches of 256 px" in text and "read_patches, batches of 64 into one array 0.98×" in text
-    assert "read_patches, the slide's patches in one call 0.90×" in text and "new memory" in text
+    assert "4,368 patches of 256 px" in text and "read_patches, batches of 64 into one array 0.980×" in text
+    assert "read_patches, the slide's patches in one call 0.900×" in text and "new memory" in text
     assert "costs 50% of the read's own time" in text and "Two DataLoader workers read 1.80× as fast as none" in text
 
 
