@@ -138,7 +138,7 @@ def _patches(m: Mapping[str, Any]) -> str:
     p = m["patches"]
     bars = [(label, p[f"{key}_per_s"]) for key, label in labels.items() if f"{key}_per_s" in p]
     # three decimals: the target is 0.95, and 0.946 must not read as 0.95
-    ratios = ", ".join(f"{labels[k]} {p[f'{k}_ratio']:.3f}×" for k in labels if f"{k}_ratio" in p)
+    ratios = "; ".join(f"{labels[k]} {p[f'{k}_ratio']:.3f}×" for k in labels if f"{k}_ratio" in p)
     # the float32 batches' extra time over the bare read's, and what two loader workers gain over none
     conversion = p["bare_per_s"] / p["bare_batches_per_s"] - 1 if "bare_batches_per_s" in p else None
     workers = p["loader_2_per_s"] / p["loader_0_per_s"] if {"loader_0_per_s", "loader_2_per_s"} <= p.keys() else None
