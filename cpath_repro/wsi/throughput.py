@@ -3,10 +3,10 @@
 A synthetic deflate pyramidal TIFF of 32 x 32 patches (8192 x 8192 px at 256 px; 256 px tiles, a tissue disc
 with a tumour square on glass) is cut by paper D's rules (:func:`cpath_repro.wsi.patch_grid`, the user path);
 its tumour and normal patches, in grid order, are read as many rounds as make at least :data:`PATCHES` (at 256
-px the disc's 650 are more than OpenSlide's cache holds: each round reads them again) by (a) a bare
+px the disc's 624 are more than OpenSlide's cache holds: each round reads them again) by (a) a bare
 ``openslide.OpenSlide(path).read_region`` loop, (b) :func:`cpath_repro.wsi.read_patches` called for batches of
 64 patches into one array, as a training or inference loop reads them, and (b') called once for all the slide's patches, as
-``PatchDataset(preload=True)`` does: its result, 650 x 192 KiB at 256 px, is new memory that the kernel must
+``PatchDataset(preload=True)`` does: its result, 624 x 192 KiB (117 MiB) at 256 px, is new memory that the kernel must
 map and zero as it is first written, a cost the bare loop, reusing one buffer, never pays; and (c)
 :class:`cpath_repro.wsi.PatchDataset` through a DataLoader (no augmentation, whole patches, batch 64) with
 0, 1 and 2 workers. Every pass opens a fresh handle, so each starts with a cold OpenSlide cache (32 MiB,
