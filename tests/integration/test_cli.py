@@ -63,6 +63,16 @@ def test_build_from_missing_run_says_how_to_make_one(tmp_path: Path):
     assert proc.returncode == 2 and "cpath-repro run all" in proc.stderr
 
 
+def test_bad_parameters_are_refused_before_torch_is_imported():
+    """Checking parameters needs no torch (1.5 s to import, about ten times the check): a typo is answered at once."""
+    code = ("import sys; from cpath_repro import cli; "
+            "status = cli.main(['run', 'E-F1', '--profile', 'ci', '-p', 'sizes', '20,100000000']); "
+            "sys.exit(f'{status} torch' if 'torch' in sys.modules else status)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 2, done.stderr
+    assert "must hold numbers between 10 and 100000" in done.stderr
+
+
 def test_an_impossible_string_value_is_one_sentence(tmp_path: Path):
     proc = cli("run", "E-F2", "--profile", "ci", "--run-dir", str(tmp_path / "run"), "-p", "kernel", "111")
     assert proc.returncode == 2 and "must be nine characters" in proc.stderr
