@@ -134,11 +134,12 @@ def _engine(m: Mapping[str, Any]) -> str:
 
 def _patches(m: Mapping[str, Any]) -> str:
     from cpath_repro.wsi.throughput import READERS as labels  # here, not at the top: it imports torch
+    from cpath_repro.wsi.throughput import describe
 
     p = m["patches"]
     bars = [(label, p[f"{key}_per_s"]) for key, label in labels.items() if f"{key}_per_s" in p]
-    # three decimals: the target is 0.95, and 0.946 must not read as 0.95
-    ratios = "; ".join(f"{labels[k]} {p[f'{k}_ratio']:.3f}×" for k in labels if f"{k}_ratio" in p)
+    ratios = "; ".join(f"{labels[k]} {describe(*(p.get(f'{k}_ratio{end}', math.nan) for end in ('', '_low', '_high')))}"
+                       for k in labels if f"{k}_ratio" in p)  # a record from before 2026-12-07 has no intervals
     # the float32 batches' extra time over the bare read's, and what two loader workers gain over none
     conversion = p["bare_per_s"] / p["bare_batches_per_s"] - 1 if "bare_batches_per_s" in p else None
     workers = p["loader_2_per_s"] / p["loader_0_per_s"] if {"loader_0_per_s", "loader_2_per_s"} <= p.keys() else None
@@ -147,10 +148,18 @@ def _patches(m: Mapping[str, Any]) -> str:
         " Given all the slide's patches in one call, read_patches writes them into new memory, which the kernel maps "
         "and zeroes as it is first written; in batches it writes into one array, as the bare loop reuses "
         "OpenSlide's buffer." if "read_patches_whole_ratio" in p else "")
+    targets = "".join(f"\n- {t['target']}: **{t['verdict']}**, {describe(t['ratio'], t['low'], t['high'])}"
+                      for t in p.get("targets", []))
+    if targets:
+        targets = ("\n\nThe targets, each decided by where the 95 % interval of its median paired ratio lies (the "
+                   "rule was fixed before the run; the record of choices on *How to read* says when and why):"
+                   + targets)
+    how = (f"the readers taking turns for {p['rounds']} rounds; patches/s in the median round, and each reader's "
+           "speed as a ratio to the bare loop's, the median of the rounds' paired ratios [95 % interval]"
+           if "rounds" in p else "each reader timed by its fastest round; patches/s, and as a ratio to the bare loop")
     return _section("Patch reading next to a bare OpenSlide loop",
                     f"{int(p['patches']):,} patches of {int(p['patch_px'])} px read from a pyramidal TIFF, each pass "
-                    f"with a cold OpenSlide cache; patches/s, and as a ratio to the bare loop: {ratios}.{also}",
-                    bars, "patches/s")
+                    f"with a cold OpenSlide cache, {how}: {ratios}.{also}{targets}", bars, "patches/s")
 
 
 def _memory(m: Mapping[str, Any]) -> str:

@@ -446,7 +446,8 @@ def points_by_method(points: pd.DataFrame) -> pd.DataFrame:
 
 
 def throughput(s: Settings) -> pd.DataFrame:
-    """Patch extraction at the chapter's patch size: each reader's patches/s and its ratio to a bare OpenSlide loop."""
+    """Patch extraction at the chapter's patch size: each reader's patches/s in its median round and its ratio to a
+    bare OpenSlide loop (the median of the rounds' paired ratios, :func:`cpath_repro.wsi.throughput.main`)."""
     from cpath_repro.wsi import throughput as bench
 
     result = bench.main(repeat=3, patch_px=s.patch_px)

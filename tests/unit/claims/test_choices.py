@@ -10,7 +10,7 @@ def test_every_entry_names_real_claims_and_the_page_shows_every_field():
     page = choices.as_markdown()
     for c in choices.CHOICES:
         named = {*(c.moved or {}), *(c.before or {}), *(c.after or {})}
-        assert {k for k in named if not k.startswith("probe: ")} <= set(CLAIMS), c.setting
+        assert {k for k in named if not k.startswith(("probe: ", "target: "))} <= set(CLAIMS), c.setting
         for text in (c.date, c.setting, c.old, c.new, c.why, c.measured_on):
             assert text in page
 

@@ -63,6 +63,19 @@ def test_patch_reading_says_what_floats_cost_and_what_two_workers_gain(tmp_path:
     assert "4,368 patches of 256 px" in text and "read_patches, batches of 64 into one array 0.980×" in text
     assert "read_patches, the slide's patches in one call 0.900×" in text and "new memory" in text
     assert "costs 50% of the read's own time" in text and "Two DataLoader workers read 1.80× as fast as none" in text
+    assert "timed by its fastest round" in text and "targets" not in text, "a record of before 2026-12-07 says so"
+
+
+def test_patch_reading_gives_each_ratio_its_interval_and_each_target_its_verdict(tmp_path: Path):
+    measured = {"patches": {"patches": 4368.0, "patch_px": 256.0, "rounds": 9, "bare_per_s": 600.0,
+                            "read_patches_per_s": 580.0, "read_patches_ratio": 0.962, "read_patches_ratio_low": 0.951,
+                            "read_patches_ratio_high": 0.97,
+                            "targets": [{"target": "read_patches at least 0.95×", "at_least": 0.95, "ratio": 0.962,
+                                         "low": 0.951, "high": 0.97, "verdict": "met"}]}}
+    text = performance.page({}, performance.read(performance.record(measured, "CPU", "abc", "2026-12-07T05:00",
+                                                                     tmp_path / "b.json")))
+    assert "taking turns for 9 rounds" in text and "batches of 64 into one array 0.962× [0.951, 0.970]" in text
+    assert "- read_patches at least 0.95×: **met**, 0.962× [0.951, 0.970]" in text
 
 
 def test_a_cache_hit_thousands_of_times_quicker_is_not_shown_as_zero(tmp_path: Path):

@@ -1,3 +1,7 @@
+import math
+
+import pytest
+
 from cpath_repro.results import timing
 
 
@@ -21,3 +25,29 @@ def test_best_of_each_takes_turns_and_keeps_each_functions_fastest_round(monkeyp
 def test_best_of_warms_up_once_untimed():
     calls: list[int] = []
     assert timing.best_of(lambda: calls.append(1), repeat=2, warmup=True) >= 0 and len(calls) == 3
+
+
+def test_paired_ratio_is_the_median_of_the_rounds_ratios_with_the_2nd_and_8th_of_9_as_its_interval():
+    base = [1.0] * 9
+    other = [1 / r for r in (0.90, 0.97, 0.95, 0.99, 0.96, 0.93, 0.98, 1.20, 0.94)]  # one disturbed round
+    ratio = timing.paired_ratio(base, other)
+    assert ratio.median == pytest.approx(0.96)
+    assert (ratio.low, ratio.high) == pytest.approx((0.93, 0.99))  # sorted, the 2nd and 8th: not the range
+
+
+@pytest.mark.parametrize(("at_least", "verdict"), [(0.92, "met"), (0.93, "met"), (0.95, "inconclusive at this budget"),
+                                                   (0.985, "missed")])
+def test_a_target_is_met_only_when_the_whole_interval_clears_it(at_least: float, verdict: str):
+    ratio = timing.PairedRatio(ratios=(0.96,) * 9, median=0.96, low=0.93, high=0.98)
+    assert ratio.against(at_least) == verdict
+
+
+def test_too_few_rounds_for_an_interval_decide_nothing():
+    ratio = timing.paired_ratio([1.0] * 5, [0.5] * 5)  # twice as fast in every round, but 5 rounds give no interval
+    assert ratio.median == 2.0 and math.isnan(ratio.low)
+    assert ratio.against(0.95).startswith("inconclusive at this budget (5 rounds give no 95% interval)")
+
+
+def test_rounds_of_unequal_count_are_refused():
+    with pytest.raises(ValueError):
+        timing.paired_ratio([1.0] * 9, [1.0] * 8)
