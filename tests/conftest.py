@@ -7,6 +7,7 @@ threads, and a notebook run serially commits the numbers it commits when run bes
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -52,7 +53,14 @@ def ci_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def built_book(ci_run: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The book built from :func:`ci_run`, with the work tree's ``git status`` before and after the build beside it
+    (``book.git-status.json``), for the test that building leaves the tree as it found it."""
     from cpath_repro.pipeline import book
-    from tests.support import once
+    from tests.support import git_status, once
 
-    return once(tmp_path_factory, "book", lambda out: book.build(ci_run, out)) / "html"
+    def make(out: Path) -> None:
+        before = git_status()
+        book.build(ci_run, out)
+        out.with_name("book.git-status.json").write_text(json.dumps({"before": before, "after": git_status()}))
+
+    return once(tmp_path_factory, "book", make) / "html"

@@ -18,6 +18,18 @@ from cpath_repro.results.run import Run
 JOBS = 2
 
 
+def git_status() -> str | None:
+    """``git status --porcelain`` of the project's work tree, or None outside a git checkout."""
+    import subprocess
+
+    from cpath_repro.project import PROJECT_ROOT
+
+    if not (PROJECT_ROOT / ".git").exists():
+        return None
+    return subprocess.run(["git", "status", "--porcelain"], cwd=PROJECT_ROOT, capture_output=True, text=True,
+                          check=True).stdout
+
+
 def open_run(name: str, profile: str, run_dir: str | Path | None, **given: Any) -> Run:
     """Open notebook ``name``'s run as its first cell would: a parameters-cell namespace with ``given`` filled in."""
     namespace = {"profile": profile, "run_dir": run_dir, **dict.fromkeys(catalog.get(name).params), **given}

@@ -139,10 +139,12 @@ def _patches(m: Mapping[str, Any]) -> str:
     p = m["patches"]
     bars = [(label, p[f"{key}_per_s"]) for key, label in labels.items() if f"{key}_per_s" in p]
     ratios = "; ".join(f"{labels[k]} {describe(*(p.get(f'{k}_ratio{end}', math.nan) for end in ('', '_low', '_high')))}"
-                       for k in labels if f"{k}_ratio" in p)  # a record from before 2026-12-07 has no intervals
-    # the float32 batches' extra time over the bare read's, and what two loader workers gain over none
-    conversion = p["bare_per_s"] / p["bare_batches_per_s"] - 1 if "bare_batches_per_s" in p else None
-    workers = p["loader_2_per_s"] / p["loader_0_per_s"] if {"loader_0_per_s", "loader_2_per_s"} <= p.keys() else None
+                       for k in list(labels)[1:] if f"{k}_ratio" in p)  # a record from before 2026-12-07 has no intervals
+    # the float32 batches' extra time over the bare read's; what two loader workers gain over none, where no target
+    # states it (a record from before 2026-12-07)
+    conversion = 1 / p["bare_batches_ratio"] - 1 if "bare_batches_ratio" in p else None
+    workers = (p["loader_2_per_s"] / p["loader_0_per_s"]
+               if {"loader_0_per_s", "loader_2_per_s"} <= p.keys() and "targets" not in p else None)
     also = (f" Converting to float32 batches costs {conversion:.0%} of the read's own time." if conversion else "") + (
         f" Two DataLoader workers read {workers:.2f}× as fast as none." if workers else "") + (
         " Given all the slide's patches in one call, read_patches writes them into new memory, which the kernel maps "
