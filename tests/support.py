@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ import pytest
 
 from cpath_repro import catalog
 from cpath_repro.notebook import start
+from cpath_repro.project import PROJECT_ROOT
 from cpath_repro.results.run import Run
 
 #: Notebooks the test runs execute at once (``execute.run(jobs=...)``): most of a ``ci`` notebook's time is its kernel
@@ -20,10 +22,6 @@ JOBS = 2
 
 def git_status() -> str | None:
     """``git status --porcelain`` of the project's work tree, or None outside a git checkout."""
-    import subprocess
-
-    from cpath_repro.project import PROJECT_ROOT
-
     if not (PROJECT_ROOT / ".git").exists():
         return None
     return subprocess.run(["git", "status", "--porcelain"], cwd=PROJECT_ROOT, capture_output=True, text=True,

@@ -134,12 +134,11 @@ def _engine(m: Mapping[str, Any]) -> str:
 
 def _patches(m: Mapping[str, Any]) -> str:
     from cpath_repro.wsi.throughput import READERS as labels  # here, not at the top: it imports torch
-    from cpath_repro.wsi.throughput import describe
+    from cpath_repro.wsi.throughput import describe, describe_reader
 
     p = m["patches"]
     bars = [(label, p[f"{key}_per_s"]) for key, label in labels.items() if f"{key}_per_s" in p]
-    ratios = "; ".join(f"{labels[k]} {describe(*(p.get(f'{k}_ratio{end}', math.nan) for end in ('', '_low', '_high')))}"
-                       for k in list(labels)[1:] if f"{k}_ratio" in p)  # a record from before 2026-12-07 has no intervals
+    ratios = "; ".join(f"{labels[k]} {describe_reader(p, k)}" for k in list(labels)[1:] if f"{k}_ratio" in p)
     # the float32 batches' extra time over the bare read's; what two loader workers gain over none, where no target
     # states it (a record from before 2026-12-07)
     conversion = 1 / p["bare_batches_ratio"] - 1 if "bare_batches_ratio" in p else None

@@ -27,6 +27,7 @@ import functools
 import math
 import statistics
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -153,13 +154,18 @@ def describe(ratio: float, low: float, high: float) -> str:
     return f"{ratio:.3f}×{interval}"
 
 
+def describe_reader(result: Mapping[str, Any], key: str) -> str:
+    """:func:`describe` of reader ``key``'s ratio in a :func:`main` result (one recorded before 2026-12-07 has no
+    interval)."""
+    return describe(*(result.get(f"{key}_ratio{end}", math.nan) for end in ("", "_low", "_high")))
+
+
 def rows(result: dict[str, Any]) -> list[tuple[str, str]]:
     rounds = f"median of {result['rounds']} rounds"
     out = [(f"patches: {READERS['bare']} ({int(result['patches'])} x {int(result['patch_px'])} px, {rounds})",
             f"{result['bare_per_s']:.0f} patches/s")]
     for key, label in list(READERS.items())[1:]:
-        ratio = describe(result[f"{key}_ratio"], result[f"{key}_ratio_low"], result[f"{key}_ratio_high"])
-        out.append((f"patches: {label}", f"{result[f'{key}_per_s']:.0f} patches/s ({ratio} bare)"))
+        out.append((f"patches: {label}", f"{result[f'{key}_per_s']:.0f} patches/s ({describe_reader(result, key)} bare)"))
     out.append(("patches: DataLoader 0 workers / bare float32 batches",
                 f"{result['loader_0_per_s'] / result['bare_batches_per_s']:.2f}"))
     out += [(f"target: {t['target']}", f"{t['verdict']}, {describe(t['ratio'], t['low'], t['high'])}")
