@@ -519,6 +519,26 @@ CHOICES: tuple[Choice, ...] = (
                                                                       "[0.607, 0.718]: 49 % of the read's time)"},
         papers=("D",),
     ),
+    Choice(
+        date="2026-12-07",
+        setting="how make bench pairs the patch readers within a round",
+        old="each reader read a whole pass in its turn, so a round's ratio paired two passes about 7 s apart",
+        new="the bare loop, the bare float loop and read_patches in batches read one pass together, taking turns batch "
+            "by batch, each with its own handle and cache (results.timing.seconds_in_turns); a round's ratio pairs "
+            "their sums; the other readers, the same 9 rounds, interval and verdicts as before",
+        why="issue 25: under the rule of the entry above, the make bench of 0f3ba2e left the read_patches target "
+            "inconclusive at 0.995× [0.901, 1.115]: the machine's speed moved within the seconds between the two "
+            "passes of a round. Batches a fraction of a second apart see the same machine, so its drift leaves the "
+            "ratio without more rounds. Written and committed before the run that uses it, whichever way it goes.",
+        measured_on="make bench at 256 px, 4,368 patches a pass, 2 cores: 0f3ba2e (2026-12-07, afternoon) under the "
+                    "old pairing",
+        before={"target: read_patches in batches at least 0.95× as fast as the bare loop":
+                "inconclusive at this budget (0.995× [0.901, 1.115])",
+                "target: two DataLoader workers faster than none": "met (1.669× [1.489, 1.842])",
+                "target: float32 batches cost no more than the read": "met (0.669× the bare loop's speed "
+                                                                       "[0.607, 0.718]: 49 % of the read's time)"},
+        papers=("D",),
+    ),
 )
 
 

@@ -155,8 +155,11 @@ def _patches(m: Mapping[str, Any]) -> str:
         targets = ("\n\nThe targets, each decided by where the 95 % interval of its median paired ratio lies (the "
                    "rule was fixed before the run; the record of choices on *How to read* says when and why):"
                    + targets)
-    how = (f"the readers taking turns for {p['rounds']} rounds; patches/s in the median round, and each reader's "
-           "speed as a ratio to the bare loop's, the median of the rounds' paired ratios [95 % interval]"
+    turns = ("the bare loop, the bare float loop and read_patches in batches reading one pass together, taking turns "
+             "batch by batch, then the other readers a whole pass each" if "in_turns" in p
+             else "the readers taking turns")
+    how = (f"in each of {p['rounds']} rounds {turns}; patches/s in the median round, and each reader's speed as a ratio to "
+           "the bare loop's, the median of the rounds' paired ratios [95 % interval]"
            if "rounds" in p else "each reader timed by its fastest round; patches/s, and as a ratio to the bare loop")
     return _section("Patch reading next to a bare OpenSlide loop",
                     f"{int(p['patches']):,} patches of {int(p['patch_px'])} px read from a pyramidal TIFF, each pass "

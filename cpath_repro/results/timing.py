@@ -2,7 +2,8 @@
 
 - A time reported alone is the best of a few repeats (:func:`best_of`), the one least disturbed by a noisy machine.
 - A target ("at least 0.95x as fast as a bare loop") is decided by :func:`paired_ratio`: the two functions take
-  turns, each round gives one ratio, and the median of those ratios carries a 95 % interval; the target is met
+  turns (whole passes, :func:`seconds_of_each`, or batch by batch within one pass, :func:`seconds_in_turns`),
+  each round gives one ratio, and the median of those ratios carries a 95 % interval; the target is met
   when the whole interval clears it, missed when it lies below, and inconclusive at this budget otherwise. A
   ratio of two fastest times carries no uncertainty, so it cannot tell a miss by 0.004 from the machine's noise.
 """
@@ -13,6 +14,7 @@ import math
 import statistics
 import time
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager, ExitStack
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,6 +35,27 @@ def seconds_of_each(fns: Mapping[str, Callable[[], Any]], repeat: int = 3) -> di
             fn()
             seconds[key].append(time.perf_counter() - t0)
     return seconds
+
+
+def seconds_in_turns(passes: Mapping[str, Callable[[], AbstractContextManager[Callable[[int], Any]]]],
+                     steps: int) -> dict[str, float]:
+    """Seconds of one pass of each reader, by key, the readers taking turns step by step within the pass.
+
+    ``passes[key]()`` opens a pass (untimed) and gives its step function; step 0 of every reader is timed, then
+    step 1 of every reader in the reverse order, and so on; a pass's seconds are the sum of its steps'. Two
+    readers' steps are a fraction of a second apart, so a machine whose speed drifts within a pass slows both
+    alike (whole passes taking turns are seconds apart); neither reader always goes first.
+    """
+    spent = dict.fromkeys(passes, 0.0)
+    with ExitStack() as stack:
+        step_of = {key: stack.enter_context(open_pass()) for key, open_pass in passes.items()}
+        order = list(step_of)
+        for step in range(steps):
+            for key in order if step % 2 == 0 else reversed(order):
+                t0 = time.perf_counter()
+                step_of[key](step)
+                spent[key] += time.perf_counter() - t0
+    return spent
 
 
 def best_of_each(fns: Mapping[str, Callable[[], Any]], repeat: int = 3) -> dict[str, float]:

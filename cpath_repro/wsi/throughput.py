@@ -3,21 +3,27 @@
 A synthetic deflate pyramidal TIFF of 32 x 32 patches (8192 x 8192 px at 256 px; 256 px tiles, a tissue disc
 with a tumour square on glass) is cut by paper D's rules (:func:`cpath_repro.wsi.patch_grid`, the user path);
 its tumour and normal patches, in grid order, are read as many rounds as make at least :data:`PATCHES` (at 256
-px the disc's 624 are more than OpenSlide's cache holds: each round reads them again) by (a) a bare
-``openslide.OpenSlide(path).read_region`` loop, (b) :func:`cpath_repro.wsi.read_patches` called for batches of
-64 patches into one array, as a training or inference loop reads them, and (b') called once for all the slide's patches, as
-``PatchDataset(preload=True)`` does: its result, 624 x 192 KiB (117 MiB) at 256 px, is new memory that the kernel must
-map and zero as it is first written, a cost the bare loop, reusing one buffer, never pays; and (c)
-:class:`cpath_repro.wsi.PatchDataset` through a DataLoader (no augmentation, whole patches, batch 64) with
-0, 1 and 2 workers. Every pass opens a fresh handle, so each starts with a cold OpenSlide cache (32 MiB,
-OpenSlide's default, for (a) and (b)); the worker passes include starting the workers, as an epoch does.
-The readers take turns, round after round (:func:`~cpath_repro.results.timing.seconds_of_each`). Results are
-patches/s in the median round, and each reader's speed as a ratio to (a): the median of the rounds' paired ratios,
-with its 95 % interval (:func:`~cpath_repro.results.timing.paired_ratio`). :data:`TARGETS` are decided by where
-that interval lies, a rule fixed before the run that decides them.
-The loader's images are float32 (4x the bytes of the uint8 pixels) and the DataLoader stacks them into
-batches, a copy the bare loop does not make; (a') adds exactly that work to the bare loop, so the loader /
-(a') ratio is the dataset's own overhead. One torch thread, as in DataLoader workers.
+px the disc's 624 are more than OpenSlide's cache holds: each round reads them again) by
+
+- (a) a bare ``openslide.OpenSlide(path).read_region`` loop;
+- (a') the same loop plus what any loader must add: float32 images in [0, 1] (4x the bytes of the uint8
+  pixels) stacked into batches of 64, so the loader / (a') ratio is the dataset's own overhead;
+- (b) :func:`cpath_repro.wsi.read_patches` called for batches of 64 patches into one array, as a training or
+  inference loop reads them;
+- (b') the same called once for all the slide's patches, as ``PatchDataset(preload=True)`` does: its result,
+  624 x 192 KiB (117 MiB) at 256 px, is new memory that the kernel must map and zero as it is first written, a
+  cost the bare loop, reusing one buffer, never pays;
+- (c) :class:`cpath_repro.wsi.PatchDataset` through a DataLoader (no augmentation, whole patches, batch 64)
+  with 0, 1 and 2 workers, starting the workers included, as an epoch does.
+
+Every pass opens a fresh handle, so each starts with a cold OpenSlide cache (32 MiB, OpenSlide's default, for
+(a) and (b)). In each round, (a), (a') and (b) read one pass together, taking turns batch by batch, each with
+its own handle (:func:`~cpath_repro.results.timing.seconds_in_turns`): a machine whose speed drifts within a
+pass slows all three alike. Then (b') and (c) read a whole pass each, in turn
+(:func:`~cpath_repro.results.timing.seconds_of_each`). Results are patches/s in the median round, and each
+reader's speed as a ratio to (a): the median of the rounds' paired ratios, with its 95 % interval
+(:func:`~cpath_repro.results.timing.paired_ratio`). :data:`TARGETS` are decided by where that interval lies,
+a rule fixed before the run that decides them. One torch thread, as in DataLoader workers.
 ``python -m benchmarks.patch_extraction`` prints it; paper D's D-M1 page shows it at the chapter's patch size.
 """
 
@@ -27,7 +33,8 @@ import functools
 import math
 import statistics
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +42,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from cpath_repro.results.timing import paired_ratio, seconds_of_each
+from cpath_repro.results.timing import paired_ratio, seconds_in_turns, seconds_of_each
 from cpath_repro.wsi import PATCH_SIZE, PatchDataset, mask_downsample, open_slide, patch_grid, read_patches, tissue_mask
 from cpath_repro.wsi.annotations import Region, label_mask
 from cpath_repro.wsi.patches import NOLABEL
@@ -51,6 +58,8 @@ READERS = {"bare": "bare OpenSlide loop", "bare_batches": "bare loop + float32 b
            "read_patches": "read_patches, batches of 64 into one array",
            "read_patches_whole": "read_patches, the slide's patches in one call"} | {
            f"loader_{w}": f"PatchDataset, DataLoader with {w} worker{'s' * (w != 1)}" for w in WORKERS}
+#: The readers that read each round's pass together, taking turns batch by batch (the rest read whole passes in turn).
+IN_TURNS = ("bare", "bare_batches", "read_patches")
 #: Issue 25's targets, each ``(reader, base, at least, in words)``: ``reader`` at least that many times as fast as
 #: ``base``. Float32 batches costing no more than the read itself is the bare float loop at least half as fast.
 TARGETS = (("read_patches", "bare", 0.95, "read_patches in batches at least 0.95× as fast as the bare loop"),
@@ -78,7 +87,8 @@ def main(repeat: int = ROUNDS, patch_px: int = PATCH_SIZE) -> dict[str, Any]:
         seconds, n = _measure(repeat, patch_px)
     finally:
         torch.set_num_threads(threads)
-    result: dict[str, Any] = {"patches": float(n), "patch_px": float(patch_px), "rounds": repeat}
+    result: dict[str, Any] = {"patches": float(n), "patch_px": float(patch_px), "rounds": repeat,
+                              "in_turns": list(IN_TURNS)}
     for key, s in seconds.items():
         ratio = paired_ratio(seconds["bare"], s)
         result[f"{key}_per_s"] = n / statistics.median(s)
@@ -108,28 +118,38 @@ def _measure(repeat: int, patch_px: int) -> tuple[dict[str, list[float]], int]:
         patches = labelled * rounds
         n = len(patches)
 
-        def bare() -> None:
-            handle = openslide.OpenSlide(str(path))
-            for p in patches:
-                handle.read_region(p.location, p.level, (p.size, p.size))
-            handle.close()
+        starts = range(0, n, BATCH)
 
-        def bare_batches() -> None:  # (a) plus what any loader must add: float32 in [0, 1], stacked by 64
-            handle = openslide.OpenSlide(str(path))
-            for start in range(0, n, BATCH):
-                images = []
-                for p in patches[start : start + BATCH]:
-                    rgb = np.asarray(handle.read_region(p.location, p.level, (p.size, p.size)).convert("RGB"))
-                    images.append(torch.from_numpy(rgb.transpose(2, 0, 1).astype(np.float32, order="C") / 255))
-                torch.stack(images)
-            handle.close()
+        @contextmanager
+        def bare() -> Iterator[Callable[[int], None]]:
+            with openslide.OpenSlide(str(path)) as handle:
+                def step(i: int) -> None:
+                    for p in patches[starts[i] : starts[i] + BATCH]:
+                        handle.read_region(p.location, p.level, (p.size, p.size))
 
-        def project() -> None:
+                yield step
+
+        @contextmanager
+        def bare_batches() -> Iterator[Callable[[int], None]]:
+            with openslide.OpenSlide(str(path)) as handle:
+                def step(i: int) -> None:
+                    images = []
+                    for p in patches[starts[i] : starts[i] + BATCH]:
+                        rgb = np.asarray(handle.read_region(p.location, p.level, (p.size, p.size)).convert("RGB"))
+                        images.append(torch.from_numpy(rgb.transpose(2, 0, 1).astype(np.float32, order="C") / 255))
+                    torch.stack(images)
+
+                yield step
+
+        @contextmanager
+        def project() -> Iterator[Callable[[int], None]]:
             batch = np.empty((BATCH, patch_px, patch_px, 3), np.uint8)
             with open_slide(path, cache_bytes=CACHE_BYTES) as s:
-                for start in range(0, n, BATCH):
-                    chunk = patches[start : start + BATCH]
+                def step(i: int) -> None:
+                    chunk = patches[starts[i] : starts[i] + BATCH]
                     read_patches(s, chunk, out=batch[: len(chunk)])
+
+                yield step
 
         def project_whole() -> None:
             with open_slide(path, cache_bytes=CACHE_BYTES) as s:
@@ -142,10 +162,17 @@ def _measure(repeat: int, patch_px: int) -> tuple[dict[str, list[float]], int]:
                 pass
             data.close()
 
-        bare()  # warm the OS file cache and the imports
-        readers = {"bare": bare, "bare_batches": bare_batches, "read_patches": project,
-                   "read_patches_whole": project_whole} | {f"loader_{w}": functools.partial(loader, w) for w in WORKERS}
-        return seconds_of_each(readers, repeat), n
+        in_batches = dict(zip(IN_TURNS, (bare, bare_batches, project), strict=True))
+        passes = {"read_patches_whole": project_whole} | {f"loader_{w}": functools.partial(loader, w) for w in WORKERS}
+        with bare() as warm:  # the OS file cache and the imports
+            for i in range(len(starts)):
+                warm(i)
+        seconds: dict[str, list[float]] = {key: [] for key in READERS}
+        for _ in range(repeat):
+            spent = seconds_in_turns(in_batches, len(starts)) | {k: s for k, [s] in seconds_of_each(passes, 1).items()}
+            for key, s in spent.items():
+                seconds[key].append(s)
+        return seconds, n
 
 
 def describe(ratio: float, low: float, high: float) -> str:

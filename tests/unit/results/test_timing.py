@@ -1,3 +1,4 @@
+import contextlib
 import math
 
 import pytest
@@ -51,3 +52,47 @@ def test_too_few_rounds_for_an_interval_decide_nothing():
 def test_rounds_of_unequal_count_are_refused():
     with pytest.raises(ValueError):
         timing.paired_ratio([1.0] * 9, [1.0] * 8)
+
+
+def test_readers_taking_turns_alternate_step_by_step_and_each_pass_is_the_sum_of_its_steps(monkeypatch):
+    clock = iter(range(1000))
+    monkeypatch.setattr(timing.time, "perf_counter", lambda: next(clock))
+    calls: list[tuple[str, int]] = []
+    opened: list[str] = []
+
+    def reader(key: str, ticks: int):
+        @contextlib.contextmanager
+        def open_pass():
+            opened.append(f"open {key}")
+            def step(i: int) -> None:
+                calls.append((key, i))
+                for _ in range(ticks - 1):
+                    next(clock)
+            yield step
+            opened.append(f"close {key}")
+        return open_pass
+
+    seconds = timing.seconds_in_turns({"a": reader("a", 2), "b": reader("b", 5)}, steps=3)
+    assert seconds == {"a": 6, "b": 15}
+    assert calls == [("a", 0), ("b", 0), ("b", 1), ("a", 1), ("a", 2), ("b", 2)]
+    assert sorted(opened) == ["close a", "close b", "open a", "open b"]
+
+
+def test_a_step_that_fails_closes_every_pass():
+    closed: list[str] = []
+
+    def reader(key: str, fails: bool):
+        @contextlib.contextmanager
+        def open_pass():
+            def step(i: int) -> None:
+                if fails:
+                    raise OSError("slide gone")
+            try:
+                yield step
+            finally:
+                closed.append(key)
+        return open_pass
+
+    with pytest.raises(OSError):
+        timing.seconds_in_turns({"a": reader("a", False), "b": reader("b", True)}, steps=2)
+    assert sorted(closed) == ["a", "b"]
