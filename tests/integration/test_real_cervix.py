@@ -1,5 +1,8 @@
-"""Paper C on a Kaggle-layout folder: every page runs, every verdict is labelled real data, the claim that needs
-the true transformation zone is not testable (with the reason), and the submission CSV is Kaggle's format."""
+"""Paper C on a Kaggle-layout folder: the pages run, every verdict is labelled real data, the claim that needs
+the true transformation zone is not testable (with the reason), and the submission CSV is Kaggle's format.
+
+The run leaves out C-T2 and C-T6: they carry no claim and train through ``run_arms`` as the claim pages do, so
+on real data they would repeat a path the others take (about 40 CPU-seconds of the suite's slowest setup)."""
 
 from __future__ import annotations
 
@@ -18,7 +21,7 @@ from cpath_repro.synth import cervix
 from tests.support import JOBS, once
 
 pytestmark = pytest.mark.integration
-PAPER_C = [spec.name for spec in NOTEBOOKS]
+PAPER_C = [spec.name for spec in NOTEBOOKS if spec.name not in ("C-T2", "C-T6")]
 
 
 @pytest.fixture(scope="module")
