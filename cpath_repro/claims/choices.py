@@ -531,12 +531,18 @@ CHOICES: tuple[Choice, ...] = (
             "passes of a round. Batches a fraction of a second apart see the same machine, so its drift leaves the "
             "ratio without more rounds. Written and committed before the run that uses it, whichever way it goes.",
         measured_on="make bench at 256 px, 4,368 patches a pass, 2 cores: 0f3ba2e (2026-12-07, afternoon) under the "
-                    "old pairing",
+                    "old pairing; ff07945 (2026-12-07, late afternoon; the bare loop at 559 patches/s) under the new "
+                    "one. The interval of the float batches' ratio narrowed from ±5 % to ±1 %",
         before={"target: read_patches in batches at least 0.95× as fast as the bare loop":
                 "inconclusive at this budget (0.995× [0.901, 1.115])",
                 "target: two DataLoader workers faster than none": "met (1.669× [1.489, 1.842])",
                 "target: float32 batches cost no more than the read": "met (0.669× the bare loop's speed "
                                                                        "[0.607, 0.718]: 49 % of the read's time)"},
+        after={"target: read_patches in batches at least 0.95× as fast as the bare loop":
+               "inconclusive at this budget (0.936× [0.914, 0.953])",
+               "target: two DataLoader workers faster than none": "met (1.739× [1.423, 1.857])",
+               "target: float32 batches cost no more than the read": "met (0.658× the bare loop's speed "
+                                                                      "[0.652, 0.664]: 52 % of the read's time)"},
         papers=("D",),
     ),
 )
