@@ -115,8 +115,13 @@ def argb_to_rgb(argb: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     if out is None:
         out = np.empty((*argb.shape, 3), np.uint8)
     channels = argb[..., None].view(np.uint8)  # (h, w, 4) bytes of the same memory
-    for i, byte in enumerate(ARGB_BYTES[:3]):  # one channel at a time: numpy copies a 3-wide last axis 4x slower
-        out[..., i] = channels[..., byte]
+    if ARGB_BYTES[:3] == (2, 1, 0):  # B, G, R, A in memory: OpenCV's SIMD conversion, 7 µs a 256 px patch
+        import cv2
+
+        cv2.cvtColor(channels, cv2.COLOR_BGRA2RGB, dst=out)  # numpy, channel by channel, took 60 µs of its 1.6 ms
+    else:
+        for i, byte in enumerate(ARGB_BYTES[:3]):
+            out[..., i] = channels[..., byte]
     if argb.min(initial=_OPAQUE) < _OPAQUE:  # some pixels lie outside the scanned area
         out += 255 - channels[..., ARGB_BYTES[3], None]  # premultiplied colour <= alpha: never overflows
     return out

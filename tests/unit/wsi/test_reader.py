@@ -49,7 +49,7 @@ def pyramid(tmp_path_factory):
 
 
 def test_importing_the_package_does_not_import_openslide():
-    code = "import sys, cpath_repro.wsi; sys.exit('openslide' in sys.modules or 'PIL' in sys.modules)"
+    code = "import sys, cpath_repro.wsi; sys.exit(any(m in sys.modules for m in ('openslide', 'PIL', 'cv2')))"
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
 
 
@@ -177,6 +177,16 @@ def test_transparent_pixels_are_composited_onto_white():
     second = out[1]
     assert argb_to_rgb(argb, second) is second and out[1].tolist() == expected and not out[0].any()
     assert ARGB_BYTES[3] == (3 if sys.byteorder == "little" else 0)
+
+
+def test_a_patch_of_a_band_converts_into_its_slot_of_a_batch_byte_for_byte():
+    rng = np.random.default_rng(0)
+    band = (rng.integers(0, 2**24, (8, 12), dtype=np.uint32) | np.uint32(0xFF000000))  # opaque, three patches wide
+    batch = np.zeros((3, 8, 4, 3), np.uint8)
+    argb_to_rgb(band[:, 4:8], batch[1])  # a view, not contiguous, into a slot of a batch
+    channels = band[..., None].view(np.uint8)
+    expected = np.stack([channels[:, 4:8, byte] for byte in ARGB_BYTES[:3]], axis=-1)
+    assert np.array_equal(batch[1], expected) and not batch[0].any() and not batch[2].any()
 
 
 def test_slide_without_mpp_and_closed_slide_explain_themselves(tmp_path):
