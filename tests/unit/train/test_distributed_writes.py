@@ -57,7 +57,8 @@ def test_only_rank_zero_writes_the_store_and_results_and_the_others_load_them(tm
     script = tmp_path / "ddp_store.py"
     script.write_text(SCRIPT)
     store_dir, run_dir = tmp_path / "store", tmp_path / "run"
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "CPATH_REPRO_MODEL_STORE": str(store_dir)}
+    # TMPDIR: torchrun leaves a torchelastic_* folder in the temporary directory; this one is the test's own
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "TMPDIR": str(tmp_path), "CPATH_REPRO_MODEL_STORE": str(store_dir)}
     proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-port",
                            "29523", str(script), str(run_dir), str(tmp_path)], capture_output=True, text=True,
                           env=env, timeout=240)

@@ -129,7 +129,8 @@ def test_one_ddp_step_on_two_halves_equals_one_step_on_the_whole_batch(tmp_path:
     script = tmp_path / "ddp.py"
     script.write_text(DDP_SCRIPT)
     out = tmp_path / "ddp.pt"
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    # TMPDIR: torchrun leaves a torchelastic_* folder in the temporary directory; this one is the test's own
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "TMPDIR": str(tmp_path)}
     proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2",
                            "--master-port", "29517", str(script), str(out)], capture_output=True, text=True, env=env,
                           timeout=180)
