@@ -155,15 +155,15 @@ def _patches(m: Mapping[str, Any]) -> str:
         targets = ("\n\nThe targets, each decided by where the 95 % interval of its median paired ratio lies (the "
                    "rule was fixed before the run; the record of choices on *How to read* says when and why):"
                    + targets)
-    turns = ("the bare loop, the bare float loop and read_patches in batches reading one pass together, taking turns "
-             "batch by batch, then the other readers a whole pass each" if "in_turns" in p
-             else "the readers taking turns")
-    how = (f"in each of {p['rounds']} rounds {turns}; patches/s in the median round, and each reader's speed as a ratio to "
-           "the bare loop's, the median of the rounds' paired ratios [95 % interval]"
-           if "rounds" in p else "each reader timed by its fastest round; patches/s, and as a ratio to the bare loop")
+    turns = ("the bare loop, the bare float loop and read_patches in batches read one pass together, taking turns "
+             "batch by batch; then the other readers read a whole pass each" if "in_turns" in p
+             else "the readers took turns")
+    how = (f"In each of {p['rounds']} rounds {turns}. Patches/s is each reader's median round, and its speed a ratio "
+           "to the bare loop's: the median of the rounds' paired ratios [95 % interval]"
+           if "rounds" in p else "Each reader was timed by its fastest round; patches/s, and as a ratio to the bare loop")
     return _section("Patch reading next to a bare OpenSlide loop",
                     f"{int(p['patches']):,} patches of {int(p['patch_px'])} px read from a pyramidal TIFF, each pass "
-                    f"with a cold OpenSlide cache, {how}: {ratios}.{also}{targets}", bars, "patches/s")
+                    f"with a cold OpenSlide cache. {how}: {ratios}.{also}{targets}", bars, "patches/s")
 
 
 def _memory(m: Mapping[str, Any]) -> str:

@@ -74,14 +74,14 @@ def test_patch_reading_gives_each_ratio_its_interval_and_each_target_its_verdict
                                          "low": 0.951, "high": 0.97, "verdict": "met"}]}}
     text = performance.page({}, performance.read(performance.record(measured, "CPU", "abc", "2026-12-07T05:00",
                                                                      tmp_path / "b.json")))
-    assert "in each of 9 rounds the readers taking turns;" in text, "a record of before the batch-by-batch pairing"
+    assert "In each of 9 rounds the readers took turns." in text, "a record of before the batch-by-batch pairing"
     assert "batches of 64 into one array 0.962× [0.951, 0.970]" in text
     assert "- read_patches at least 0.95×: **met**, 0.962× [0.951, 0.970]" in text
     measured["patches"]["in_turns"] = ["bare", "bare_batches", "read_patches"]
     text = performance.page({}, performance.read(performance.record(measured, "CPU", "abc", "2026-12-07T05:00",
                                                                      tmp_path / "b.json")))
-    assert "in each of 9 rounds the bare loop, the bare float loop and read_patches in batches reading one pass " \
-           "together, taking turns batch by batch, then the other readers a whole pass each;" in text
+    assert "In each of 9 rounds the bare loop, the bare float loop and read_patches in batches read one pass " \
+           "together, taking turns batch by batch; then the other readers read a whole pass each." in text
 
 
 def test_a_cache_hit_thousands_of_times_quicker_is_not_shown_as_zero(tmp_path: Path):
