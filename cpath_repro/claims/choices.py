@@ -532,9 +532,9 @@ CHOICES: tuple[Choice, ...] = (
             "ratio without more rounds. Written and committed before the run that uses it, whichever way it goes.",
         measured_on="make bench at 256 px, 4,368 patches a pass, 2 cores: 0f3ba2e (2026-12-07, afternoon) under the "
                     "old pairing; ff07945 (2026-12-07, late afternoon; the bare loop at 559 patches/s) under the new "
-                    "one. The interval of the float batches' ratio narrowed from ±5 % to ±1 %. After read_patches' ARGB-to-RGB "
-                    "conversion moved to OpenCV (a0d3456, a change of code, not of rule), the same rule read it at "
-                    "0.980× [0.964, 0.988]: met (the Performance and reliability page)",
+                    "one. The interval of the float batches' ratio narrowed from ±5 % to ±1 %. After read_patches' "
+                    "ARGB-to-RGB conversion moved to OpenCV (a0d3456, a change of code, not of rule), the same rule "
+                    "read it at 0.980× [0.964, 0.988]: met (the Performance and reliability page)",
         before={"target: read_patches in batches at least 0.95× as fast as the bare loop":
                 "inconclusive at this budget (0.995× [0.901, 1.115])",
                 "target: two DataLoader workers faster than none": "met (1.669× [1.489, 1.842])",
