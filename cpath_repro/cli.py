@@ -78,24 +78,32 @@ def _compare(args: argparse.Namespace) -> int:
     return 0 if result.same else 1
 
 
-def _build(args: argparse.Namespace) -> None:
-    from cpath_repro.pipeline import book
+def _existing_run_dir(args: argparse.Namespace) -> Path:
+    """The run folder ``build`` and ``claims`` read, refused before they import the book's machinery or the claims'
+    (about 3 s) when it does not exist."""
     from cpath_repro.project import default_run_dir
 
-    index = book.build(args.run_dir or default_run_dir(args.profile), args.out)
+    run_dir = Path(args.run_dir or default_run_dir(args.profile))
+    if not run_dir.is_dir():
+        raise UserError(f"Run directory '{run_dir}' does not exist; create it with "
+                        f"`cpath-repro run all --run-dir {run_dir}`.")
+    return run_dir
+
+
+def _build(args: argparse.Namespace) -> None:
+    run_dir = _existing_run_dir(args)
+    from cpath_repro.pipeline import book
+
+    index = book.build(run_dir, args.out)
     print(f"Book built: {index}")
 
 
 def _claims(args: argparse.Namespace) -> None:
+    run_dir = _existing_run_dir(args)
     from cpath_repro.claims import scorecard
-    from cpath_repro.project import default_run_dir
     from cpath_repro.results.run import check_files
 
-    run_dir = args.run_dir or default_run_dir(args.profile)
-    if not Path(run_dir).is_dir():
-        raise UserError(f"Run directory '{run_dir}' does not exist; create it with "
-                        f"`cpath-repro run all --run-dir {run_dir}`.")
-    check_files(Path(run_dir))
+    check_files(run_dir)
     print(scorecard.as_text(scorecard.verdicts(run_dir)))
 
 

@@ -58,9 +58,15 @@ def test_unwritable_run_dir(tmp_path: Path):
     assert proc.returncode == 2 and "is not writable" in proc.stderr and "Traceback" not in proc.stderr
 
 
-def test_build_from_missing_run_says_how_to_make_one(tmp_path: Path):
-    proc = cli("build", "--run-dir", str(tmp_path / "none"), "--out", str(tmp_path / "out"))
-    assert proc.returncode == 2 and "cpath-repro run all" in proc.stderr
+def test_build_from_missing_run_says_how_to_make_one_before_importing_the_book(tmp_path: Path):
+    for verb in ("build", "claims"):
+        code = ("import sys; from cpath_repro import cli; "
+                f"status = cli.main([{verb!r}, '--run-dir', {str(tmp_path / 'none')!r}]); "
+                "sys.exit(f'{status} imported' if {'cpath_repro.pipeline.book', 'cpath_repro.claims.scorecard'} "
+                "& set(sys.modules) else status)")
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+        assert done.returncode == 2, (verb, done.stderr)
+        assert "does not exist; create it with `cpath-repro run all" in done.stderr, verb
 
 
 def test_bad_parameters_are_refused_before_torch_is_imported():
