@@ -21,7 +21,8 @@ from cpath_repro.synth import cervix
 from tests.support import JOBS, once
 
 pytestmark = pytest.mark.integration
-PAPER_C = [spec.name for spec in NOTEBOOKS if spec.name not in ("C-T2", "C-T6")]
+#: The pages run on the Kaggle folder: all of paper C but the two claimless ones (see the module docstring).
+PAGES = [spec.name for spec in NOTEBOOKS if spec.name not in ("C-T2", "C-T6")]
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +41,7 @@ def real_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
             Image.fromarray(image.image).save(folder / "test" / f"{image.index}.jpg")
         whole = sorted((folder / "train" / "Type_2").glob("*.jpg"))[0].read_bytes()
         (folder / "train" / "Type_2" / "truncated.jpg").write_bytes(whole[: len(whole) // 2])
-        execute.run(PAPER_C, "ci", [("data_root", str(root))], run_dir, progress=False, echo=lambda *_: None, jobs=JOBS)
+        execute.run(PAGES, "ci", [("data_root", str(root))], run_dir, progress=False, echo=lambda *_: None, jobs=JOBS)
 
     return once(tmp_path_factory, "run-real-cervix", make)  # one per session, whichever worker asks first
 
@@ -54,7 +55,7 @@ def test_every_paper_c_verdict_on_real_data_is_labelled_real(real_run: Path) -> 
 
 
 def test_no_paper_c_page_on_real_data_reads_synthetic_images(real_run: Path) -> None:
-    for name in PAPER_C:
+    for name in PAGES:
         sources = json.loads((real_run / name / "manifest.json").read_text())["provenance"]["data_sources"]
         assert sources and all(s["kind"] == "real" for s in sources), name
 
